@@ -1,0 +1,320 @@
+"""Landing files into DuckDB `raw`, each file once, every row kept whole (SPEC §2).
+
+Every input row, whatever its format, lands as one `raw_payload` JSON text with its
+`source_file`, `line_number`, `ingested_at` and load batch. Parsing, validation, dedup and
+quarantine happen downstream in dbt, so a row that cannot be parsed is still loaded and can
+be quarantined with its file and line. Reading is vectorised (DuckDB readers, or one
+`str.split` per file for JSON lines); nothing here loops per event in Python except the
+small `{"events": [...]}` envelope files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+EVENTS = "events"
+REFERENCE_FEEDS = (
+    "customers",
+    "subscriptions",
+    "purchases",
+    "grants",
+    "auto_topups",
+    "voids",
+    "refunds",
+)
+LANDING_TABLES = (EVENTS, *REFERENCE_FEEDS)
+EVENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
+FEED_SUFFIXES = (".csv", ".jsonl", ".parquet")
+# The named fields of an event; in a flat Parquet file every other column is a property.
+EVENT_FIELDS = ("event_id", "idempotency_key", "customer_id", "event_type", "timestamp")
+
+ROW_COLUMNS = """
+    load_batch_id varchar not null,
+    batch_seq integer not null,
+    source_file varchar not null,
+    line_number bigint not null,
+    raw_payload varchar,
+    ingested_at timestamp not null
+"""
+
+
+class LandingError(RuntimeError):
+    """A landing directory that cannot be read at all (missing, not a directory)."""
+
+
+@dataclass
+class LoadSummary:
+    load_batch_id: str
+    batch_seq: int
+    ingested_at: dt.datetime
+    files_loaded: int = 0
+    files_skipped: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    source_file: str  # posix path relative to the landing directory
+    feed: str
+
+
+def classify(relative: Path) -> str | None:
+    """Which raw table a landing file feeds, from its path; None for files we do not read.
+
+    `events/**` holds usage events. A reference feed is `<feed>.<ext>` at the root or any
+    file under a folder named after the feed (`customers/2026-01.csv`).
+    """
+    name = relative.name
+    if relative.parts[0] == EVENTS and len(relative.parts) > 1:
+        return EVENTS if name.endswith(EVENT_SUFFIXES) else None
+    if not name.endswith(FEED_SUFFIXES):
+        return None
+    feed = relative.parts[0] if len(relative.parts) > 1 else name.split(".", 1)[0]
+    return feed if feed in REFERENCE_FEEDS else None
+
+
+def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
+    """Landing files in load order (path order), and the relative paths that were ignored."""
+    if not landing.is_dir():
+        raise LandingError(f"landing directory {landing} does not exist")
+    found, ignored = [], []
+    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
+        relative = path.relative_to(landing)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        feed = classify(relative)
+        if feed is None:
+            ignored.append(relative.as_posix())
+        else:
+            found.append(LandingFile(path, relative.as_posix(), feed))
+    return found, ignored
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    con.execute(
+        """
+        create table if not exists raw.load_batches (
+            load_batch_id varchar primary key,
+            batch_seq integer not null,
+            ingested_at timestamp not null,
+            landing_dir varchar not null,
+            files_loaded integer not null,
+            rows_loaded bigint not null
+        )
+        """
+    )
+    con.execute(
+        """
+        create table if not exists raw.loaded_files (
+            source_file varchar not null,
+            content_sha256 varchar not null,
+            feed varchar not null,
+            load_batch_id varchar not null,
+            rows_loaded bigint not null,
+            primary key (source_file, content_sha256)
+        )
+        """
+    )
+    for table in LANDING_TABLES:
+        con.execute(f"create table if not exists raw.{table} ({ROW_COLUMNS})")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _lines_table(text: str) -> pa.Table:
+    """One row per non-blank line, numbered from 1, without a Python loop per line."""
+    lines = pa.array(text.split("\n"), type=pa.large_string())
+    numbers = pa.array(range(1, len(lines) + 1), type=pa.int64())
+    keep = pc.not_equal(pc.utf8_trim_whitespace(lines), "")
+    return pa.table({"line_number": numbers, "raw_payload": lines}).filter(keep)
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        data = gzip.decompress(data)
+    return data.decode("utf-8", errors="replace")
+
+
+def _envelope_table(path: Path) -> pa.Table:
+    """A `{"events": [...]}` file: element i is line i+1; an unreadable file is one row."""
+    text = _read_text(path)
+    try:
+        events = json.loads(text)["events"]
+        if not isinstance(events, list):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return pa.table({"line_number": [1], "raw_payload": [text]})
+    payloads = [json.dumps(e, separators=(",", ":"), ensure_ascii=False) for e in events]
+    return pa.table({"line_number": list(range(1, len(payloads) + 1)), "raw_payload": payloads})
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _parquet_event_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """A select turning a Parquet file of events (flat, or with `properties`) into payloads.
+
+    Column names come from the file, not the catalog; they are quoted, never trusted.
+    """
+    columns = dict(
+        con.execute(
+            "select column_name, column_type from (describe select * from read_parquet(?))",
+            [str(path)],
+        ).fetchall()
+    )
+    names = list(columns)
+    named = [n for n in EVENT_FIELDS if n in names]
+    pairs = [f"{_quote_literal(n)}, {_quote_ident(n)}" for n in named]
+    if "properties" in names:
+        kind = columns["properties"]
+        # A properties string that is not JSON keeps the row loadable: it is quarantined later.
+        props = (
+            "case when json_valid(properties) then json(properties) else to_json(properties) end"
+            if kind.upper() == "VARCHAR"
+            else "to_json(properties)"
+        )
+    else:
+        rest = [n for n in names if n not in EVENT_FIELDS]
+        props = (
+            "json_object(" + ", ".join(f"{_quote_literal(n)}, {_quote_ident(n)}" for n in rest) + ")"
+            if rest
+            else "json_object()"
+        )
+    payload = "json_object(" + ", ".join([*pairs, f"'properties', {props}"]) + ")"
+    return (
+        f"select file_row_number + 1 as line_number, {payload}::varchar as raw_payload "  # noqa: S608
+        "from read_parquet(?, file_row_number = true)"
+    )
+
+
+def _feed_rows_sql(path: Path) -> str:
+    """A select turning a CSV or Parquet reference feed into one JSON payload per row."""
+    if path.name.endswith(".csv"):
+        # Line 1 is the header; DuckDB keeps file order for a single-threaded CSV scan.
+        return (
+            "select (row_number() over () + 1)::bigint as line_number, to_json(t)::varchar as raw_payload "
+            "from read_csv(?, all_varchar = true, header = true, parallel = false) as t"
+        )
+    return (
+        "select file_row_number + 1 as line_number, "
+        "to_json(t)::varchar as raw_payload "
+        "from read_parquet(?, file_row_number = true) as t"
+    )
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: LoadSummary, source: str, select_sql: str, params: list) -> int:
+    before = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]  # noqa: S608
+    con.execute(
+        f"""
+        insert into raw.{table}
+        select ?, ?, ?, line_number, raw_payload, ?
+        from ({select_sql})
+        order by line_number
+        """,  # noqa: S608 - table names come from LANDING_TABLES, never from input
+        [batch.load_batch_id, batch.batch_seq, source, batch.ingested_at, *params],
+    ).fetchall()
+    return con.execute(f"select count(*) from raw.{table}").fetchall()[0][0] - before  # noqa: S608
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, item: LandingFile, batch: LoadSummary) -> int:
+    name = item.path.name
+    if name.endswith((".jsonl", ".jsonl.gz")) or name.endswith(".json"):
+        arrow = _envelope_table(item.path) if name.endswith(".json") else _lines_table(_read_text(item.path))
+        con.register("landing_rows", arrow)
+        try:
+            return _insert(con, item.feed, batch, item.source_file, "select * from landing_rows", [])
+        finally:
+            con.unregister("landing_rows")
+    if item.feed == EVENTS:
+        return _insert(con, item.feed, batch, item.source_file, _parquet_event_sql(con, item.path), [str(item.path)])
+    try:
+        return _insert(con, item.feed, batch, item.source_file, _feed_rows_sql(item.path), [str(item.path)])
+    except duckdb.Error as err:
+        # A reference file DuckDB cannot read at all is kept as one malformed row.
+        text = json.dumps({"unreadable_file": item.source_file, "error": str(err).splitlines()[0]})
+        con.register("landing_rows", pa.table({"line_number": [1], "raw_payload": [text]}))
+        try:
+            return _insert(con, item.feed, batch, item.source_file, "select * from landing_rows", [])
+        finally:
+            con.unregister("landing_rows")
+
+
+def next_batch(con: duckdb.DuckDBPyConnection, ingested_at: dt.datetime) -> LoadSummary:
+    seq = con.execute("select coalesce(max(batch_seq), 0) + 1 from raw.load_batches").fetchall()[0][0]
+    batch_id = f"{ingested_at:%Y%m%dT%H%M%S}-{seq:06d}"
+    return LoadSummary(load_batch_id=batch_id, batch_seq=seq, ingested_at=ingested_at)
+
+
+def pending_files(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> Iterator[tuple[LandingFile, str]]:
+    """Files whose (path, content hash) was never loaded, with their hash."""
+    loaded = set(con.execute("select source_file, content_sha256 from raw.loaded_files").fetchall())
+    for item in files:
+        digest = sha256_file(item.path)
+        if (item.source_file, digest) not in loaded:
+            yield item, digest
+
+
+def load_landing(
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    ingested_at: dt.datetime,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> LoadSummary:
+    """Load every new landing file into `raw` as one batch, inside one transaction."""
+    files, ignored = discover(landing)
+    ensure_raw_schema(con)
+    con.execute("begin transaction")
+    try:
+        batch = next_batch(con, ingested_at)
+        batch.ignored = ignored
+        todo = list(pending_files(con, files))
+        batch.files_skipped = len(files) - len(todo)
+        for i, (item, digest) in enumerate(todo, start=1):
+            if progress:
+                progress(i, len(todo), item.source_file)
+            rows = _load_file(con, item, batch)
+            batch.rows[item.feed] = batch.rows.get(item.feed, 0) + rows
+            batch.files_loaded += 1
+            con.execute(
+                "insert into raw.loaded_files values (?, ?, ?, ?, ?)",
+                [item.source_file, digest, item.feed, batch.load_batch_id, rows],
+            ).fetchall()
+        if batch.files_loaded:
+            con.execute(
+                "insert into raw.load_batches values (?, ?, ?, ?, ?, ?)",
+                [batch.load_batch_id, batch.batch_seq, ingested_at, str(landing), batch.files_loaded, batch.total_rows],
+            ).fetchall()
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return batch

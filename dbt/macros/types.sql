@@ -1,0 +1,31 @@
+{# One place for the exact types of the product. dagster_project/catalog.py holds the same
+   scales (UNIT_SCALE, RATE_SCALE, CREDIT_SCALE); tests/unit/test_catalog.py asserts they agree. #}
+
+{% macro units_type() %}decimal(38, 6){% endmacro %}
+{% macro rate_type() %}decimal(38, 6){% endmacro %}
+{# units (6 digits) × rate (6 digits) is exact at 12 digits, so credits never need division. #}
+{% macro credits_type() %}decimal(38, 12){% endmacro %}
+
+{# A UTC instant from RFC 3339 text: an offset is honoured, a naive value is UTC
+   (the profile pins the session TimeZone to UTC). Null when it does not parse. #}
+{% macro parse_utc_timestamp(expr) -%}
+    (try_cast({{ expr }} as timestamptz) at time zone 'UTC')
+{%- endmacro %}
+
+{# The billing period of an instant: calendar months in UTC, named YYYY-MM (SPEC §4). #}
+{% macro period_of(ts) -%}
+    strftime({{ ts }}, '%Y-%m')
+{%- endmacro %}
+
+{# The cost basis of a paid grant, amount_minor / credits, rounded half up to 12 digits, exactly:
+   DuckDB divides decimals in double precision, so this divides scaled integers instead.
+   It orders consumption (SPEC §4); revenue (issue 4) uses the exact ratio itself. #}
+{% macro cost_basis_per_credit(amount_minor, credits) -%}
+    (
+        (
+            (cast({{ amount_minor }} as hugeint) * cast(1000000000000000000000000 as hugeint) * 2
+                + cast({{ credits }} * 1000000000000 as hugeint))
+            // (2 * cast({{ credits }} * 1000000000000 as hugeint))
+        )::decimal(38, 0) * cast(0.000000000001 as decimal(13, 12))
+    )
+{%- endmacro %}

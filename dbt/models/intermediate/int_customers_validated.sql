@@ -1,0 +1,37 @@
+-- Customers feed rows checked against SPEC §2.2, with the current version of each customer.
+-- A later row for the same customer_id replaces an earlier one (load order, then path, line).
+with
+
+customers as (
+    select * from {{ ref('stg_landing__customers') }}
+),
+
+currencies as (
+    select currency from {{ ref('stg_catalog__iso_currencies') }}
+),
+
+checked as (
+    select
+        customers.*,
+        case
+            when not is_object then 'malformed'
+            when customer_id is null then 'missing_field'
+            when currency is not null and currency not in (select currency from currencies)
+                then 'invalid_currency'
+            when tax_rate_text is not null and (tax_rate is null or tax_rate < 0 or tax_rate >= 1)
+                then 'invalid_value'
+        end as quarantine_reason
+    from customers
+),
+
+versioned as (
+    select
+        *,
+        quarantine_reason is null and row_number() over (
+            partition by customer_id, quarantine_reason is null
+            order by batch_seq desc, source_file desc, line_number desc
+        ) = 1 as is_current
+    from checked
+)
+
+select * from versioned

@@ -1,0 +1,73 @@
+-- Accepted events rated per matching aggregator (SPEC §4): units from the aggregator's
+-- operation, credits = units × (weight / per) with the weight in effect at the event's
+-- timestamp. The rate is exact at 6 digits (validated in the catalog), so credits are an
+-- exact product and nothing is divided here.
+with
+
+accepted as (
+    select * from {{ ref('int_events_validated') }}
+    where quarantine_reason is null
+),
+
+matched as (
+    select * from {{ ref('int_events_matched_to_aggregators') }}
+),
+
+rates as (
+    select * from {{ ref('stg_catalog__rates') }}
+),
+
+dimension_names as (
+    select * from {{ ref('stg_catalog__aggregator_dimensions') }}
+),
+
+rated as (
+    select
+        accepted.event_row_id,
+        coalesce(accepted.event_id, accepted.dedup_key) as event_id,
+        accepted.dedup_key,
+        accepted.customer_id,
+        accepted.event_type,
+        accepted.event_at,
+        accepted.ingested_at,
+        accepted.properties,
+        matched.aggregator_id,
+        rates.credit_product_id,
+        case
+            when matched.operation = 'count' then cast(1 as {{ units_type() }})
+            else cast(matched.quantity_text as {{ units_type() }})
+        end as units,
+        cast(rates.credits_per_unit as {{ rate_type() }}) as credits_per_unit
+    from accepted
+    inner join matched on accepted.event_row_id = matched.event_row_id
+    inner join rates
+        on
+            matched.aggregator_id = rates.aggregator_id
+            and (rates.effective_from is null or accepted.event_at >= rates.effective_from)
+            and (rates.effective_to is null or accepted.event_at < rates.effective_to)
+),
+
+dimensions as (
+    select
+        rated.event_row_id,
+        rated.aggregator_id,
+        json_group_object(dimension_names.dimension_name, rated.properties ->> dimension_names.dimension_name)
+            as dimensions
+    from rated
+    inner join dimension_names on rated.aggregator_id = dimension_names.aggregator_id
+    group by rated.event_row_id, rated.aggregator_id
+),
+
+final as (
+    select
+        rated.* exclude (properties),
+        cast(rated.units * rated.credits_per_unit as {{ credits_type() }}) as credits,
+        {{ period_of('rated.event_at') }} as period,
+        false as is_late,
+        coalesce(dimensions.dimensions, '{}'::json) as dimensions
+    from rated
+    left join dimensions
+        on rated.event_row_id = dimensions.event_row_id and rated.aggregator_id = dimensions.aggregator_id
+)
+
+select * from final

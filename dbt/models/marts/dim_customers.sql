@@ -1,0 +1,47 @@
+-- One row per customer (SPEC §6.1): who they are, their plan at the clock, and their balance.
+with
+
+customers as (
+    select * from {{ ref('int_customers_validated') }} where is_current
+),
+
+settings as (
+    select value as default_currency from {{ ref('stg_catalog__settings') }} where setting = 'default_currency'
+),
+
+as_of as (
+    select cast('{{ var("as_of") }}' as timestamp) as as_of_at
+),
+
+current_plans as (
+    select customer_id, plan_id
+    from {{ ref('int_subscriptions_validated') }}
+    where
+        is_current
+        and started_at <= (select as_of_at from as_of)
+        and (ended_at is null or ended_at > (select as_of_at from as_of))
+    qualify row_number() over (partition by customer_id order by started_at desc) = 1
+),
+
+balances as (
+    select customer_id, balance_after as current_balance
+    from {{ ref('fct_credit_ledger') }}
+    qualify row_number() over (partition by customer_id order by entry_seq desc) = 1
+)
+
+select
+    customers.customer_id,
+    customers.external_id,
+    customers.customer_name,
+    customers.email,
+    customers.address,
+    customers.country,
+    coalesce(customers.currency, settings.default_currency) as currency,
+    coalesce(customers.tax_rate, 0) as tax_rate,
+    customers.created_at,
+    current_plans.plan_id,
+    cast(coalesce(balances.current_balance, 0) as {{ credits_type() }}) as current_balance
+from customers
+cross join settings
+left join current_plans on customers.customer_id = current_plans.customer_id
+left join balances on customers.customer_id = balances.customer_id

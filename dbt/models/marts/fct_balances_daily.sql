@@ -1,0 +1,58 @@
+-- Each customer's balance day by day (SPEC §6.1), from the first ledger day to the clock.
+with
+
+as_of as (
+    select cast(cast('{{ var("as_of") }}' as timestamp) as date) as as_of_date
+),
+
+ledger as (
+    select * from {{ ref('fct_credit_ledger') }}
+),
+
+daily as (
+    select
+        customer_id,
+        cast(entry_at as date) as balance_date,
+        sum(case when entry_type = 'grant' then credits else 0 end) as granted_credits,
+        -sum(case when entry_type in ('usage', 'overage', 'unfunded', 'adjustment') then credits else 0 end)
+            as consumed_credits,
+        -sum(case when entry_type = 'expiry' then credits else 0 end) as expired_credits,
+        sum(credits) as net_credits
+    from ledger
+    group by customer_id, cast(entry_at as date)
+),
+
+spine as (
+    select
+        customer_id,
+        cast(unnest(generate_series(min(balance_date), (select as_of_date from as_of), interval 1 day)) as date)
+            as balance_date
+    from daily
+    group by customer_id
+),
+
+filled as (
+    select
+        spine.customer_id,
+        spine.balance_date,
+        coalesce(daily.granted_credits, 0) as granted_credits,
+        coalesce(daily.consumed_credits, 0) as consumed_credits,
+        coalesce(daily.expired_credits, 0) as expired_credits,
+        sum(coalesce(daily.net_credits, 0)) over (
+            partition by spine.customer_id order by spine.balance_date
+            rows between unbounded preceding and current row
+        ) as closing_credits
+    from spine
+    left join daily on spine.customer_id = daily.customer_id and spine.balance_date = daily.balance_date
+)
+
+select
+    customer_id,
+    balance_date,
+    cast(closing_credits - granted_credits + consumed_credits + expired_credits as {{ credits_type() }})
+        as opening_credits,
+    cast(granted_credits as {{ credits_type() }}) as granted_credits,
+    cast(consumed_credits as {{ credits_type() }}) as consumed_credits,
+    cast(expired_credits as {{ credits_type() }}) as expired_credits,
+    cast(closing_credits as {{ credits_type() }}) as closing_credits
+from filled

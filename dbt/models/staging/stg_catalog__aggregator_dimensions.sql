@@ -1,0 +1,8 @@
+-- The catalog's aggregator_dimensions, as written by the catalog asset from the validated YAML.
+with
+
+source as (
+    select * from {{ source('raw', 'catalog_aggregator_dimensions') }}
+)
+
+select * from source

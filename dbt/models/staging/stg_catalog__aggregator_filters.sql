@@ -1,0 +1,8 @@
+-- The catalog's aggregator_filters, as written by the catalog asset from the validated YAML.
+with
+
+source as (
+    select * from {{ source('raw', 'catalog_aggregator_filters') }}
+)
+
+select * from source

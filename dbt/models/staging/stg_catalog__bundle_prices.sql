@@ -1,0 +1,8 @@
+-- The catalog's bundle_prices, as written by the catalog asset from the validated YAML.
+with
+
+source as (
+    select * from {{ source('raw', 'catalog_bundle_prices') }}
+)
+
+select * from source

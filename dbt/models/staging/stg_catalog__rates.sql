@@ -1,0 +1,8 @@
+-- The catalog's rates, as written by the catalog asset from the validated YAML.
+with
+
+source as (
+    select * from {{ source('raw', 'catalog_rates') }}
+)
+
+select * from source

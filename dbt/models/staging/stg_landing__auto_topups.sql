@@ -1,0 +1,37 @@
+with
+
+source as (
+    select * from {{ source('raw', 'auto_topups') }}
+),
+
+guarded as (
+    -- A payload that is not a JSON object keeps null fields and is quarantined downstream.
+    select
+        *,
+        case when json_valid(raw_payload) then json_type(raw_payload) = 'OBJECT' else false end
+            as is_object,
+        case
+            when json_valid(raw_payload) and json_type(raw_payload) = 'OBJECT' then raw_payload::json
+        end as payload
+    from source
+),
+
+renamed as (
+    select
+        load_batch_id,
+        batch_seq,
+        source_file,
+        line_number,
+        raw_payload,
+        ingested_at,
+        is_object,
+        nullif(trim(payload ->> 'customer_id'), '') as customer_id,
+        try_cast(payload ->> 'threshold' as {{ credits_type() }}) as threshold_credits,
+        nullif(trim(payload ->> 'bundle_id'), '') as bundle_id,
+        try_cast(payload ->> 'max_per_period' as integer) as max_per_period,
+        {{ parse_utc_timestamp("payload ->> 'enabled_from'") }} as enabled_from,
+        {{ parse_utc_timestamp("nullif(trim(payload ->> 'enabled_to'), '')") }} as enabled_to
+    from guarded
+)
+
+select * from renamed

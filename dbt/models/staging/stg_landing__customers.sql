@@ -1,0 +1,41 @@
+with
+
+source as (
+    select * from {{ source('raw', 'customers') }}
+),
+
+guarded as (
+    -- A payload that is not a JSON object keeps null fields and is quarantined downstream.
+    select
+        *,
+        case when json_valid(raw_payload) then json_type(raw_payload) = 'OBJECT' else false end
+            as is_object,
+        case
+            when json_valid(raw_payload) and json_type(raw_payload) = 'OBJECT' then raw_payload::json
+        end as payload
+    from source
+),
+
+renamed as (
+    select
+        load_batch_id,
+        batch_seq,
+        source_file,
+        line_number,
+        raw_payload,
+        ingested_at,
+        is_object,
+        nullif(trim(payload ->> 'customer_id'), '') as customer_id,
+        nullif(trim(payload ->> 'external_id'), '') as external_id,
+        payload ->> 'name' as customer_name,
+        payload ->> 'email' as email,
+        payload ->> 'address' as address,
+        nullif(trim(payload ->> 'country'), '') as country,
+        nullif(trim(payload ->> 'currency'), '') as currency,
+        nullif(trim(payload ->> 'tax_rate'), '') as tax_rate_text,
+        try_cast(payload ->> 'tax_rate' as decimal(9, 6)) as tax_rate,
+        {{ parse_utc_timestamp("payload ->> 'created_at'") }} as created_at
+    from guarded
+)
+
+select * from renamed

@@ -1,0 +1,46 @@
+with
+
+source as (
+    select * from {{ source('raw', 'grants') }}
+),
+
+guarded as (
+    -- A payload that is not a JSON object keeps null fields and is quarantined downstream.
+    select
+        *,
+        case when json_valid(raw_payload) then json_type(raw_payload) = 'OBJECT' else false end
+            as is_object,
+        case
+            when json_valid(raw_payload) and json_type(raw_payload) = 'OBJECT' then raw_payload::json
+        end as payload
+    from source
+),
+
+renamed as (
+    select
+        load_batch_id,
+        batch_seq,
+        source_file,
+        line_number,
+        raw_payload,
+        ingested_at,
+        is_object,
+        nullif(trim(payload ->> 'grant_id'), '') as grant_id,
+        nullif(trim(payload ->> 'customer_id'), '') as customer_id,
+        lower(nullif(trim(payload ->> 'kind'), '')) as kind,
+        nullif(trim(payload ->> 'credits'), '') as credits_text,
+        try_cast(payload ->> 'credits' as {{ credits_type() }}) as credits,
+        nullif(trim(payload ->> 'effective_at'), '') as effective_at_text,
+        {{ parse_utc_timestamp("payload ->> 'effective_at'") }} as effective_at,
+        nullif(trim(payload ->> 'expires_at'), '') as expires_at_text,
+        {{ parse_utc_timestamp("nullif(trim(payload ->> 'expires_at'), '')") }} as expires_at,
+        try_cast(nullif(trim(payload ->> 'priority'), '') as integer) as priority,
+        try_cast(
+            coalesce(nullif(trim(payload ->> 'cost_basis_per_credit'), ''), '0') as decimal(38, 12)
+        ) as cost_basis_per_credit,
+        payload ->> 'reason' as reason,
+        payload ->> 'created_by' as created_by
+    from guarded
+)
+
+select * from renamed

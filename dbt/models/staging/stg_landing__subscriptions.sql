@@ -1,0 +1,37 @@
+with
+
+source as (
+    select * from {{ source('raw', 'subscriptions') }}
+),
+
+guarded as (
+    -- A payload that is not a JSON object keeps null fields and is quarantined downstream.
+    select
+        *,
+        case when json_valid(raw_payload) then json_type(raw_payload) = 'OBJECT' else false end
+            as is_object,
+        case
+            when json_valid(raw_payload) and json_type(raw_payload) = 'OBJECT' then raw_payload::json
+        end as payload
+    from source
+),
+
+renamed as (
+    select
+        load_batch_id,
+        batch_seq,
+        source_file,
+        line_number,
+        raw_payload,
+        ingested_at,
+        is_object,
+        nullif(trim(payload ->> 'customer_id'), '') as customer_id,
+        nullif(trim(payload ->> 'plan_id'), '') as plan_id,
+        nullif(trim(payload ->> 'started_at'), '') as started_at_text,
+        {{ parse_utc_timestamp("payload ->> 'started_at'") }} as started_at,
+        nullif(trim(payload ->> 'ended_at'), '') as ended_at_text,
+        {{ parse_utc_timestamp("nullif(trim(payload ->> 'ended_at'), '')") }} as ended_at
+    from guarded
+)
+
+select * from renamed
