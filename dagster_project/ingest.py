@@ -205,7 +205,9 @@ def _parquet_event_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     else:
         rest = [n for n in names if n not in EVENT_FIELDS]
         props = (
-            "json_object(" + ", ".join(f"{_quote_literal(n)}, {_quote_ident(n)}" for n in rest) + ")"
+            "json_object("
+            + ", ".join(f"{_quote_literal(n)}, {_quote_ident(n)}" for n in rest)
+            + ")"
             if rest
             else "json_object()"
         )
@@ -231,7 +233,14 @@ def _feed_rows_sql(path: Path) -> str:
     )
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: LoadSummary, source: str, select_sql: str, params: list) -> int:
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    batch: LoadSummary,
+    source: str,
+    select_sql: str,
+    params: list,
+) -> int:
     before = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]  # noqa: S608
     con.execute(
         f"""
@@ -248,33 +257,54 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: LoadSummary, sour
 def _load_file(con: duckdb.DuckDBPyConnection, item: LandingFile, batch: LoadSummary) -> int:
     name = item.path.name
     if name.endswith((".jsonl", ".jsonl.gz")) or name.endswith(".json"):
-        arrow = _envelope_table(item.path) if name.endswith(".json") else _lines_table(_read_text(item.path))
+        arrow = (
+            _envelope_table(item.path)
+            if name.endswith(".json")
+            else _lines_table(_read_text(item.path))
+        )
         con.register("landing_rows", arrow)
         try:
-            return _insert(con, item.feed, batch, item.source_file, "select * from landing_rows", [])
+            return _insert(
+                con, item.feed, batch, item.source_file, "select * from landing_rows", []
+            )
         finally:
             con.unregister("landing_rows")
     if item.feed == EVENTS:
-        return _insert(con, item.feed, batch, item.source_file, _parquet_event_sql(con, item.path), [str(item.path)])
+        return _insert(
+            con,
+            item.feed,
+            batch,
+            item.source_file,
+            _parquet_event_sql(con, item.path),
+            [str(item.path)],
+        )
     try:
-        return _insert(con, item.feed, batch, item.source_file, _feed_rows_sql(item.path), [str(item.path)])
+        return _insert(
+            con, item.feed, batch, item.source_file, _feed_rows_sql(item.path), [str(item.path)]
+        )
     except duckdb.Error as err:
         # A reference file DuckDB cannot read at all is kept as one malformed row.
         text = json.dumps({"unreadable_file": item.source_file, "error": str(err).splitlines()[0]})
         con.register("landing_rows", pa.table({"line_number": [1], "raw_payload": [text]}))
         try:
-            return _insert(con, item.feed, batch, item.source_file, "select * from landing_rows", [])
+            return _insert(
+                con, item.feed, batch, item.source_file, "select * from landing_rows", []
+            )
         finally:
             con.unregister("landing_rows")
 
 
 def next_batch(con: duckdb.DuckDBPyConnection, ingested_at: dt.datetime) -> LoadSummary:
-    seq = con.execute("select coalesce(max(batch_seq), 0) + 1 from raw.load_batches").fetchall()[0][0]
+    seq = con.execute("select coalesce(max(batch_seq), 0) + 1 from raw.load_batches").fetchall()[0][
+        0
+    ]
     batch_id = f"{ingested_at:%Y%m%dT%H%M%S}-{seq:06d}"
     return LoadSummary(load_batch_id=batch_id, batch_seq=seq, ingested_at=ingested_at)
 
 
-def pending_files(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> Iterator[tuple[LandingFile, str]]:
+def pending_files(
+    con: duckdb.DuckDBPyConnection, files: list[LandingFile]
+) -> Iterator[tuple[LandingFile, str]]:
     """Files whose (path, content hash) was never loaded, with their hash."""
     loaded = set(con.execute("select source_file, content_sha256 from raw.loaded_files").fetchall())
     for item in files:
@@ -311,7 +341,14 @@ def load_landing(
         if batch.files_loaded:
             con.execute(
                 "insert into raw.load_batches values (?, ?, ?, ?, ?, ?)",
-                [batch.load_batch_id, batch.batch_seq, ingested_at, str(landing), batch.files_loaded, batch.total_rows],
+                [
+                    batch.load_batch_id,
+                    batch.batch_seq,
+                    ingested_at,
+                    str(landing),
+                    batch.files_loaded,
+                    batch.total_rows,
+                ],
             ).fetchall()
         con.execute("commit")
     except BaseException:

@@ -106,5 +106,7 @@ def write_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> dict[str,
             )
         counts[table] = len(rows)
     con.execute("create or replace table raw.iso_currencies (currency varchar primary key)")
-    con.executemany("insert into raw.iso_currencies values (?)", [[c] for c in sorted(list_currencies())])
+    con.executemany(
+        "insert into raw.iso_currencies values (?)", [[c] for c in sorted(list_currencies())]
+    )
     return counts

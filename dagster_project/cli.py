@@ -1,0 +1,331 @@
+"""The `credits` command (SPEC §7): thin over the Dagster definitions the schedules use.
+
+Every write goes through one path: take the warehouse's writer lock, work on a copy, run
+the Dagster job in process, and swap the copy in only if everything succeeded. Errors end
+with one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CommandError(RuntimeError):
+    """A failure to report as one line."""
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "where and when (flag, then CREDITS_* variable, then default)"
+    )
+    group.add_argument("--landing", help="landing directory (CREDITS_LANDING; data/landing)")
+    group.add_argument("--catalog", help="catalog YAML (CREDITS_CATALOG; data/catalog.yml)")
+    group.add_argument("--warehouse", help="DuckDB file (CREDITS_WAREHOUSE; data/warehouse.duckdb)")
+    group.add_argument("--reports", help="PDF output directory (CREDITS_REPORTS; reports/out)")
+    group.add_argument(
+        "--as-of", dest="as_of", help="the run's clock, ISO 8601 UTC (CREDITS_AS_OF; now)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="credits", description="The credit-billing warehouse.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="write a realistic synthetic landing directory")
+    gen.add_argument(
+        "--out", required=True, type=Path, help="writes OUT/landing/ and OUT/catalog.yml"
+    )
+    gen.add_argument("--customers", type=int, default=50)
+    gen.add_argument("--events", type=int, default=50_000)
+    gen.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2026, 1, 1))
+    gen.add_argument("--months", type=int, default=3)
+    gen.add_argument("--seed", type=int, default=7)
+    _common(gen)
+
+    run = sub.add_parser(
+        "run", help="load new landing files and rebuild open periods as of the clock"
+    )
+    _common(run)
+
+    close = sub.add_parser(
+        "close", help="close PERIOD and every earlier open period; write their PDFs"
+    )
+    close.add_argument("period", help="YYYY-MM")
+    _common(close)
+
+    backfill = sub.add_parser(
+        "backfill", help="replay periods in turn: run at each period's end, then close"
+    )
+    backfill.add_argument("--from", dest="period_from", required=True, help="YYYY-MM")
+    backfill.add_argument("--to", dest="period_to", required=True, help="YYYY-MM")
+    _common(backfill)
+
+    demo = sub.add_parser(
+        "demo", help="generate sample data into a fresh directory, run and close it"
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("data/demo"), help="demo directory (data/demo)"
+    )
+    demo.add_argument("--customers", type=int, default=30)
+    demo.add_argument("--events", type=int, default=100_000)
+    demo.add_argument("--months", type=int, default=3)
+    demo.add_argument("--seed", type=int, default=7)
+    _common(demo)
+    return parser
+
+
+# --- the one write path -------------------------------------------------------------------
+
+
+def _execute(settings, before_job=None) -> None:
+    """Run the Dagster job on a copy of the warehouse; swap it in only on success."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    from dagster_project.catalog import load_catalog
+    from dagster_project.definitions import build_definitions
+    from dagster_project.resources import CreditsSettings
+    from dagster_project.warehouse import connect, exclusive_lock, transactional_copy
+
+    load_catalog(settings.catalog)  # an invalid catalog stops us before anything is written
+    if not settings.landing.is_dir():
+        raise CommandError(f"landing directory {settings.landing} does not exist")
+    with exclusive_lock(settings.warehouse), transactional_copy(settings.warehouse) as work:
+        if before_job is not None:
+            con = connect(work)
+            try:
+                before_job(con)
+            finally:
+                con.close()  # DuckDB allows one writer: close before dbt starts
+        resource = CreditsSettings(
+            landing=str(settings.landing),
+            catalog=str(settings.catalog),
+            warehouse=str(work),
+            reports=str(settings.reports),
+            as_of=settings.as_of_iso,
+        )
+        job = build_definitions(resource).resolve_job_def("credits_job")
+        result = job.execute_in_process(
+            instance=DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+        if not result.success:
+            raise CommandError(_first_failure(result, DagsterEventType))
+
+
+def _first_failure(result, event_types) -> str:
+    for event in result.all_events:
+        if event.event_type == event_types.ASSET_CHECK_EVALUATION:
+            data = event.event_specific_data
+            if not data.passed:
+                detail = {k: v.value for k, v in (data.metadata or {}).items()}
+                hint = (
+                    f": {detail['failures']} failing cases, first {detail.get('summary')}"
+                    if "failures" in detail
+                    else ""
+                )
+                return f"check {data.check_name} on {data.asset_key.to_user_string()} failed{hint}"
+    for event in result.all_events:
+        if event.event_type == event_types.STEP_FAILURE:
+            error = event.event_specific_data.error
+            cause = error
+            while cause.cause is not None:
+                cause = cause.cause
+            lines = [
+                ln.strip() for ln in (cause.message or error.message).splitlines() if ln.strip()
+            ]
+            return f"step {event.step_key} failed: {lines[0] if lines else 'unknown error'}"
+    return "the run failed"
+
+
+def _settings(args):
+    from dagster_project.settings import resolve_settings
+
+    return resolve_settings(args.landing, args.catalog, args.warehouse, args.reports, args.as_of)
+
+
+def cmd_generate(args) -> None:
+    from dagster_project.generate import generate
+
+    started = time.monotonic()
+    summary = generate(
+        args.out,
+        customers=args.customers,
+        events=args.events,
+        start=args.start,
+        months=args.months,
+        seed=args.seed,
+        catalog_path=Path(args.catalog) if args.catalog else None,
+        progress=lambda msg: _say(f"  generate: {msg}"),
+        overwrite=True,
+    )
+    _say(f"generated {summary.events:,} events in {time.monotonic() - started:.1f}s")
+    print(f"landing: {summary.landing}\ncatalog: {summary.catalog}")
+
+
+def cmd_run(args, settings=None) -> None:
+    settings = settings or _settings(args)
+    started = time.monotonic()
+    _say(f"run as of {settings.as_of_iso}: {settings.landing} -> {settings.warehouse}")
+    _execute(settings)
+    _say(f"run finished in {time.monotonic() - started:.1f}s")
+
+
+def cmd_close(args, settings=None, period: str | None = None) -> None:
+    from dagster_project.statements import PERIOD_CLOSES_DDL, period_bounds
+
+    settings = settings or _settings(args)
+    period = period or args.period
+    _, end = period_bounds(period)
+    if end > settings.as_of:
+        raise CommandError(
+            f"period {period} has not ended by the clock ({settings.as_of_iso}); it ends at {end.isoformat()}"
+        )
+    outcome = {}
+
+    def mark_closed(con) -> None:
+        con.execute("create schema if not exists raw")
+        con.execute(PERIOD_CLOSES_DDL)
+        through = con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
+        if through is not None and through >= period:
+            outcome["noop"] = through
+            return
+        con.execute(
+            "insert into raw.period_closes values (?, ?)", [period, settings.as_of]
+        ).fetchall()
+
+    # A close that is a no-op must not even rebuild: check under the lock, on the real file.
+    from dagster_project.statements import closed_through
+    from dagster_project.warehouse import connect, exclusive_lock
+
+    if settings.warehouse.exists():
+        with exclusive_lock(settings.warehouse):
+            con = connect(settings.warehouse)
+            try:
+                through = closed_through(con)
+            finally:
+                con.close()
+        if through is not None and through >= period:
+            _say(f"period {period} is already closed (closed through {through}); nothing to do")
+            return
+    started = time.monotonic()
+    _say(f"close {period} as of {settings.as_of_iso}")
+    _execute(settings, before_job=mark_closed)
+    _say(
+        f"closed through {period} in {time.monotonic() - started:.1f}s; statements under {settings.reports}"
+    )
+
+
+def _periods(first: str, last: str) -> list[str]:
+    from dagster_project.statements import next_period, period_bounds
+
+    period_bounds(first), period_bounds(last)
+    if first > last:
+        raise CommandError(f"--from {first} is after --to {last}")
+    out = [first]
+    while out[-1] < last:
+        out.append(next_period(out[-1]))
+    return out
+
+
+def cmd_backfill(args) -> None:
+    from dagster_project.statements import period_bounds
+
+    base = _settings(args)
+    for period in _periods(args.period_from, args.period_to):
+        _, end = period_bounds(period)
+        settings = type(base)(base.landing, base.catalog, base.warehouse, base.reports, end)
+        _say(f"backfill {period}: clock {settings.as_of_iso}")
+        cmd_run(args, settings)
+        cmd_close(args, settings, period)
+
+
+def cmd_demo(args) -> None:
+    from dagster_project.generate import generate
+    from dagster_project.settings import resolve_settings
+    from dagster_project.statements import period_bounds
+
+    out = args.out.resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    started = time.monotonic()
+    start = dt.date(2026, 1, 1)
+    _say(f"demo: generating {args.events:,} events for {args.customers} customers into {out}")
+    summary = generate(
+        out,
+        customers=args.customers,
+        events=args.events,
+        start=start,
+        months=args.months,
+        seed=args.seed,
+        catalog_path=Path(args.catalog) if args.catalog else None,
+        progress=lambda msg: _say(f"  generate: {msg}"),
+    )
+    end = dt.datetime.combine(summary.end, dt.time())
+    settings = resolve_settings(
+        landing=str(summary.landing),
+        catalog=str(summary.catalog),
+        warehouse=args.warehouse or str(out / "warehouse.duckdb"),
+        reports=args.reports or str(out / "reports"),
+        as_of=args.as_of or end.isoformat(),
+    )
+    cmd_run(args, settings)
+    last = f"{(end - dt.timedelta(days=1)):%Y-%m}"
+    period_bounds(last)
+    cmd_close(args, settings, last)
+    _say(f"demo finished in {time.monotonic() - started:.1f}s")
+    print(f"warehouse: {settings.warehouse}")
+    print(f"statements: {settings.reports}")
+    print(f'try: duckdb -readonly {settings.warehouse} "select * from marts.dim_customers limit 5"')
+
+
+COMMANDS = {
+    "generate": cmd_generate,
+    "run": cmd_run,
+    "close": cmd_close,
+    "backfill": cmd_backfill,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore")
+    from dagster_project.catalog import CatalogError
+    from dagster_project.ingest import LandingError
+    from dagster_project.settings import SettingsError
+    from dagster_project.warehouse import WarehouseBusy
+
+    try:
+        COMMANDS[args.command](args)
+    except (
+        CommandError,
+        CatalogError,
+        LandingError,
+        SettingsError,
+        WarehouseBusy,
+        ValueError,
+    ) as err:
+        print(f"credits {args.command}: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"credits {args.command}: interrupted; the warehouse is unchanged", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""dbt inside Dagster: the project, one translator, the dbt assets, and dbt's --vars.
+
+The manifest is parsed on first use (or when a model changed since), so a fresh clone needs
+no separate step; `make install` parses it up front.
+"""
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
+from dagster_project.settings import Settings
+
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+LAYERS = ("staging", "intermediate", "marts")
+
+
+def _project_files() -> list[Path]:
+    roots = [DBT_PROJECT_DIR / d for d in ("models", "macros", "tests", "seeds")]
+    files = [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
+    return files + [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+
+
+def ensure_manifest() -> Path:
+    """Run `dbt parse` when the manifest is missing or older than any project file."""
+    if MANIFEST_PATH.exists():
+        built = MANIFEST_PATH.stat().st_mtime
+        if all(p.stat().st_mtime <= built for p in _project_files()):
+            return MANIFEST_PATH
+    subprocess.run(
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        check=True,
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
+    return MANIFEST_PATH
+
+
+def dbt_vars(settings: Settings) -> dict[str, str]:
+    """The --vars of a dbt build: the run's clock. One pure function, so the CLI, schedules
+    and tests agree on what dbt sees."""
+    return {"as_of": settings.as_of_iso}
+
+
+class CreditsTranslator(DagsterDbtTranslator):
+    """dbt models become `<layer>/<model>` assets in a group per layer; sources are `raw/<table>`."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey(["raw", dbt_resource_props["name"]])
+        return AssetKey([self._layer(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return "raw"
+        return self._layer(dbt_resource_props)
+
+    @staticmethod
+    def _layer(props: Mapping[str, Any]) -> str:
+        fqn = props.get("fqn", [])
+        return next((part for part in fqn if part in LAYERS), "marts")
+
+
+TRANSLATOR = CreditsTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(manifest=ensure_manifest(), dagster_dbt_translator=TRANSLATOR)
+def credits_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, settings: CreditsSettings
+):
+    """Every dbt model and test, built against the run's warehouse with the run's clock."""
+    resolved = settings.resolve()
+    # dbt runs as a subprocess and finds the warehouse through its profile's env_var.
+    os.environ["CREDITS_WAREHOUSE"] = str(resolved.warehouse)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars(resolved))], context=context)
+    yield from invocation.stream()

@@ -1,0 +1,195 @@
+"""Monthly statements: which to write, and each one's figures from the marts.
+
+Statements are written for closed periods only, once: a file that exists is frozen and is
+never rewritten (SPEC §4 "Closed periods ... their statements never change").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.catalog import Catalog
+from dagster_project.documents import DocumentRenderer, statement_path
+
+PERIOD_CLOSES_DDL = """
+create table if not exists raw.period_closes (
+    period varchar primary key,
+    closed_at timestamp not null
+)
+"""
+
+
+def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
+    """A billing period's half-open window [start, end) in UTC (SPEC §4: calendar months)."""
+    try:
+        start = dt.datetime.strptime(period, "%Y-%m")
+    except ValueError:
+        raise ValueError(f"period {period!r} is not YYYY-MM") from None
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return start, end
+
+
+def next_period(period: str) -> str:
+    return f"{period_bounds(period)[1]:%Y-%m}"
+
+
+def closed_through(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The last closed period: closing P closes every earlier period too (SPEC §7)."""
+    con.execute("create schema if not exists raw")
+    con.execute(PERIOD_CLOSES_DDL)
+    return con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
+
+
+def closed_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every period with ledger activity up to the last closed one, in order."""
+    through = closed_through(con)
+    if through is None:
+        return []
+    rows = con.execute(
+        "select distinct period from marts.fct_credit_ledger where period <= ? order by period",
+        [through],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+@dataclass
+class StatementRun:
+    written: int = 0
+    frozen: int = 0
+
+
+def statement_context(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, customer: dict, period: str
+) -> dict:
+    start, end = period_bounds(period)
+    cid = customer["customer_id"]
+    sums = con.execute(
+        """
+        select
+            coalesce(sum(credits) filter (where entry_at < $start), 0),
+            coalesce(sum(credits) filter (where entry_at >= $start and entry_type = 'grant'), 0),
+            coalesce(-sum(credits) filter (
+                where entry_at >= $start and entry_type in ('usage', 'overage', 'unfunded', 'adjustment')), 0),
+            coalesce(-sum(credits) filter (where entry_at >= $start and entry_type = 'expiry'), 0),
+            coalesce(sum(credits), 0)
+        from marts.fct_credit_ledger
+        where customer_id = $cid and entry_at < $end
+        """,
+        {"start": start, "end": end, "cid": cid},
+    ).fetchall()[0]
+    usage = con.execute(
+        """
+        select aggregator_id, sum(events)::bigint, sum(units), sum(credits)
+        from marts.fct_monthly_usage
+        where customer_id = ? and period = ?
+        group by aggregator_id
+        order by aggregator_id
+        """,
+        [cid, period],
+    ).fetchall()
+    grants = con.execute(
+        """
+        select grant_id, kind, effective_at, expires_at, credits
+        from marts.fct_grants
+        where customer_id = ? and effective_at >= ? and effective_at < ?
+        order by effective_at, grant_id
+        """,
+        [cid, start, end],
+    ).fetchall()
+    seller = catalog.seller
+    return {
+        "document_date": end.isoformat(),
+        "seller": {
+            "name": seller.name,
+            "address": seller.address,
+            "email": seller.email,
+            "tax_id": seller.tax_id,
+        },
+        "customer": {
+            "customer_id": cid,
+            "name": customer["customer_name"] or cid,
+            "email": customer["email"] or "",
+            "address": customer["address"] or "",
+            "country": customer["country"] or "",
+            "currency": customer["currency"],
+        },
+        "period": period,
+        "period_start": start.date(),
+        "period_end": end.date(),
+        "opening_balance": Decimal(sums[0]),
+        "granted": Decimal(sums[1]),
+        "consumed": Decimal(sums[2]),
+        "expired": Decimal(sums[3]),
+        "closing_balance": Decimal(sums[4]),
+        "usage": [
+            {"aggregator_id": a, "events": int(n), "units": Decimal(u), "credits": Decimal(c)}
+            for a, n, u, c in usage
+        ],
+        "grants": [
+            {"grant_id": g, "kind": k, "effective_at": e, "expires_at": x, "credits": Decimal(c)}
+            for g, k, e, x, c in grants
+        ],
+        "locale": "en_GB",
+    }
+
+
+def write_statements(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    reports: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> StatementRun:
+    """Write each closed period's statements that do not exist yet; existing ones are frozen."""
+    run = StatementRun()
+    periods = closed_periods(con)
+    customers = [
+        dict(
+            zip(
+                (
+                    "customer_id",
+                    "customer_name",
+                    "email",
+                    "address",
+                    "country",
+                    "currency",
+                    "created_at",
+                ),
+                row,
+                strict=True,
+            )
+        )
+        for row in con.execute(
+            "select customer_id, customer_name, email, address, country, currency, created_at "
+            "from marts.dim_customers order by customer_id"
+        ).fetchall()
+    ]
+    todo = []
+    for period in periods:
+        _, end = period_bounds(period)
+        for customer in customers:
+            if customer["created_at"] is not None and customer["created_at"] >= end:
+                continue
+            path = statement_path(reports, period, customer["customer_id"])
+            if path.exists():
+                run.frozen += 1
+            else:
+                todo.append((period, customer, path))
+    if not todo:
+        return run
+    renderer = DocumentRenderer()
+    for i, (period, customer, path) in enumerate(todo, start=1):
+        renderer.render_statement_pdf(statement_context(con, catalog, customer, period), path)
+        run.written += 1
+        if progress:
+            progress(i, len(todo))
+    return run
