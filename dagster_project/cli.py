@@ -94,14 +94,11 @@ def _execute(settings, before_job=None) -> None:
     """Run the Dagster job on a copy of the warehouse; swap it in only on success."""
     from dagster import DagsterEventType, DagsterInstance
 
-    from dagster_project.catalog import load_catalog
     from dagster_project.definitions import build_definitions
     from dagster_project.resources import CreditsSettings
     from dagster_project.warehouse import connect, exclusive_lock, transactional_copy
 
-    load_catalog(settings.catalog)  # an invalid catalog stops us before anything is written
-    if not settings.landing.is_dir():
-        raise CommandError(f"landing directory {settings.landing} does not exist")
+    _preflight(settings)
     with exclusive_lock(settings.warehouse), transactional_copy(settings.warehouse) as work:
         if before_job is not None:
             con = connect(work)
@@ -124,6 +121,15 @@ def _execute(settings, before_job=None) -> None:
         )
         if not result.success:
             raise CommandError(_first_failure(result, DagsterEventType))
+
+
+def _preflight(settings) -> None:
+    """Refuse bad input before anything is written: the catalog, then the landing directory."""
+    from dagster_project.catalog import load_catalog
+
+    load_catalog(settings.catalog)
+    if not settings.landing.is_dir():
+        raise CommandError(f"landing directory {settings.landing} does not exist")
 
 
 def _first_failure(result, event_types) -> str:
@@ -178,6 +184,7 @@ def cmd_generate(args) -> None:
 
 def cmd_run(args, settings=None) -> None:
     settings = settings or _settings(args)
+    _preflight(settings)
     started = time.monotonic()
     _say(f"run as of {settings.as_of_iso}: {settings.landing} -> {settings.warehouse}")
     _execute(settings)
@@ -194,6 +201,7 @@ def cmd_close(args, settings=None, period: str | None = None) -> None:
         raise CommandError(
             f"period {period} has not ended by the clock ({settings.as_of_iso}); it ends at {end.isoformat()}"
         )
+    _preflight(settings)
     outcome = {}
 
     def mark_closed(con) -> None:

@@ -1,0 +1,94 @@
+"""The `credits` command end to end on a small generated landing directory.
+
+One module-scoped sequence (generate, run, run again, close) because every Dagster run
+costs seconds of fixed overhead.
+"""
+
+import datetime as dt
+
+import duckdb
+import pytest
+from pypdf import PdfReader
+
+from dagster_project.cli import main
+from dagster_project.generate import generate
+
+AS_OF = "2026-03-01T00:00:00"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    summary = generate(root, customers=6, events=3_000, start=dt.date(2026, 1, 1), months=2, seed=3)
+    flags = [
+        "--landing", str(summary.landing),
+        "--catalog", str(summary.catalog),
+        "--warehouse", str(root / "warehouse.duckdb"),
+        "--reports", str(root / "reports"),
+        "--as-of", AS_OF,
+    ]  # fmt: skip
+    return root, summary, flags
+
+
+def _scalar(path, sql):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_run_twice_loads_nothing_twice(workspace, capsys):
+    root, summary, flags = workspace
+    assert main(["run", *flags]) == 0
+    warehouse = root / "warehouse.duckdb"
+    rows = _scalar(warehouse, "select count(*) from raw.events")
+    files = _scalar(warehouse, "select count(*) from raw.loaded_files")
+    assert rows == summary.event_rows
+    assert _scalar(warehouse, "select count(*) from marts.fct_rated_events") > 0
+
+    assert main(["run", *flags]) == 0
+    assert _scalar(warehouse, "select count(*) from raw.events") == rows
+    assert _scalar(warehouse, "select count(*) from raw.loaded_files") == files
+    assert "0 new files" in capsys.readouterr().err
+
+
+def test_close_writes_statements_and_is_idempotent(workspace, capsys):
+    root, _, flags = workspace
+    assert main(["close", "2026-02", *flags]) == 0
+    statements = sorted((root / "reports").glob("*/statements/*.pdf"))
+    assert {p.parent.parent.name for p in statements} == {"2026-01", "2026-02"}
+    first = statements[0]
+    text = "".join(page.extract_text() for page in PdfReader(first).pages)
+    customer_id = first.stem
+    balance = _scalar(
+        root / "warehouse.duckdb",
+        f"select count(*) from marts.dim_customers where customer_id = '{customer_id}'",  # noqa: S608
+    )
+    assert balance == 1
+    assert "Credit statement" in text and customer_id in text
+    before = {p: p.read_bytes() for p in statements}
+
+    assert main(["close", "2026-02", *flags]) == 0
+    assert "already closed" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in statements} == before
+
+
+def test_close_refuses_a_period_not_ended(workspace, capsys):
+    _, _, flags = workspace
+    assert main(["close", "2026-03", *flags]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has not ended" in err[0]
+
+
+def test_malformed_catalog_exits_with_one_line_and_writes_nothing(tmp_path, workspace, capsys):
+    root, summary, _ = workspace
+    bad = tmp_path / "catalog.yml"
+    bad.write_text(summary.catalog.read_text().replace("operation: sum", "operation: avg", 1))
+    warehouse = tmp_path / "w.duckdb"
+    code = main(["run", "--landing", str(summary.landing), "--catalog", str(bad), "--warehouse", str(warehouse), "--as-of", AS_OF])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "aggregators[0].operation" in err[0]
+    assert not warehouse.exists()
