@@ -297,7 +297,7 @@ def cmd_demo(args) -> None:
     _say(f"demo finished in {time.monotonic() - started:.1f}s")
     print(f"warehouse: {settings.warehouse}")
     print(f"statements: {settings.reports}")
-    print(f'try: duckdb -readonly {settings.warehouse} "select * from marts.dim_customers limit 5"')
+    print(f'try: duckdb -readonly {settings.warehouse} "from marts.dim_customers limit 5"')
 
 
 COMMANDS = {

@@ -226,10 +226,11 @@ def _feed_rows_sql(path: Path) -> str:
             "select (row_number() over () + 1)::bigint as line_number, to_json(t)::varchar as raw_payload "
             "from read_csv(?, all_varchar = true, header = true, parallel = false) as t"
         )
+    # The row number DuckDB adds is not part of the row: keep it out of the payload.
     return (
-        "select file_row_number + 1 as line_number, "
-        "to_json(t)::varchar as raw_payload "
-        "from read_parquet(?, file_row_number = true) as t"
+        "select f.file_row_number + 1 as line_number, to_json(t)::varchar as raw_payload "
+        "from read_parquet(?, file_row_number = true) as f, "
+        "lateral (select f.* exclude (file_row_number)) as t"
     )
 
 

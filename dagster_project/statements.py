@@ -73,19 +73,25 @@ def statement_context(
 ) -> dict:
     start, end = period_bounds(period)
     cid = customer["customer_id"]
+    # By the entries' `period`: a period-end settlement, dated at the next period's first
+    # instant, still belongs to the period it settles (SPEC §4).
     sums = con.execute(
         """
         select
-            coalesce(sum(credits) filter (where entry_at < $start), 0),
-            coalesce(sum(credits) filter (where entry_at >= $start and entry_type = 'grant'), 0),
+            coalesce(sum(credits) filter (where period < $period), 0),
+            coalesce(sum(credits) filter (where period = $period and entry_type = 'grant'), 0),
             coalesce(-sum(credits) filter (
-                where entry_at >= $start and entry_type in ('usage', 'overage', 'unfunded', 'adjustment')), 0),
-            coalesce(-sum(credits) filter (where entry_at >= $start and entry_type = 'expiry'), 0),
+                where period = $period
+                and entry_type in ('usage', 'overage', 'unfunded', 'adjustment', 'void')), 0),
+            coalesce(-sum(credits) filter (where period = $period and entry_type in ('expiry', 'rollover')), 0),
+            coalesce(-sum(credits) filter (where period = $period and entry_type = 'refund'), 0),
+            coalesce(sum(credits) filter (
+                where period = $period and entry_type in ('overage_settlement', 'unfunded_writeoff')), 0),
             coalesce(sum(credits), 0)
         from marts.fct_credit_ledger
-        where customer_id = $cid and entry_at < $end
+        where customer_id = $cid and period <= $period
         """,
-        {"start": start, "end": end, "cid": cid},
+        {"period": period, "cid": cid},
     ).fetchall()[0]
     usage = con.execute(
         """
@@ -130,7 +136,9 @@ def statement_context(
         "granted": Decimal(sums[1]),
         "consumed": Decimal(sums[2]),
         "expired": Decimal(sums[3]),
-        "closing_balance": Decimal(sums[4]),
+        "refunded": Decimal(sums[4]),
+        "settled": Decimal(sums[5]),
+        "closing_balance": Decimal(sums[6]),
         "usage": [
             {"aggregator_id": a, "events": int(n), "units": Decimal(u), "credits": Decimal(c)}
             for a, n, u, c in usage

@@ -361,6 +361,8 @@ def sample_statement_context() -> dict:
         "granted": Decimal("10000.000000"),
         "consumed": Decimal("5300.000000"),
         "expired": Decimal("0"),
+        "refunded": Decimal("0"),
+        "settled": Decimal("0"),
         "closing_balance": Decimal("4700.000000000000"),
         "usage": [
             {

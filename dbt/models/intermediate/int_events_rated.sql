@@ -64,6 +64,8 @@ final as (
         cast(rated.units * rated.credits_per_unit as {{ credits_type() }}) as credits,
         {{ period_of('rated.event_at') }} as period,
         false as is_late,
+        -- When the ledger debits it: its own timestamp (late events move here in issue 4).
+        rated.event_at as booked_at,
         coalesce(dimensions.dimensions, '{}'::json) as dimensions
     from rated
     left join dimensions

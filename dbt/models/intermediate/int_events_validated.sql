@@ -44,7 +44,16 @@ resolved as (
         coalesce(quantities.has_missing_quantity, false) as has_missing_quantity,
         coalesce(quantities.has_non_numeric_quantity, false) as has_non_numeric_quantity,
         coalesce(quantities.has_negative_quantity, false) as has_negative_quantity
-    from events
+    from (
+        select
+            *,
+            -- Properties in key order, so the same content hashes the same however it landed.
+            array_to_string(
+                list_transform(list_sort(json_keys(properties)), lambda k: to_json(k) || ':' || json_extract(properties, k)),
+                ','
+            ) as canonical_properties
+        from events
+    ) as events
     left join customers as by_id on events.customer_ref = by_id.customer_id
     left join external_ids on events.customer_ref = external_ids.external_id
     left join quantities on events.event_row_id = quantities.event_row_id
@@ -71,9 +80,9 @@ checked as (
         coalesce(
             idempotency_key,
             event_id,
-            md5(concat_ws('|', customer_ref, event_type, event_timestamp_text, properties::varchar))
+            md5(concat_ws('|', customer_ref, event_type, event_timestamp_text, canonical_properties))
         ) as dedup_key,
-        md5(concat_ws('|', customer_id, event_type, strftime(event_at, '%Y-%m-%dT%H:%M:%S.%f'), properties::varchar))
+        md5(concat_ws('|', customer_id, event_type, strftime(event_at, '%Y-%m-%dT%H:%M:%S.%f'), canonical_properties))
             as body_hash
     from resolved
 ),

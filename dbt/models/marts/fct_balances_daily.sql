@@ -1,4 +1,5 @@
--- Each customer's balance day by day (SPEC §6.1), from the first ledger day to the clock.
+-- Each customer's balance day by day (SPEC §6.1), from the first ledger day to the clock:
+-- opening + granted - consumed - expired + other = closing.
 with
 
 as_of as (
@@ -16,7 +17,7 @@ daily as (
         sum(case when entry_type = 'grant' then credits else 0 end) as granted_credits,
         -sum(case when entry_type in ('usage', 'overage', 'unfunded', 'adjustment') then credits else 0 end)
             as consumed_credits,
-        -sum(case when entry_type = 'expiry' then credits else 0 end) as expired_credits,
+        -sum(case when entry_type in ('expiry', 'rollover') then credits else 0 end) as expired_credits,
         sum(credits) as net_credits
     from ledger
     group by customer_id, cast(entry_at as date)
@@ -38,6 +39,7 @@ filled as (
         coalesce(daily.granted_credits, 0) as granted_credits,
         coalesce(daily.consumed_credits, 0) as consumed_credits,
         coalesce(daily.expired_credits, 0) as expired_credits,
+        coalesce(daily.net_credits, 0) as net_credits,
         sum(coalesce(daily.net_credits, 0)) over (
             partition by spine.customer_id order by spine.balance_date
             rows between unbounded preceding and current row
@@ -49,10 +51,14 @@ filled as (
 select
     customer_id,
     balance_date,
-    cast(closing_credits - granted_credits + consumed_credits + expired_credits as {{ credits_type() }})
-        as opening_credits,
+    cast(closing_credits - net_credits as {{ credits_type() }}) as opening_credits,
     cast(granted_credits as {{ credits_type() }}) as granted_credits,
     cast(consumed_credits as {{ credits_type() }}) as consumed_credits,
     cast(expired_credits as {{ credits_type() }}) as expired_credits,
+    -- Repayments, settlements, write-offs, voids and refunds: what moves the balance besides
+    -- grants, consumption and expiry (a rollover counts as expired from its allowance and
+    -- granted again as the rollover grant).
+    cast(net_credits - granted_credits + consumed_credits + expired_credits as {{ credits_type() }})
+        as other_credits,
     cast(closing_credits as {{ credits_type() }}) as closing_credits
 from filled

@@ -3,13 +3,13 @@
 with
 
 entries as (
-    select * from {{ ref('int_ledger_entries_computed') }}
+    select * from {{ ref('int_ledger_entries_ordered') }}
 )
 
 select
-    customer_id || ':' || lpad(cast(entry_seq as varchar), 9, '0') as entry_id,
+    customer_id || ':' || lpad(cast(entry_number as varchar), 9, '0') as entry_id,
     customer_id,
-    entry_seq,
+    entry_number as entry_seq,
     entry_at,
     period,
     entry_type,
@@ -18,6 +18,6 @@ select
     usage_date,
     credits,
     cast(sum(credits) over (
-        partition by customer_id order by entry_seq rows between unbounded preceding and current row
+        partition by customer_id order by entry_number rows between unbounded preceding and current row
     ) as {{ credits_type() }}) as balance_after
 from entries

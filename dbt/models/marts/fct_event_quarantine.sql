@@ -38,9 +38,21 @@ grants as (
     where quarantine_reason is not null
 ),
 
-other_feeds as (
-    select feed, source_file, line_number, raw_payload, quarantine_reason as reason, ingested_at, null as load_batch_id
-    from {{ ref('int_reference_rows_validated') }}
+auto_topups as (
+    select 'auto_topups' as feed, source_file, line_number, raw_payload, quarantine_reason as reason, ingested_at, load_batch_id
+    from {{ ref('int_auto_topups_validated') }}
+    where quarantine_reason is not null
+),
+
+voids as (
+    select 'voids' as feed, source_file, line_number, raw_payload, quarantine_reason as reason, ingested_at, load_batch_id
+    from {{ ref('int_voids_validated') }}
+    where quarantine_reason is not null
+),
+
+refunds as (
+    select 'refunds' as feed, source_file, line_number, raw_payload, quarantine_reason as reason, ingested_at, load_batch_id
+    from {{ ref('int_refunds_validated') }}
     where quarantine_reason is not null
 )
 
@@ -54,4 +66,8 @@ select * from purchases
 union all
 select * from grants
 union all
-select * from other_feeds
+select * from auto_topups
+union all
+select * from voids
+union all
+select * from refunds

@@ -1,0 +1,541 @@
+"""The ledger's sequential step, over segments: the rules of docs/ledger.md.
+
+Why Python: drawing credits from grants in consumption order is a walk whose every step
+depends on what earlier steps left in each grant (and on top-ups, repayments and period
+ends those steps trigger); in SQL it would be a recursive CTE per customer. The walk
+visits *segments* — debits summed between the instants where the ledger can change — so
+it takes thousands of steps, not millions. It outputs, per segment, which grant covers
+which span of the segment's running total; SQL then gives each debit its exact share
+(`int_usage_allocated_to_grants`).
+
+Only customers with an auto top-up need debit-level positions, to find the debit after
+which the balance falls below the threshold (and a top-up's own expiry inside a segment).
+Those are read from running sums, never debit by debit.
+
+This module has no Dagster or dbt imports; the dbt Python model `int_ledger_walked` is a
+thin adapter around `walk_customer`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+ZERO = Decimal(0)
+NEVER = dt.datetime.max
+
+# Same-instant order (SPEC §4, docs/ledger.md "Time and order").
+RANK_PERIOD_END = 1
+RANK_EXPIRY = 2
+RANK_GRANT = 3
+RANK_VOID_REFUND = 4
+RANK_USAGE = 5
+
+
+def consumption_key(grant: Grant) -> tuple:
+    """The total consumption order of SPEC §4, written once: priority, expiry (never last),
+    cost basis, effective_at, grant_id."""
+    return (
+        grant.priority,
+        grant.expires_at or NEVER,
+        grant.cost_basis_per_credit,
+        grant.effective_at,
+        grant.grant_id,
+    )
+
+
+def period_of(instant: dt.datetime) -> str:
+    return f"{instant.year:04d}-{instant.month:02d}"
+
+
+def month_start(instant: dt.datetime) -> dt.datetime:
+    return dt.datetime(instant.year, instant.month, 1)
+
+
+def add_months(start: dt.datetime, months: int) -> dt.datetime:
+    index = start.year * 12 + start.month - 1 + months
+    return dt.datetime(index // 12, index % 12 + 1, 1)
+
+
+@dataclass
+class Grant:
+    grant_id: str
+    customer_id: str
+    kind: str
+    credits: Decimal
+    effective_at: dt.datetime
+    expires_at: dt.datetime | None
+    priority: int
+    cost_basis_per_credit: Decimal
+    currency: str | None = None
+    paid_amount: int | None = None
+    source_type: str = ""
+    source_id: str = ""
+    remaining: Decimal = ZERO
+    closed: bool = False  # refunded: no more draws
+
+    @property
+    def key(self) -> tuple:
+        return consumption_key(self)
+
+
+@dataclass
+class PlanSpell:
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    overage: str
+    rollover_max_credits: Decimal
+    rollover_expires_after_periods: int
+
+    def active_at(self, t: dt.datetime) -> bool:
+        return self.started_at <= t and (self.ended_at is None or t < self.ended_at)
+
+
+@dataclass
+class TopupSetting:
+    enabled_from: dt.datetime
+    enabled_to: dt.datetime | None
+    threshold: Decimal
+    max_per_period: int | None
+    bundle_credits: Decimal
+    expires_after_days: int | None
+    priority: int
+    cost_basis_per_credit: Decimal
+    currency: str | None
+    price_amount: int | None
+
+    def active_at(self, t: dt.datetime) -> bool:
+        return self.enabled_from <= t and (self.enabled_to is None or t < self.enabled_to)
+
+
+@dataclass
+class Segment:
+    """Debits summed between two instants: [start, next instant)."""
+
+    start: dt.datetime
+    credits: Decimal
+    first_at: dt.datetime
+    last_at: dt.datetime
+
+
+@dataclass
+class Void:
+    voided_at: dt.datetime
+    event_id: str
+    spans: list[tuple[dt.datetime, Decimal, Decimal]]  # (segment start, position before, after)
+
+
+@dataclass
+class Refund:
+    refunded_at: dt.datetime
+    refund_id: str
+    grant_id: str
+
+
+@dataclass
+class Positions:
+    """Debit positions inside segments, for top-up customers: sorted by position."""
+
+    after: list[Decimal]
+    booked_at: list[dt.datetime]
+
+
+@dataclass
+class CustomerInput:
+    customer_id: str
+    grants: list[Grant]  # positive grants and negative adjustments
+    segments: list[Segment]
+    spells: list[PlanSpell] = field(default_factory=list)
+    topups: list[TopupSetting] = field(default_factory=list)
+    voids: list[Void] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    positions: Callable[[dt.datetime], Positions] | None = None
+
+
+@dataclass
+class WalkOutput:
+    entries: list[dict] = field(default_factory=list)
+    spans: list[dict] = field(default_factory=list)
+    created: list[Grant] = field(default_factory=list)
+
+
+class Walk:
+    """One customer's walk. Public entry point: `walk_customer`."""
+
+    def __init__(self, data: CustomerInput, as_of: dt.datetime):
+        self.data = data
+        self.as_of = as_of
+        self.out = WalkOutput()
+        self.active: list[tuple[tuple, Grant]] = []  # sorted by consumption key
+        self.owed: deque[list] = deque()  # [kind, amount] oldest first
+        self.balance = ZERO
+        self.seq = 0
+        self.topups_by_period: dict[str, int] = {}
+        self.topup_count = 0
+        self.dynamic_expiries: list[tuple[dt.datetime, tuple, Grant]] = []
+        self.spans_by_segment: dict[
+            dt.datetime, list[tuple[Decimal, Decimal, str | None, str]]
+        ] = {}
+        self.keep_spans = {s[0] for v in data.voids for s in v.spans}
+
+    # --- bookkeeping -------------------------------------------------------------------
+
+    def book(self, at, rank, entry_type, credits, grant_id=None, period=None) -> None:
+        self.seq += 1
+        self.balance += credits
+        self.out.entries.append(
+            {
+                "entry_at": at,
+                "entry_rank": rank,
+                "entry_seq": self.seq,
+                "period": period or period_of(at),
+                "entry_type": entry_type,
+                "grant_id": grant_id,
+                "credits": credits,
+            }
+        )
+
+    def activate(self, grant: Grant) -> None:
+        grant.remaining = grant.credits
+        bisect.insort(self.active, (grant.key, grant), key=lambda item: item[0])
+
+    def eligible(self, t: dt.datetime):
+        for _, grant in self.active:
+            if (
+                grant.remaining > 0
+                and not grant.closed
+                and grant.effective_at <= t
+                and (grant.expires_at is None or t < grant.expires_at)
+            ):
+                yield grant
+
+    def shortfall_kind(self, t: dt.datetime) -> str:
+        spell = next((s for s in self.data.spells if s.active_at(t)), None)
+        return "overage" if spell is not None and spell.overage == "bill" else "unfunded"
+
+    # --- the rules ------------------------------------------------------------------------
+
+    def period_end(self, end: dt.datetime) -> None:
+        """Settle what is owed; the entries carry the period that ends."""
+        ending = period_of(end - dt.timedelta(microseconds=1))
+        totals = {"overage": ZERO, "unfunded": ZERO}
+        for kind, amount in self.owed:
+            totals[kind] += amount
+        self.owed.clear()
+        for kind, entry_type in (
+            ("overage", "overage_settlement"),
+            ("unfunded", "unfunded_writeoff"),
+        ):
+            if totals[kind] > 0:
+                self.book(end, RANK_PERIOD_END, entry_type, totals[kind], period=ending)
+
+    def expire_at(self, t: dt.datetime, grants: list[Grant], is_period_end: bool) -> list[Grant]:
+        """Expire grants at t in consumption order; returns rollover grants to create."""
+        rollovers: list[Grant] = []
+        spell = next(
+            (s for s in self.data.spells if s.active_at(t - dt.timedelta(microseconds=1))), None
+        )
+        cap = spell.rollover_max_credits if (is_period_end and spell is not None) else ZERO
+        for grant in sorted(grants, key=lambda g: g.key):
+            left = grant.remaining if not grant.closed else ZERO
+            grant.remaining = ZERO
+            self.active = [item for item in self.active if item[1] is not grant]
+            rolled = ZERO
+            if grant.kind == "plan_allowance" and cap > 0 and left > 0:
+                rolled = min(left, cap)
+                cap -= rolled
+                self.book(t, RANK_EXPIRY, "rollover", -rolled, grant.grant_id)
+                rollovers.append(
+                    Grant(
+                        grant_id=f"rollover:{grant.grant_id}",
+                        customer_id=grant.customer_id,
+                        kind="rollover",
+                        credits=rolled,
+                        effective_at=t,
+                        expires_at=add_months(t, spell.rollover_expires_after_periods),
+                        priority=grant.priority,
+                        cost_basis_per_credit=grant.cost_basis_per_credit,
+                        currency=grant.currency,
+                        source_type="rollover",
+                        source_id=grant.grant_id,
+                    )
+                )
+            if left - rolled > 0:
+                self.book(t, RANK_EXPIRY, "expiry", -(left - rolled), grant.grant_id)
+        return rollovers
+
+    def take_effect(self, t: dt.datetime, grant: Grant) -> None:
+        self.activate(grant)
+        self.book(t, RANK_GRANT, "grant", grant.credits, grant.grant_id)
+        while self.owed and grant.remaining > 0:
+            chunk = self.owed[0]
+            paid = min(chunk[1], grant.remaining)
+            grant.remaining -= paid
+            chunk[1] -= paid
+            self.book(t, RANK_GRANT, "repayment", -paid, grant.grant_id)
+            self.book(t, RANK_GRANT, f"{chunk[0]}_repaid", paid)
+            if chunk[1] == 0:
+                self.owed.popleft()
+
+    def adjust(self, t: dt.datetime, amount: Decimal, grant_id: str) -> None:
+        """A negative adjustment: drawn like usage; what no grant covers is unfunded."""
+        for grant in list(self.eligible(t)):
+            if amount <= 0:
+                break
+            take = min(grant.remaining, amount)
+            grant.remaining -= take
+            amount -= take
+            self.book(t, RANK_GRANT, "adjustment", -take, grant.grant_id)
+        if amount > 0:
+            self.owed.append(["unfunded", amount])
+            self.book(t, RANK_GRANT, "unfunded", -amount)
+
+    def void(self, v: Void) -> None:
+        t = v.voided_at
+        for segment_start, before, after in v.spans:
+            spans = self.spans_by_segment.get(segment_start, [])
+            for span_from, span_to, grant_id, kind in reversed(spans):
+                share = min(after, span_to) - max(before, span_from)
+                if share <= 0:
+                    continue
+                if grant_id is None:
+                    self.unowe(t, kind, share)
+                    continue
+                grant = self.grants_by_id[grant_id]
+                self.book(t, RANK_VOID_REFUND, "void", share, grant_id)
+                if grant.closed or (grant.expires_at is not None and grant.expires_at <= t):
+                    self.book(t, RANK_VOID_REFUND, "expiry", -share, grant_id)
+                else:
+                    grant.remaining += share
+
+    def unowe(self, t: dt.datetime, kind: str, amount: Decimal) -> None:
+        """Reverse a voided shortfall while it is still owed, newest chunk first."""
+        for chunk in reversed(self.owed):
+            if amount <= 0:
+                break
+            if chunk[0] != kind or chunk[1] <= 0:
+                continue
+            back = min(chunk[1], amount)
+            chunk[1] -= back
+            amount -= back
+            self.book(t, RANK_VOID_REFUND, "void", back)
+        while self.owed and self.owed[-1][1] == 0:
+            self.owed.pop()
+        self.owed = deque(chunk for chunk in self.owed if chunk[1] > 0)
+
+    def refund(self, r: Refund) -> None:
+        grant = self.grants_by_id.get(r.grant_id)
+        if grant is None or grant.closed:
+            return
+        if grant.remaining > 0 and (grant.expires_at is None or r.refunded_at < grant.expires_at):
+            self.book(r.refunded_at, RANK_VOID_REFUND, "refund", -grant.remaining, grant.grant_id)
+            grant.remaining = ZERO
+        grant.closed = True
+
+    # --- usage -----------------------------------------------------------------------------
+
+    def draw(self, segment: Segment, position: Decimal, stop: Decimal, t: dt.datetime) -> None:
+        """Cover the span [position, stop) of a segment's running total, in consumption order."""
+        amount = stop - position
+        spans = (
+            self.spans_by_segment.setdefault(segment.start, [])
+            if segment.start in self.keep_spans
+            else None
+        )
+        for grant in list(self.eligible(t)):
+            if amount <= 0:
+                break
+            take = min(grant.remaining, amount)
+            grant.remaining -= take
+            self.balance -= take
+            self.emit_span(segment, position, position + take, grant.grant_id, "usage", spans)
+            position += take
+            amount -= take
+        if amount > 0:
+            kind = self.shortfall_kind(t)
+            if self.owed and self.owed[-1][0] == kind:
+                self.owed[-1][1] += amount
+            else:
+                self.owed.append([kind, amount])
+            self.balance -= amount
+            self.emit_span(segment, position, position + amount, None, kind, spans)
+
+    def emit_span(self, segment, span_from, span_to, grant_id, kind, spans) -> None:
+        self.out.spans.append(
+            {
+                "segment_start_at": segment.start,
+                "position_from": span_from,
+                "position_to": span_to,
+                "grant_id": grant_id,
+                "entry_type": kind,
+                "span_seq": len(self.out.spans) + 1,
+            }
+        )
+        if spans is not None:
+            spans.append((span_from, span_to, grant_id, kind))
+
+    def topup_setting(self, t: dt.datetime) -> TopupSetting | None:
+        active = [s for s in self.data.topups if s.active_at(t)]
+        return max(active, key=lambda s: s.enabled_from) if active else None
+
+    def can_top_up(self, setting: TopupSetting | None, t: dt.datetime) -> bool:
+        if setting is None:
+            return False
+        done = self.topups_by_period.get(period_of(t), 0)
+        return setting.max_per_period is None or done < setting.max_per_period
+
+    def buy_topup(self, setting: TopupSetting, t: dt.datetime) -> None:
+        self.topup_count += 1
+        period = period_of(t)
+        self.topups_by_period[period] = self.topups_by_period.get(period, 0) + 1
+        grant = Grant(
+            grant_id=f"auto_topup:{self.data.customer_id}:{t.isoformat()}:{self.topup_count}",
+            customer_id=self.data.customer_id,
+            kind="auto_topup",
+            credits=setting.bundle_credits,
+            effective_at=t,
+            expires_at=(t + dt.timedelta(days=setting.expires_after_days))
+            if setting.expires_after_days
+            else None,
+            priority=setting.priority,
+            cost_basis_per_credit=setting.cost_basis_per_credit,
+            currency=setting.currency,
+            paid_amount=setting.price_amount,
+            source_type="auto_topup",
+            source_id=f"{self.data.customer_id}:{self.topup_count}",
+        )
+        self.out.created.append(grant)
+        self.grants_by_id[grant.grant_id] = grant
+        self.take_effect(t, grant)
+        if grant.expires_at is not None:
+            bisect.insort(
+                self.dynamic_expiries, (grant.expires_at, grant.key, grant), key=lambda e: e[:2]
+            )
+
+    def run_segment(self, segment: Segment) -> None:
+        """Debit one segment; split it where a top-up is bought or a top-up grant expires."""
+        position = ZERO
+        setting = self.topup_setting(segment.start)
+        needs_positions = setting is not None or any(
+            segment.start < e[0] <= segment.last_at for e in self.dynamic_expiries
+        )
+        if not needs_positions:
+            self.draw(segment, position, segment.credits, segment.first_at)
+            return
+        pos = self.data.positions(segment.start)
+        i = 0  # index of the next debit not yet covered
+        while position < segment.credits:
+            # The next top-up grant expiring inside this segment splits it.
+            expiry = next(
+                (e for e in self.dynamic_expiries if segment.start < e[0] <= segment.last_at), None
+            )
+            stop_index = len(pos.after) - 1
+            if expiry is not None:
+                k = bisect.bisect_left(pos.booked_at, expiry[0], lo=i)
+                stop_index = min(stop_index, k - 1)
+            crossing = None
+            if self.can_top_up(setting, segment.first_at):
+                # First debit after which balance − (after − position) < threshold; a debit of
+                # zero credits never buys.
+                limit = max(position + self.balance - setting.threshold, position)
+                j = bisect.bisect_right(pos.after, limit, lo=i)
+                if j <= stop_index:
+                    crossing = j
+                    stop_index = j
+            stop = pos.after[stop_index] if stop_index >= i else position
+            if stop > position:
+                self.draw(segment, position, stop, pos.booked_at[i])
+                position = stop
+            i = stop_index + 1
+            if crossing is not None:
+                self.buy_topup(setting, pos.booked_at[crossing])
+            elif expiry is not None and (stop_index < len(pos.after) - 1):
+                self.dynamic_expiries.remove(expiry)
+                self.expire_at(expiry[0], [expiry[2]], is_period_end=False)
+
+    # --- the timeline -------------------------------------------------------------------
+
+    def run(self) -> WalkOutput:
+        data, as_of = self.data, self.as_of
+        self.grants_by_id = {g.grant_id: g for g in data.grants}
+        actions: list[tuple] = []  # (at, rank, tie, kind, payload)
+        for g in data.grants:
+            if g.effective_at <= as_of:
+                actions.append((g.effective_at, RANK_GRANT, (g.credits < 0, g.key), "grant", g))
+            if g.expires_at is not None and g.expires_at <= as_of and g.credits > 0:
+                actions.append((g.expires_at, RANK_EXPIRY, g.key, "expiry", g))
+        for v in data.voids:
+            if v.voided_at <= as_of:
+                actions.append((v.voided_at, RANK_VOID_REFUND, (0, v.event_id), "void", v))
+        for r in data.refunds:
+            if r.refunded_at <= as_of:
+                actions.append((r.refunded_at, RANK_VOID_REFUND, (1, r.refund_id), "refund", r))
+        for n, s in enumerate(data.segments):
+            actions.append((s.start, RANK_USAGE, (n,), "usage", s))
+        starts = [g.effective_at for g in data.grants] + [s.first_at for s in data.segments]
+        if not starts:
+            return self.out
+        first = min(starts)
+        end = add_months(month_start(first), 1)
+        while end <= as_of:
+            actions.append((end, RANK_PERIOD_END, (), "period_end", end))
+            end = add_months(end, 1)
+        actions.sort(key=lambda a: (a[0], a[1], a[2]))
+
+        pending_rollovers: list[Grant] = []
+        index = 0
+        while index < len(actions):
+            at = actions[index][0]
+            self.flush_dynamic_expiries(before=at)
+            group = []
+            while index < len(actions) and actions[index][0] == at:
+                group.append(actions[index])
+                index += 1
+            expiring = [a[4] for a in group if a[3] == "expiry"]
+            expiring += [e[2] for e in self.dynamic_expiries if e[0] == at]
+            self.dynamic_expiries = [e for e in self.dynamic_expiries if e[0] != at]
+            is_period_end = any(a[3] == "period_end" for a in group)
+            for a in group:
+                if a[3] == "period_end":
+                    self.period_end(at)
+            if expiring:
+                pending_rollovers = self.expire_at(at, expiring, is_period_end)
+            arriving = [a[4] for a in group if a[3] == "grant"] + pending_rollovers
+            pending_rollovers = []
+            for g in sorted(arriving, key=lambda g: (g.credits < 0, g.key)):
+                if g.credits > 0:
+                    if g.kind == "rollover":
+                        self.out.created.append(g)
+                        self.grants_by_id[g.grant_id] = g
+                    self.take_effect(at, g)
+                elif g.credits < 0:
+                    self.adjust(at, -g.credits, g.grant_id)
+            for a in group:
+                if a[3] == "void":
+                    self.void(a[4])
+            for a in group:
+                if a[3] == "refund":
+                    self.refund(a[4])
+            for a in group:
+                if a[3] == "usage":
+                    self.run_segment(a[4])
+        self.flush_dynamic_expiries(before=as_of, inclusive=True)
+        return self.out
+
+    def flush_dynamic_expiries(self, before: dt.datetime, inclusive: bool = False) -> None:
+        """Expire top-up grants whose expiry falls strictly between processed instants."""
+        while self.dynamic_expiries and (
+            self.dynamic_expiries[0][0] < before
+            or (inclusive and self.dynamic_expiries[0][0] <= before)
+        ):
+            at, _, grant = self.dynamic_expiries.pop(0)
+            self.expire_at(at, [grant], is_period_end=False)
+
+
+def walk_customer(data: CustomerInput, as_of: dt.datetime) -> WalkOutput:
+    """The ledger of one customer as of the clock: entries, segment spans, created grants."""
+    return Walk(data, as_of).run()

@@ -1,0 +1,34 @@
+-- Each auto top-up setting with the bundle it buys, priced in the customer's currency.
+with
+
+customers as (
+    select customer_id, currency from {{ ref('int_customers_validated') }} where is_current
+),
+
+settings as (
+    select value as default_currency from {{ ref('stg_catalog__settings') }} where setting = 'default_currency'
+)
+
+select
+    topups.customer_id,
+    topups.threshold_credits,
+    topups.bundle_id,
+    topups.max_per_period,
+    topups.enabled_from,
+    topups.enabled_to,
+    cast((bundles.credits + bundles.bonus_credits) as {{ credits_type() }}) as bundle_credits,
+    bundles.expires_after_days,
+    bundles.priority,
+    coalesce(customers.currency, settings.default_currency) as currency,
+    prices.price_amount,
+    case
+        when prices.price_amount is null or prices.price_amount = 0 then cast(0 as decimal(38, 12))
+        else {{ cost_basis_per_credit('prices.price_amount', 'bundles.credits + bundles.bonus_credits') }}
+    end as cost_basis_per_credit
+from {{ ref('int_auto_topups_validated') }} as topups
+inner join {{ ref('stg_catalog__bundles') }} as bundles on topups.bundle_id = bundles.bundle_id
+inner join customers on topups.customer_id = customers.customer_id
+cross join settings
+left join {{ ref('stg_catalog__bundle_prices') }} as prices
+    on topups.bundle_id = prices.bundle_id and coalesce(customers.currency, settings.default_currency) = prices.currency
+where topups.is_current

@@ -1,0 +1,58 @@
+-- Each debit (accepted event × aggregator) placed in its ledger segment, with its running
+-- position there in debit order (timestamp, dedup key, aggregator). The walk decides which
+-- grant covers which span of a segment; a debit's share of each grant is then the overlap
+-- of its [position_before, position_after) with that span, exact and without a loop.
+with
+
+as_of as (
+    select cast('{{ var("as_of") }}' as timestamp) as as_of_at
+),
+
+debits as (
+    select customer_id, event_id, dedup_key, aggregator_id, booked_at, credits
+    from {{ ref('int_events_rated') }}
+    where booked_at <= (select as_of_at from as_of)
+),
+
+timeline as (
+    select customer_id, instant_at as timeline_at, 0 as is_debit,
+        null as event_id, null as dedup_key, null as aggregator_id, null as credits
+    from {{ ref('int_ledger_instants') }}
+    union all
+    select customer_id, booked_at, 1, event_id, dedup_key, aggregator_id, credits
+    from debits
+),
+
+segmented as (
+    select
+        *,
+        -- An instant at the same time as a debit applies first (SPEC §4 "Same instant").
+        max(case when is_debit = 0 then timeline_at end) over (
+            partition by customer_id order by timeline_at, is_debit
+            rows between unbounded preceding and current row
+        ) as segment_start_at
+    from timeline
+),
+
+positioned as (
+    select
+        customer_id,
+        coalesce(segment_start_at, cast('1970-01-01' as timestamp)) as segment_start_at,
+        event_id,
+        dedup_key,
+        aggregator_id,
+        timeline_at as booked_at,
+        cast(credits as {{ credits_type() }}) as credits,
+        cast(sum(credits) over (
+            partition by customer_id, segment_start_at
+            order by timeline_at, dedup_key, aggregator_id
+            rows between unbounded preceding and current row
+        ) as {{ credits_type() }}) as position_after
+    from segmented
+    where is_debit = 1
+)
+
+select
+    *,
+    cast(position_after - credits as {{ credits_type() }}) as position_before
+from positioned

@@ -1,0 +1,17 @@
+-- Every debit is covered exactly once: its shares of grants and shortfalls add up to it.
+with
+
+shares as (
+    select customer_id, dedup_key, aggregator_id, sum(credits) as allocated
+    from {{ ref('int_usage_allocated_to_grants') }}
+    group by customer_id, dedup_key, aggregator_id
+)
+
+select debits.customer_id, debits.dedup_key, debits.aggregator_id, debits.credits, shares.allocated
+from {{ ref('int_usage_positioned') }} as debits
+left join shares
+    on
+        debits.customer_id = shares.customer_id
+        and debits.dedup_key = shares.dedup_key
+        and debits.aggregator_id = shares.aggregator_id
+where debits.credits > 0 and shares.allocated is distinct from debits.credits
