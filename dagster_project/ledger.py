@@ -145,6 +145,46 @@ class Positions:
 
 
 @dataclass
+class Owed:
+    """Shortfall still owed, as the spans of a segment's running total it covers (so a void
+    can take back exactly its own debit's part); repaid from the front, oldest first."""
+
+    kind: str  # overage | unfunded
+    segment_start: dt.datetime | None  # None: a negative adjustment's shortfall
+    spans: list[list[Decimal]]  # [[from, to], ...] in position order
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((b - a for a, b in self.spans), ZERO)
+
+    def repay(self, most: Decimal) -> Decimal:
+        """Remove up to `most` from the front; returns what was removed."""
+        paid = ZERO
+        while self.spans and paid < most:
+            a, b = self.spans[0]
+            take = min(b - a, most - paid)
+            paid += take
+            if a + take == b:
+                self.spans.pop(0)
+            else:
+                self.spans[0][0] = a + take
+        return paid
+
+    def cut(self, cut_from: Decimal, cut_to: Decimal) -> Decimal:
+        """Remove the overlap with [cut_from, cut_to); returns its size."""
+        removed, kept = ZERO, []
+        for a, b in self.spans:
+            lo, hi = max(a, cut_from), min(b, cut_to)
+            if lo >= hi:
+                kept.append([a, b])
+                continue
+            removed += hi - lo
+            kept += [span for span in ([a, lo], [hi, b]) if span[0] < span[1]]
+        self.spans = kept
+        return removed
+
+
+@dataclass
 class CustomerInput:
     customer_id: str
     grants: list[Grant]  # positive grants and negative adjustments
@@ -171,7 +211,7 @@ class Walk:
         self.as_of = as_of
         self.out = WalkOutput()
         self.active: list[tuple[tuple, Grant]] = []  # sorted by consumption key
-        self.owed: deque[list] = deque()  # [kind, amount] oldest first
+        self.owed: deque[Owed] = deque()  # oldest first
         self.balance = ZERO
         self.seq = 0
         self.topups_by_period: dict[str, int] = {}
@@ -223,8 +263,8 @@ class Walk:
         """Settle what is owed; the entries carry the period that ends."""
         ending = period_of(end - dt.timedelta(microseconds=1))
         totals = {"overage": ZERO, "unfunded": ZERO}
-        for kind, amount in self.owed:
-            totals[kind] += amount
+        for chunk in self.owed:
+            totals[chunk.kind] += chunk.amount
         self.owed.clear()
         for kind, entry_type in (
             ("overage", "overage_settlement"),
@@ -273,12 +313,11 @@ class Walk:
         self.book(t, RANK_GRANT, "grant", grant.credits, grant.grant_id)
         while self.owed and grant.remaining > 0:
             chunk = self.owed[0]
-            paid = min(chunk[1], grant.remaining)
+            paid = chunk.repay(grant.remaining)
             grant.remaining -= paid
-            chunk[1] -= paid
             self.book(t, RANK_GRANT, "repayment", -paid, grant.grant_id)
-            self.book(t, RANK_GRANT, f"{chunk[0]}_repaid", paid)
-            if chunk[1] == 0:
+            self.book(t, RANK_GRANT, f"{chunk.kind}_repaid", paid)
+            if chunk.amount == 0:
                 self.owed.popleft()
 
     def adjust(self, t: dt.datetime, amount: Decimal, grant_id: str) -> None:
@@ -291,19 +330,19 @@ class Walk:
             amount -= take
             self.book(t, RANK_GRANT, "adjustment", -take, grant.grant_id)
         if amount > 0:
-            self.owed.append(["unfunded", amount])
+            self.owed.append(Owed("unfunded", None, [[ZERO, amount]]))
             self.book(t, RANK_GRANT, "unfunded", -amount)
 
     def void(self, v: Void) -> None:
         t = v.voided_at
         for segment_start, before, after in v.spans:
             spans = self.spans_by_segment.get(segment_start, [])
-            for span_from, span_to, grant_id, kind in reversed(spans):
+            for span_from, span_to, grant_id, _kind in reversed(spans):
                 share = min(after, span_to) - max(before, span_from)
                 if share <= 0:
                     continue
                 if grant_id is None:
-                    self.unowe(t, kind, share)
+                    self.unowe(t, segment_start, before, after)
                     continue
                 grant = self.grants_by_id[grant_id]
                 self.book(t, RANK_VOID_REFUND, "void", share, grant_id)
@@ -312,20 +351,17 @@ class Walk:
                 else:
                     grant.remaining += share
 
-    def unowe(self, t: dt.datetime, kind: str, amount: Decimal) -> None:
-        """Reverse a voided shortfall while it is still owed, newest chunk first."""
-        for chunk in reversed(self.owed):
-            if amount <= 0:
-                break
-            if chunk[0] != kind or chunk[1] <= 0:
+    def unowe(self, t: dt.datetime, segment_start, before: Decimal, after: Decimal) -> None:
+        """Reverse a voided debit's shortfall while it is still owed (not repaid, not
+        settled): exactly the part of its own span that is still in an owed chunk."""
+        for chunk in list(self.owed):
+            if chunk.segment_start != segment_start:
                 continue
-            back = min(chunk[1], amount)
-            chunk[1] -= back
-            amount -= back
-            self.book(t, RANK_VOID_REFUND, "void", back)
-        while self.owed and self.owed[-1][1] == 0:
-            self.owed.pop()
-        self.owed = deque(chunk for chunk in self.owed if chunk[1] > 0)
+            back = chunk.cut(before, after)
+            if back > 0:
+                self.book(t, RANK_VOID_REFUND, "void", back)
+            if chunk.amount == 0:
+                self.owed.remove(chunk)
 
     def refund(self, r: Refund) -> None:
         grant = self.grants_by_id.get(r.grant_id)
@@ -357,10 +393,7 @@ class Walk:
             amount -= take
         if amount > 0:
             kind = self.shortfall_kind(t)
-            if self.owed and self.owed[-1][0] == kind:
-                self.owed[-1][1] += amount
-            else:
-                self.owed.append([kind, amount])
+            self.owed.append(Owed(kind, segment.start, [[position, position + amount]]))
             self.balance -= amount
             self.emit_span(segment, position, position + amount, None, kind, spans)
 
@@ -411,7 +444,11 @@ class Walk:
         self.out.created.append(grant)
         self.grants_by_id[grant.grant_id] = grant
         self.take_effect(t, grant)
-        if grant.expires_at is not None:
+        self.schedule_expiry(grant)
+
+    def schedule_expiry(self, grant: Grant) -> None:
+        """Expiry of a grant the walk created: not among the instants SQL knew of."""
+        if grant.expires_at is not None and grant.expires_at <= self.as_of:
             bisect.insort(
                 self.dynamic_expiries, (grant.expires_at, grant.key, grant), key=lambda e: e[:2]
             )
@@ -511,6 +548,7 @@ class Walk:
                     if g.kind == "rollover":
                         self.out.created.append(g)
                         self.grants_by_id[g.grant_id] = g
+                        self.schedule_expiry(g)
                     self.take_effect(at, g)
                 elif g.credits < 0:
                     self.adjust(at, -g.credits, g.grant_id)

@@ -23,9 +23,9 @@
 {% macro cost_basis_per_credit(amount_minor, credits) -%}
     (
         (
-            (cast({{ amount_minor }} as hugeint) * cast(1000000000000000000000000 as hugeint) * 2
-                + cast({{ credits }} * 1000000000000 as hugeint))
-            // (2 * cast({{ credits }} * 1000000000000 as hugeint))
+            (cast(({{ amount_minor }}) as hugeint) * cast(1000000000000000000000000 as hugeint) * 2
+                + cast(({{ credits }}) * 1000000000000 as hugeint))
+            // (2 * cast(({{ credits }}) * 1000000000000 as hugeint))
         )::decimal(38, 0) * cast(0.000000000001 as decimal(13, 12))
     )
 {%- endmacro %}

@@ -155,4 +155,7 @@ unioned as (
 select unioned.*
 from unioned
 cross join as_of
-where unioned.effective_at <= as_of.as_of_at
+where
+    unioned.effective_at <= as_of.as_of_at
+    -- A spell ending exactly at a period start leaves no allowance for that period.
+    and (unioned.expires_at is null or unioned.expires_at > unioned.effective_at)
