@@ -130,14 +130,23 @@ def build_warehouse(
     landing_dir: Path,
     catalog_path: Path = CATALOG_PATH,
     as_of: str = DEFAULT_AS_OF,
+    *,
+    ingested_at: str | None = None,
+    later_loads: Sequence[tuple[Path, str]] = (),
 ) -> Path:
-    """Load the catalog and landing into a fresh DuckDB file, then `dbt build` it."""
+    """Load the catalog and landing into a fresh DuckDB file, then `dbt build` it.
+
+    The landing is loaded at `ingested_at` (default: the clock). `later_loads` are further
+    (landing_dir, ingested_at) loads, in order, each its own load batch.
+    """
     tmp_path.mkdir(parents=True, exist_ok=True)
     warehouse = tmp_path / "warehouse.duckdb"
     con = connect(warehouse)
     try:
         write_catalog(con, load_catalog(catalog_path))
-        load_landing(con, landing_dir, dt.datetime.fromisoformat(as_of))
+        loads = [(landing_dir, ingested_at or as_of), *later_loads]
+        for directory, at in loads:
+            load_landing(con, directory, dt.datetime.fromisoformat(at))
     finally:
         con.close()
 

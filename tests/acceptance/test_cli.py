@@ -86,7 +86,19 @@ def test_malformed_catalog_exits_with_one_line_and_writes_nothing(tmp_path, work
     bad = tmp_path / "catalog.yml"
     bad.write_text(summary.catalog.read_text().replace("operation: sum", "operation: avg", 1))
     warehouse = tmp_path / "w.duckdb"
-    code = main(["run", "--landing", str(summary.landing), "--catalog", str(bad), "--warehouse", str(warehouse), "--as-of", AS_OF])
+    code = main(
+        [
+            "run",
+            "--landing",
+            str(summary.landing),
+            "--catalog",
+            str(bad),
+            "--warehouse",
+            str(warehouse),
+            "--as-of",
+            AS_OF,
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1

@@ -292,9 +292,14 @@ def test_reference_feed_formats(con, tmp_path, fmt):
     summary = load_landing(con, landing, INGESTED_AT)
 
     assert summary.rows == {"customers": 2}
-    assert rows(con, "customers") == [
-        (f"customers.{fmt}", first_line + i, _expected_customer(row, csv_form=fmt == "csv"))
-        for i, row in enumerate(CUSTOMERS)
+    got = rows(con, "customers")
+    assert [(f, n) for f, n, _ in got] == [
+        (f"customers.{fmt}", first_line),
+        (f"customers.{fmt}", first_line + 1),
+    ]
+    # raw_payload holds the landed row and nothing else (SPEC §2.1: rows are kept whole).
+    assert [payload for _, _, payload in got] == [
+        _expected_customer(row, csv_form=fmt == "csv") for row in CUSTOMERS
     ]
 
 

@@ -1,0 +1,820 @@
+"""The reference ledger (tests/reference/ledger.py) on worked examples, and its invariants.
+
+Each example is the smallest scenario that shows one rule of docs/ledger.md, with the
+numbers worked out by hand in comments. These run against the reference only (no dbt), so
+they are fast; tests/ledger/test_warehouse_matches_reference.py then holds the warehouse to
+the same reference on random customers.
+
+Test catalog (tests/reference/catalog.yml): credits = tokens / 1,000 × weight, with weights
+fast 1, pro 4, ultra 15 (20 before 2026-02-01); a request flagged `priority: high` costs
+2.5 more. Plans: free 500 (overage none), pro 10,000 (overage bill), rollover_pro 1,000
+(bill, rollover ≤ 300 for one period), trial 200 (expires after 20 days). Bundles: pack_1k
+1,000 + 100 bonus (30 days), pack_5k 5,000 + 500 (never), topup_small 300 (90 days,
+priority 40, USD 333).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from reference.ledger import Result, cost_basis_per_credit, is_period_start, reference_ledger
+from reference.scenario import (
+    TEST_CATALOG_PATH,
+    AutoTopup,
+    Customer,
+    Event,
+    FeedGrant,
+    Purchase,
+    Refund,
+    Scenario,
+    Subscription,
+    Void,
+)
+from reference.strategies import AS_OF, customer_scenario
+
+from dagster_project.catalog import load_catalog
+
+CATALOG = load_catalog(TEST_CATALOG_PATH)
+D = Decimal
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def tokens(event_id: str, customer_id: str, when: str, model: str, count: int, **extra) -> Event:
+    return Event(
+        event_id,
+        customer_id,
+        "llm_token_usage",
+        at(when),
+        {"model": model, "tokens": count, "user_id": "u1", **extra},
+    )
+
+
+def run(scenario: Scenario, as_of: dt.datetime = AS_OF) -> Result:
+    return reference_ledger(scenario, CATALOG, as_of)
+
+
+def totals(result: Result, customer_id: str) -> dict[str, Decimal]:
+    return result.customer_totals(customer_id)
+
+
+def entries(result: Result, customer_id: str, *types: str) -> list[tuple]:
+    """(entry_at, entry_type, grant_id, credits) of one customer, in application order."""
+    return [
+        (e.entry_at, e.entry_type, e.grant_id, e.credits)
+        for e in result.entries
+        if e.customer_id == customer_id and (not types or e.entry_type in types)
+    ]
+
+
+def grant(result: Result, grant_id: str) -> dict:
+    return result.grants[grant_id]
+
+
+# --------------------------------------------------------------------------------------
+# Worked examples
+# --------------------------------------------------------------------------------------
+
+
+def test_seed_000_month_starting_balance_minus_usage():
+    # Seed 000 (Hyperline): a 10,000-credit starting balance, no expiry, then March usage
+    #   2,000 fast  calls × 1,000 tokens = 2,000,000 tokens → 2,000 × 1  = 2,000 credits
+    #     300 pro   calls × 1,500 tokens =   450,000 tokens →   450 × 4  = 1,800 credits
+    #      50 ultra calls × 2,000 tokens =   100,000 tokens →   100 × 15 = 1,500 credits
+    #                                                                     5,300 used
+    # balance 10,000 − 5,300 = 4,700; nothing owed, so the period end books nothing.
+    cid = "cus_seed"
+    events = []
+    for model, calls, per_call, first, gap in [
+        ("nova-fast", 2000, 1000, at("2026-03-01T00:05"), dt.timedelta(minutes=20)),
+        ("nova-pro", 300, 1500, at("2026-03-02T00:07"), dt.timedelta(hours=2)),
+        ("nova-ultra", 50, 2000, at("2026-03-03T00:11"), dt.timedelta(hours=12)),
+    ]:
+        for i in range(calls):
+            events.append(
+                Event(
+                    f"{model}-{i:05d}",
+                    cid,
+                    "llm_token_usage",
+                    first + i * gap,
+                    {"model": model, "tokens": per_call},
+                )
+            )
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        grants=[FeedGrant("g-seed-start", cid, "starting_balance", D(10_000), at("2026-03-01"))],
+        events=events,
+    )
+    result = run(scenario)
+
+    assert totals(result, cid) == {"grant": D(10_000), "usage": D(-5_300)}
+    assert result.balances[cid] == D(4_700)
+    by_aggregator: dict[str, Decimal] = {}
+    for e in result.entries:
+        by_aggregator[e.aggregator_id] = by_aggregator.get(e.aggregator_id, D(0)) + e.credits
+    assert by_aggregator == {
+        None: D(10_000),
+        "fast_tokens": D(-2_000),
+        "pro_tokens": D(-1_800),
+        "ultra_tokens": D(-1_500),
+    }
+    g = grant(result, "g-seed-start")
+    assert (g["credits_consumed"], g["credits_remaining"]) == (D(5_300), D(4_700))
+
+
+def test_seed_001_free_to_pro_upgrade_goes_into_overage_then_settles():
+    # Seed 001 (Autumn): free (500 credits, overage none) from 03-01, upgrade to pro at
+    # 03-10 12:00. 1 credit here = 1 cent there.
+    #   03-02 fast  200,000 tokens → 200   free allowance 500 → 300
+    #   03-03 ultra  20,000 tokens → 300   (× 15)             → 0: the 500 are used up
+    #   03-10 12:00 upgrade: the free allowance expires at the change with 0 left (no
+    #               entry); pro's 10,000 allowance is granted (expires 04-01)
+    #   03-15 fast  7,000,000 tokens → 7,000    allowance → 3,000
+    #   03-16 pro   2,500,000 tokens → 10,000   3,000 from it, 7,000 overage (pro: bill)
+    #   03-17 ultra   200,000 tokens → 3,000    overage
+    #   20,000 used on pro: balance 10,000 − 20,000 = −10,000, booked as overage
+    #   04-01 period end: overage_settlement +10,000 (period 2026-03) → balance 0;
+    #         then April's pro allowance +10,000 (the clock is 04-01 00:00).
+    cid = "cus_autumn"
+    change = at("2026-03-10T12:00")
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[
+            Subscription(cid, "free", at("2026-03-01"), change),
+            Subscription(cid, "pro", change),
+        ],
+        events=[
+            tokens("a1", cid, "2026-03-02T10:00", "nova-fast", 200_000),
+            tokens("a2", cid, "2026-03-03T10:00", "nova-ultra", 20_000),
+            tokens("a3", cid, "2026-03-15T09:00", "nova-fast", 7_000_000),
+            tokens("a4", cid, "2026-03-16T09:00", "nova-pro", 2_500_000),
+            tokens("a5", cid, "2026-03-17T09:00", "nova-ultra", 200_000),
+        ],
+    )
+    result = run(scenario)
+
+    assert totals(result, cid) == {
+        "grant": D(500 + 10_000 + 10_000),
+        "usage": D(-500 - 10_000),
+        "overage": D(-10_000),
+        "overage_settlement": D(10_000),
+    }
+    free = grant(result, f"subscription:free:{cid}:2026-03-01T00:00:00")
+    assert free["expires_at"] == change and free["credits_consumed"] == D(500)
+    pro = grant(result, f"subscription:pro:{cid}:2026-03-10T12:00:00")
+    assert (pro["credits_consumed"], pro["credits_remaining"]) == (D(10_000), D(0))
+    assert entries(result, cid, "overage_settlement") == [
+        (at("2026-04-01"), "overage_settlement", None, D(10_000))
+    ]
+    settlement = next(e for e in result.entries if e.entry_type == "overage_settlement")
+    assert settlement.period == "2026-03"
+    assert result.balances[cid] == D(10_000)  # April's allowance
+
+
+def test_free_usage_beyond_the_allowance_is_unfunded_and_the_upgrade_repays_it():
+    # As seed 001, plus 30 more credits on free before the upgrade:
+    #   03-02 / 03-03: 200 + 300 = 500, the free allowance is empty
+    #   03-05 fast 30,000 → 30 unfunded (free has overage: none). Balance −30.
+    #   03-10 12:00 pro allowance +10,000 takes effect and repays at once:
+    #         repayment −30 (pro allowance), unfunded_repaid +30. Balance 9,970.
+    #   04-01 nothing owed; the March pro allowance expires with 9,970 left; April +10,000.
+    cid = "cus_free_over"
+    change = at("2026-03-10T12:00")
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[
+            Subscription(cid, "free", at("2026-03-01"), change),
+            Subscription(cid, "pro", change),
+        ],
+        events=[
+            tokens("f1", cid, "2026-03-02T10:00", "nova-fast", 200_000),
+            tokens("f2", cid, "2026-03-03T10:00", "nova-ultra", 20_000),
+            tokens("f3", cid, "2026-03-05T10:00", "nova-fast", 30_000),
+        ],
+    )
+    result = run(scenario)
+
+    pro_march = f"subscription:pro:{cid}:2026-03-10T12:00:00"
+    assert entries(result, cid, "unfunded", "repayment", "unfunded_repaid") == [
+        (at("2026-03-05T10:00"), "unfunded", None, D(-30)),
+        (change, "repayment", pro_march, D(-30)),
+        (change, "unfunded_repaid", None, D(30)),
+    ]
+    assert totals(result, cid) == {
+        "grant": D(20_500),
+        "usage": D(-500),
+        "unfunded": D(-30),
+        "repayment": D(-30),
+        "unfunded_repaid": D(30),
+        "expiry": D(-9_970),
+    }
+    assert grant(result, pro_march)["credits_consumed"] == D(30)  # a repayment consumes
+    assert result.balances[cid] == D(10_000)
+
+
+def test_a_plan_change_expires_the_old_allowance_remainder_at_the_change():
+    # free from 03-01, 400 used, change to pro at 03-10 12:00: the free allowance's 100
+    # left expire at exactly 03-10 12:00, before pro's allowance takes effect there.
+    cid = "cus_change"
+    change = at("2026-03-10T12:00")
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[
+            Subscription(cid, "free", at("2026-03-01"), change),
+            Subscription(cid, "pro", change, at("2026-03-20")),
+        ],
+        events=[tokens("c1", cid, "2026-03-02T10:00", "nova-fast", 400_000)],
+    )
+    result = run(scenario)
+
+    free = f"subscription:free:{cid}:2026-03-01T00:00:00"
+    pro = f"subscription:pro:{cid}:2026-03-10T12:00:00"
+    assert entries(result, cid, "expiry", "grant")[1:] == [
+        (change, "expiry", free, D(-100)),
+        (change, "grant", pro, D(10_000)),
+        # pro ends 03-20: its allowance expires then, untouched; no April allowance
+        (at("2026-03-20"), "expiry", pro, D(-10_000)),
+    ]
+    assert result.balances[cid] == D(0)
+
+
+def test_priority_beats_expiry_in_the_consumption_order():
+    # g-p10: 100 credits, priority 10, expires 03-31 (later)
+    # g-p50: 100 credits, priority 50, expires 03-10 (sooner)
+    # 03-05 fast 150,000 → 150: priority first, so 100 from g-p10, then 50 from g-p50.
+    # 03-10 g-p50 expires with 50 left.
+    cid = "cus_priority"
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant("g-p10", cid, "promotional", D(100), at("2026-03-01"), at("2026-03-31"), 10),
+            FeedGrant("g-p50", cid, "promotional", D(100), at("2026-03-01"), at("2026-03-10"), 50),
+        ],
+        events=[tokens("p1", cid, "2026-03-05T00:00", "nova-fast", 150_000)],
+    )
+    result = run(scenario)
+
+    assert entries(result, cid, "usage", "expiry") == [
+        (at("2026-03-05"), "usage", "g-p10", D(-100)),
+        (at("2026-03-05"), "usage", "g-p50", D(-50)),
+        (at("2026-03-10"), "expiry", "g-p50", D(-50)),
+    ]
+    assert result.balances[cid] == D(0)
+
+
+def test_consumption_order_tie_breaks_expiry_then_cost_basis_then_effective_at():
+    # All priority 50. "soon" expires 03-20, the others 03-31; of those, "cheap" has cost
+    # basis 0 and "dear" 0.5; "early"/"late" tie on both and differ in effective_at.
+    # 03-25 is after "soon" expired, so only the other four compete there.
+    cid = "cus_ties"
+    end = at("2026-03-31")
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant("dear", cid, "compensation", D(10), at("2026-03-01"), end, None, D("0.5")),
+            FeedGrant("late", cid, "compensation", D(10), at("2026-03-02"), end, None, D("0.2")),
+            FeedGrant("early", cid, "compensation", D(10), at("2026-03-01"), end, None, D("0.2")),
+            FeedGrant("cheap", cid, "compensation", D(10), at("2026-03-01"), end),
+            FeedGrant("soon", cid, "compensation", D(10), at("2026-03-01"), at("2026-03-20")),
+        ],
+        events=[
+            tokens("t1", cid, "2026-03-05T00:00", "nova-fast", 15_000),  # soon 10, cheap 5
+            tokens("t2", cid, "2026-03-25T00:00", "nova-fast", 20_000),  # cheap 5, early 10, late 5
+        ],
+    )
+    result = run(scenario)
+    assert [(g, c) for _, _, g, c in entries(result, cid, "usage")] == [
+        ("soon", D(-10)),
+        ("cheap", D(-5)),
+        ("cheap", D(-5)),
+        ("early", D(-10)),
+        ("late", D(-5)),
+    ]
+
+
+def test_a_promotion_expiring_mid_month_expires_at_the_exact_instant():
+    # promo 500 (expires 03-15 12:00) and a starting balance 1,000 (never), both priority
+    # 50 from 03-01: the promo expires sooner, so it is drawn first.
+    #   03-10 09:00 ultra 10,000 → 150 from the promo (350 left)
+    #   03-15 06:00 pro   25,000 → 100 from the promo (250 left)
+    #   03-15 12:00 the promo expires: expiry −250 at exactly that instant, then (same
+    #               instant, usage after expiries) pro 5,000 → 20 from the starting balance
+    #   03-20       fast 40,000 → 40 from the starting balance
+    # promo: consumed 250, expired 250; start: consumed 60, left 940.
+    cid = "cus_promo"
+    expires = at("2026-03-15T12:00")
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant("promo", cid, "promotional", D(500), at("2026-03-01"), expires),
+            FeedGrant("start", cid, "starting_balance", D(1_000), at("2026-03-01")),
+        ],
+        events=[
+            tokens("m1", cid, "2026-03-10T09:00", "nova-ultra", 10_000),
+            tokens("m2", cid, "2026-03-15T06:00", "nova-pro", 25_000),
+            tokens("m3", cid, "2026-03-15T12:00", "nova-pro", 5_000),
+            tokens("m4", cid, "2026-03-20T00:00", "nova-fast", 40_000),
+        ],
+    )
+    result = run(scenario)
+
+    assert entries(result, cid, "usage", "expiry") == [
+        (at("2026-03-10T09:00"), "usage", "promo", D(-150)),
+        (at("2026-03-15T06:00"), "usage", "promo", D(-100)),
+        (expires, "expiry", "promo", D(-250)),
+        (expires, "usage", "start", D(-20)),
+        (at("2026-03-20"), "usage", "start", D(-40)),
+    ]
+    promo, start = grant(result, "promo"), grant(result, "start")
+    assert (promo["credits_consumed"], promo["credits_expired"]) == (D(250), D(250))
+    assert (start["credits_consumed"], start["credits_remaining"]) == (D(60), D(940))
+
+
+def test_overage_is_repaid_oldest_first_by_the_next_grants():
+    # rollover_pro from 03-01 (1,000 credits, overage bill).
+    #   03-05 fast 1,200,000 → 1,200: 1,000 from the allowance, 200 overage (chunk 1)
+    #   03-06 ultra   10,000 →   150: overage (chunk 2). Owed 350, balance −350.
+    #   03-07 compensation 100 takes effect: repays 100 of chunk 1 (100 of it still owed)
+    #   03-08 purchase pack_1k (1,000 + 100 bonus = 1,100 credits, 1,000 cents paid):
+    #         repays chunk 1's last 100, then chunk 2's 150; 850 left.
+    #   04-01 nothing owed; the March allowance expired empty; April allowance +1,000.
+    # balance 850 + 1,000 = 1,850.
+    cid = "cus_repay"
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[Subscription(cid, "rollover_pro", at("2026-03-01"))],
+        purchases=[Purchase("buy1", cid, "pack_1k", 1, at("2026-03-08"), 1000, "USD", "succeeded")],
+        grants=[FeedGrant("comp", cid, "compensation", D(100), at("2026-03-07"))],
+        events=[
+            tokens("r1", cid, "2026-03-05T00:00", "nova-fast", 1_200_000),
+            tokens("r2", cid, "2026-03-06T00:00", "nova-ultra", 10_000),
+        ],
+    )
+    result = run(scenario)
+
+    assert entries(result, cid, "overage", "repayment", "overage_repaid") == [
+        (at("2026-03-05"), "overage", None, D(-200)),
+        (at("2026-03-06"), "overage", None, D(-150)),
+        (at("2026-03-07"), "repayment", "comp", D(-100)),
+        (at("2026-03-07"), "overage_repaid", None, D(100)),
+        (at("2026-03-08"), "repayment", "purchase:buy1", D(-100)),
+        (at("2026-03-08"), "overage_repaid", None, D(100)),
+        (at("2026-03-08"), "repayment", "purchase:buy1", D(-150)),
+        (at("2026-03-08"), "overage_repaid", None, D(150)),
+    ]
+    assert "overage_settlement" not in totals(result, cid)
+    bought = grant(result, "purchase:buy1")
+    # 1,000 cents / 1,100 credits = 0.909090…, rounded half up at 12 places
+    assert bought["cost_basis_per_credit"] == D("0.909090909091")
+    assert (bought["credits_consumed"], bought["credits_remaining"]) == (D(250), D(850))
+    assert result.balances[cid] == D(1_850)
+
+
+def test_auto_top_up_buys_while_below_the_threshold_up_to_the_cap_per_period():
+    # No plan: shortfall is unfunded. starting balance 100; auto top-up: threshold 200,
+    # topup_small (300 credits, 333 cents → cost basis 1.11), at most 2 per period.
+    #   03-02 ultra 20,000 → 300: 100 from the start, 200 unfunded. Balance −200 < 200
+    #         → top-up 1: +300, repays 200 → balance 100, still below 200
+    #   03-03 fast 100,000 → 100 from top-up 1. Balance 0 < 200 → top-up 2 (the level,
+    #         not a crossing, decides) → balance 300
+    #   03-04 ultra 20,000 → 300 from top-up 2. Balance 0 < 200, but 2 top-ups in 2026-03
+    #         already: none.
+    #   03-05 fast 40,000 → 40 unfunded. Still capped.
+    #   04-01 period end: unfunded_writeoff +40. Then, same instant, fast 10,000 → 10
+    #         unfunded; a new period, so top-up 3: +300, repays 10 → balance 290.
+    cid = "cus_topup"
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        grants=[FeedGrant("start", cid, "starting_balance", D(100), at("2026-03-01"))],
+        auto_topups=[AutoTopup(cid, D(200), "topup_small", 2, at("2026-01-01"))],
+        events=[
+            tokens("u1", cid, "2026-03-02T10:00", "nova-ultra", 20_000),
+            tokens("u2", cid, "2026-03-03T10:00", "nova-fast", 100_000),
+            tokens("u3", cid, "2026-03-04T10:00", "nova-ultra", 20_000),
+            tokens("u4", cid, "2026-03-05T10:00", "nova-fast", 40_000),
+            tokens("u5", cid, "2026-04-01T00:00", "nova-fast", 10_000),
+        ],
+    )
+    result = run(scenario)
+
+    topups = {g: v for g, v in result.customer_grants(cid).items() if v["kind"] == "auto_topup"}
+    assert sorted(topups) == [
+        f"auto_topup:{cid}:2026-03-02T10:00:00:1",
+        f"auto_topup:{cid}:2026-03-03T10:00:00:2",
+        f"auto_topup:{cid}:2026-04-01T00:00:00:3",
+    ]
+    assert {v["cost_basis_per_credit"] for v in topups.values()} == {D("1.11")}
+    assert {v["expires_at"] for v in topups.values()} >= {at("2026-06-01T10:00")}  # +90 days
+    assert totals(result, cid) == {
+        "grant": D(100 + 3 * 300),
+        "usage": D(-100 - 100 - 300),
+        "unfunded": D(-200 - 40 - 10),
+        "repayment": D(-210),
+        "unfunded_repaid": D(210),
+        "unfunded_writeoff": D(40),
+    }
+    assert result.balances[cid] == D(290)
+
+
+def test_rollover_keeps_up_to_the_cap_for_one_period_and_expires_the_rest():
+    # rollover_pro from 02-01: 1,000 a month, rollover ≤ 300, for 1 period; cost basis
+    # 2,000 cents / 1,000 = 2 per credit.
+    #   03-01 (end of 2026-02): the February allowance is unused (1,000 left): 300 roll
+    #         over into `rollover:<feb allowance>` (effective 03-01, expires 04-01) and 700
+    #         expire. March's allowance +1,000.
+    #   03-10 fast 100,000 → 100: the rollover and March's allowance tie on priority,
+    #         expiry (04-01), cost basis and effective_at; "rollover:…" < "subscription:…"
+    #         so the rollover gives the 100 (200 left).
+    #   04-01 (end of 2026-03), expiries in consumption order: the rollover grant's 200
+    #         expire (a rollover never rolls over); March's allowance (1,000 left) rolls
+    #         300 (expires 05-01) and expires 700. April's allowance +1,000.
+    # balance 300 + 1,000 = 1,300.
+    cid = "cus_roll"
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[Subscription(cid, "rollover_pro", at("2026-02-01"))],
+        events=[tokens("o1", cid, "2026-03-10T00:00", "nova-fast", 100_000)],
+    )
+    result = run(scenario)
+
+    feb = f"subscription:rollover_pro:{cid}:2026-02-01T00:00:00"
+    mar = f"subscription:rollover_pro:{cid}:2026-03-01T00:00:00"
+    assert entries(result, cid, "rollover", "expiry") == [
+        (at("2026-03-01"), "rollover", feb, D(-300)),
+        (at("2026-03-01"), "expiry", feb, D(-700)),
+        (at("2026-04-01"), "expiry", f"rollover:{feb}", D(-200)),
+        (at("2026-04-01"), "rollover", mar, D(-300)),
+        (at("2026-04-01"), "expiry", mar, D(-700)),
+    ]
+    rolled = grant(result, f"rollover:{feb}")
+    assert rolled["kind"] == "rollover"
+    assert (rolled["credits"], rolled["effective_at"], rolled["expires_at"]) == (
+        D(300),
+        at("2026-03-01"),
+        at("2026-04-01"),
+    )
+    assert rolled["cost_basis_per_credit"] == D(2)
+    assert grant(result, f"rollover:{mar}")["expires_at"] == at("2026-05-01")
+    g = grant(result, feb)
+    assert (g["credits_rolled_over"], g["credits_expired"], g["credits_remaining"]) == (
+        D(300),
+        D(700),
+        D(0),
+    )
+    assert totals(result, cid) == {
+        "grant": D(1_000 + 300 + 1_000 + 300 + 1_000),
+        "rollover": D(-600),
+        "expiry": D(-700 - 200 - 700),
+        "usage": D(-100),
+    }
+    assert result.balances[cid] == D(1_300)
+
+
+def test_a_void_after_the_grant_expired_books_void_and_expiry_at_the_void_time():
+    # promo 100, 03-01 → 03-10. 03-05 fast 60,000 → 60 from it; 03-10 the 40 left expire.
+    # 03-12 the 03-05 event is voided: the promo has expired (03-10 ≤ 03-12), so its 60
+    # come back as void +60 and leave again as expiry −60, both at 03-12.
+    cid = "cus_void_expired"
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        grants=[FeedGrant("promo", cid, "promotional", D(100), at("2026-03-01"), at("2026-03-10"))],
+        events=[tokens("v1", cid, "2026-03-05T00:00", "nova-fast", 60_000)],
+        voids=[Void("v1", at("2026-03-12"))],
+    )
+    result = run(scenario)
+
+    assert entries(result, cid, "void", "expiry") == [
+        (at("2026-03-10"), "expiry", "promo", D(-40)),
+        (at("2026-03-12"), "void", "promo", D(60)),
+        (at("2026-03-12"), "expiry", "promo", D(-60)),
+    ]
+    promo = grant(result, "promo")
+    assert (promo["credits_consumed"], promo["credits_expired"]) == (D(0), D(100))
+    assert result.balances[cid] == D(0)
+
+
+def test_a_void_gives_credits_back_and_reverses_only_the_shortfall_still_owed():
+    # No plan; starting balance 100 (never expires).
+    #   03-02 e1 fast 150,000 → 150: 100 from the start, 50 unfunded.
+    #   03-03 void e1: the 50 are still owed → void +50 (no grant); the start gets its 100
+    #         back → void +100. Balance 100.
+    #   03-04 e2 fast 150,000 → 150: 100 from the start, 50 unfunded.
+    #   03-05 compensation 30 takes effect and repays 30 of e2's 50.
+    #   03-06 void e2: only the 20 still owed are reversed (the 30 repaid stay repaid);
+    #         the start gets 100 back. Balance 100 (the compensation went to the debt).
+    cid = "cus_void"
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant("start", cid, "starting_balance", D(100), at("2026-03-01")),
+            FeedGrant("comp", cid, "compensation", D(30), at("2026-03-05")),
+        ],
+        events=[
+            tokens("e1", cid, "2026-03-02T00:00", "nova-fast", 150_000),
+            tokens("e2", cid, "2026-03-04T00:00", "nova-fast", 150_000),
+        ],
+        voids=[Void("e1", at("2026-03-03")), Void("e2", at("2026-03-06"))],
+    )
+    result = run(scenario)
+
+    assert entries(result, cid, "void") == [
+        (at("2026-03-03"), "void", None, D(50)),
+        (at("2026-03-03"), "void", "start", D(100)),
+        (at("2026-03-06"), "void", None, D(20)),
+        (at("2026-03-06"), "void", "start", D(100)),
+    ]
+    assert totals(result, cid) == {
+        "grant": D(130),
+        "usage": D(-200),
+        "unfunded": D(-100),
+        "void": D(270),
+        "repayment": D(-30),
+        "unfunded_repaid": D(30),
+    }
+    assert grant(result, "start")["credits_remaining"] == D(100)
+    assert result.balances[cid] == D(100)
+
+
+def test_a_refund_removes_what_is_left_of_the_purchase():
+    # pack_1k bought 03-01 (1,100 credits), refunded 03-05; a failed purchase is no grant.
+    #   03-02 fast 300,000 → 300 from it (800 left)
+    #   03-05 refund: refund −800, the grant is closed
+    #   03-06 fast 10,000 → 10 unfunded (no plan); 04-01 unfunded_writeoff +10.
+    #   03-07 the 03-02 event is voided: the grant is closed, so its 300 come back as
+    #         void +300 and leave as expiry −300 (like an expired grant; the refund and
+    #         its credit note covered only the 800 left on 03-05).
+    cid = "cus_refund"
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        purchases=[
+            Purchase("buy", cid, "pack_1k", 1, at("2026-03-01"), 1000, "USD", "refunded"),
+            Purchase("nope", cid, "pack_5k", 1, at("2026-03-01"), 4500, "USD", "failed"),
+        ],
+        refunds=[Refund("rf1", "buy", at("2026-03-05"))],
+        voids=[Void("b1", at("2026-03-07"))],
+        events=[
+            tokens("b1", cid, "2026-03-02T00:00", "nova-fast", 300_000),
+            tokens("b2", cid, "2026-03-06T00:00", "nova-fast", 10_000),
+        ],
+    )
+    result = run(scenario)
+
+    assert "purchase:nope" not in result.grants
+    bought = grant(result, "purchase:buy")
+    assert (
+        bought["credits_consumed"],
+        bought["credits_refunded"],
+        bought["credits_expired"],
+        bought["credits_remaining"],
+    ) == (D(0), D(800), D(300), D(0))
+    assert entries(result, cid, "refund", "void", "expiry") == [
+        (at("2026-03-05"), "refund", "purchase:buy", D(-800)),
+        (at("2026-03-07"), "void", "purchase:buy", D(300)),
+        (at("2026-03-07"), "expiry", "purchase:buy", D(-300)),
+    ]
+    assert totals(result, cid) == {
+        "grant": D(1_100),
+        "usage": D(-300),
+        "refund": D(-800),
+        "void": D(300),
+        "expiry": D(-300),
+        "unfunded": D(-10),
+        "unfunded_writeoff": D(10),
+    }
+
+
+def test_a_negative_adjustment_draws_like_usage_and_never_tops_up():
+    # starting balance 100 from 03-01; an auto top-up at threshold 1,000 is enabled.
+    #   03-03 adjustment −150: adjustment −100 (start), the other 50 are unfunded. No top-up:
+    #         only usage debits trigger one.
+    #   03-04 compensation 80: repays the 50 (repayment −50, unfunded_repaid +50), 30 left.
+    cid = "cus_adjust"
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant("start", cid, "starting_balance", D(100), at("2026-03-01")),
+            FeedGrant("adj", cid, "adjustment", D(-150), at("2026-03-03")),
+            FeedGrant("comp", cid, "compensation", D(80), at("2026-03-04")),
+        ],
+        auto_topups=[AutoTopup(cid, D(1_000), "topup_small", None, at("2026-01-01"))],
+    )
+    result = run(scenario)
+
+    assert entries(result, cid, "adjustment", "unfunded") == [
+        (at("2026-03-03"), "adjustment", "start", D(-100)),
+        (at("2026-03-03"), "unfunded", None, D(-50)),
+    ]
+    assert "adj" not in result.grants  # a negative adjustment is not a grant
+    assert totals(result, cid) == {
+        "grant": D(180),
+        "adjustment": D(-100),
+        "unfunded": D(-50),
+        "repayment": D(-50),
+        "unfunded_repaid": D(50),
+    }
+    assert grant(result, "start")["credits_consumed"] == D(100)
+    assert result.balances[cid] == D(30)
+
+
+def test_same_instant_period_end_then_expiry_then_grant_then_void_then_usage():
+    # No plan. promo P: 100, 02-01 → 03-01 00:00. grant G: compensation 50 from 03-01 00:00.
+    #   02-10 e1 fast 100,000 → 100 from P (0 left)
+    #   02-11 e2 fast  30,000 →  30 unfunded
+    #   02-12 e3 fast  10,000 →  10 unfunded. Owed 40.
+    #   02-13 void e1: P gets its 100 back; a void repays nothing, so owed stays 40 while
+    #         P holds 100.
+    # At 03-01 00:00, in this order:
+    #   1. period end 2026-02: unfunded_writeoff +40
+    #   2. P expires: expiry −100
+    #   3. G takes effect: +50 (nothing owed any more)
+    #   4. void e3: its shortfall was settled at step 1 → nothing given back
+    #   5. e4 fast 70,000 → 70: P is gone, 50 from G, 20 unfunded
+    #   04-01 period end 2026-03: unfunded_writeoff +20.
+    cid = "cus_instant"
+    instant = at("2026-03-01")
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant("P", cid, "promotional", D(100), at("2026-02-01"), instant),
+            FeedGrant("G", cid, "compensation", D(50), instant),
+        ],
+        events=[
+            tokens("e1", cid, "2026-02-10T00:00", "nova-fast", 100_000),
+            tokens("e2", cid, "2026-02-11T00:00", "nova-fast", 30_000),
+            tokens("e3", cid, "2026-02-12T00:00", "nova-fast", 10_000),
+            tokens("e4", cid, "2026-03-01T00:00", "nova-fast", 70_000),
+        ],
+        voids=[Void("e1", at("2026-02-13")), Void("e3", instant)],
+    )
+    result = run(scenario)
+
+    assert [e[1:] for e in entries(result, cid) if e[0] == instant] == [
+        ("unfunded_writeoff", None, D(40)),
+        ("expiry", "P", D(-100)),
+        ("grant", "G", D(50)),
+        ("usage", "G", D(-50)),
+        ("unfunded", None, D(-20)),
+    ]
+    writeoffs = [e for e in result.entries if e.entry_type == "unfunded_writeoff"]
+    assert [(e.period, e.credits) for e in writeoffs] == [("2026-02", D(40)), ("2026-03", D(20))]
+    assert result.balances[cid] == D(0)
+
+
+def test_rating_weights_by_timestamp_and_several_aggregators_per_event():
+    # ultra is 20 per 1,000 tokens before 2026-02-01 and 15 from then; a `priority: high`
+    # request also matches priority_requests (count, 2.5 each): two debits, in
+    # aggregator_id order. An api_request matches nothing: accepted, not billable.
+    cid = "cus_rate"
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        grants=[FeedGrant("start", cid, "starting_balance", D(1_000), at("2026-01-01"))],
+        events=[
+            tokens("q1", cid, "2026-01-31T23:00", "nova-ultra", 1_000),  # 20
+            tokens("q2", cid, "2026-02-01T00:00", "nova-ultra", 1_000, priority="high"),  # 15 + 2.5
+            Event("q3", cid, "api_request", at("2026-02-02"), {"model": "nova-fast"}),
+            tokens("q4", cid, "2026-02-03T00:00", "nova-fast", 1),  # 0.001
+        ],
+    )
+    result = run(scenario)
+    usage = [
+        (e.entry_at, e.aggregator_id, e.credits) for e in result.entries if e.entry_type == "usage"
+    ]
+    assert usage == [
+        (at("2026-01-31T23:00"), "ultra_tokens", D(-20)),
+        (at("2026-02-01"), "priority_requests", D("-2.5")),
+        (at("2026-02-01"), "ultra_tokens", D(-15)),
+        (at("2026-02-03"), "fast_tokens", D("-0.001")),
+    ]
+
+
+def test_trial_allowance_expires_after_its_days_and_is_granted_each_period():
+    # trial: 200 credits, expiring 20 days after they take effect (or at the spell's end).
+    # Spell 2026-02-10 → 2026-03-15: allowances at 02-10 (→ 03-02) and 03-01 (→ 03-15,
+    # the spell's end comes before 03-21).
+    cid = "cus_trial"
+    scenario = Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[Subscription(cid, "trial", at("2026-02-10"), at("2026-03-15"))],
+    )
+    result = run(scenario)
+    assert {(v["effective_at"], v["expires_at"]) for v in result.grants.values()} == {
+        (at("2026-02-10"), at("2026-03-02")),
+        (at("2026-03-01"), at("2026-03-15")),
+    }
+    assert totals(result, cid) == {"grant": D(400), "expiry": D(-400)}
+
+
+def test_cost_basis_is_rounded_half_up_at_twelve_places():
+    assert cost_basis_per_credit(1000, D(1100)) == D("0.909090909091")
+    assert cost_basis_per_credit(2, D(3)) == D("0.666666666667")
+    assert cost_basis_per_credit(1, D(8)) == D("0.125")
+    # 5 × 10^-13 exactly: the half goes up
+    assert cost_basis_per_credit(1, D(2_000_000_000_000)) == D("0.000000000001")
+    assert cost_basis_per_credit(0, D(7)) == D(0)
+
+
+# --------------------------------------------------------------------------------------
+# Invariants on random customers
+# --------------------------------------------------------------------------------------
+
+PROPERTY_SETTINGS = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@PROPERTY_SETTINGS
+@given(scenario=customer_scenario("c0001"))
+def test_every_grant_accounts_for_all_its_credits(scenario):
+    result = run(scenario)
+    for grant_id, g in result.grants.items():
+        parts = [
+            g["credits_consumed"],
+            g["credits_expired"],
+            g["credits_refunded"],
+            g["credits_rolled_over"],
+            g["credits_remaining"],
+        ]
+        assert sum(parts) == g["credits"], grant_id
+        assert all(p >= 0 for p in parts), (grant_id, g)
+        assert g["credits"] > 0
+
+
+@PROPERTY_SETTINGS
+@given(scenario=customer_scenario("c0001"))
+def test_the_ledger_sums_to_the_balance(scenario):
+    result = run(scenario)
+    for customer_id, balance in result.balances.items():
+        assert (
+            sum((e.credits for e in result.entries if e.customer_id == customer_id), Decimal(0))
+            == balance
+        )
+        assert sum(result.customer_totals(customer_id).values(), Decimal(0)) == balance
+        # Every grant books exactly its credits once.
+        granted = sum(
+            (g["credits"] for g in result.customer_grants(customer_id).values()), Decimal(0)
+        )
+        assert result.customer_totals(customer_id).get("grant", Decimal(0)) == granted
+
+
+@PROPERTY_SETTINGS
+@given(scenario=customer_scenario("c0001"))
+def test_no_draw_outside_a_grants_window(scenario):
+    result = run(scenario)
+    for e in result.entries:
+        if e.entry_type in ("usage", "adjustment", "repayment"):
+            g = result.grants[e.grant_id]
+            assert g["effective_at"] <= e.entry_at, e
+            assert g["expires_at"] is None or e.entry_at < g["expires_at"], e
+        assert e.entry_at <= AS_OF
+        assert e.credits != 0
+
+
+@PROPERTY_SETTINGS
+@given(scenario=customer_scenario("c0001"))
+def test_nothing_is_owed_after_a_period_end_and_top_ups_respect_the_cap(scenario):
+    result = run(scenario)
+    # Shortfalls are owed until repaid, voided or settled; a period end settles all, so the
+    # owed amount right after each period end is zero. Owed = −Σ(shortfall entries and
+    # what reduced them): overage, unfunded, *_repaid, settlements and shortfall voids.
+    owed_types = {
+        "overage",
+        "unfunded",
+        "overage_repaid",
+        "unfunded_repaid",
+        "overage_settlement",
+        "unfunded_writeoff",
+    }
+    owed = Decimal(0)
+    for e in result.entries:
+        if e.entry_type in owed_types or (e.entry_type == "void" and e.grant_id is None):
+            owed -= e.credits
+        assert owed >= 0, e
+    period_ends = {e.entry_at for e in result.entries if is_period_start(e.entry_at)}
+    for end in period_ends:
+        before_rank_2 = [
+            e
+            for e in result.entries
+            if e.entry_at < end
+            or (e.entry_at == end and e.entry_type in ("overage_settlement", "unfunded_writeoff"))
+        ]
+        still = -sum(
+            (
+                e.credits
+                for e in before_rank_2
+                if e.entry_type in owed_types or (e.entry_type == "void" and e.grant_id is None)
+            ),
+            Decimal(0),
+        )
+        assert still == 0, end
+    settings_rows = scenario.auto_topups
+    if len(settings_rows) == 1 and settings_rows[0].max_per_period is not None:
+        per_period: dict[str, int] = {}
+        for g in result.grants.values():
+            if g["kind"] == "auto_topup":
+                key = f"{g['effective_at']:%Y-%m}"
+                per_period[key] = per_period.get(key, 0) + 1
+        assert all(n <= settings_rows[0].max_per_period for n in per_period.values())
