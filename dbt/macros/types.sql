@@ -29,3 +29,12 @@
         )::decimal(38, 0) * cast(0.000000000001 as decimal(13, 12))
     )
 {%- endmacro %}
+
+{# An event's properties as text in key order, so the same content hashes the same however
+   its keys were ordered when it landed (SPEC §2.1 "a hash of the canonical content"). #}
+{% macro canonical_properties(expr) -%}
+    array_to_string(
+        list_transform(list_sort(json_keys({{ expr }})), lambda k: to_json(k) || ':' || json_extract({{ expr }}, k)),
+        ','
+    )
+{%- endmacro %}

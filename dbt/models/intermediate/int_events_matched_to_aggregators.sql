@@ -1,6 +1,8 @@
 -- Which aggregators each parsed event matches (SPEC §4 rating): same event_type, and every
 -- catalog filter satisfied (equality; a list of values means "in"). One event may match
 -- several aggregators. Filters arrive as catalog rows, never as SQL text.
+-- Each filtered property is read once per event and matched by a join on its value, so
+-- the cost grows with the events, not with events × aggregators.
 with
 
 events as (
@@ -14,49 +16,58 @@ aggregators as (
 ),
 
 filters as (
-    select * from {{ ref('stg_catalog__aggregator_filters') }}
+    select filters.*, aggregators.event_type
+    from {{ ref('stg_catalog__aggregator_filters') }} as filters
+    inner join aggregators on filters.aggregator_id = aggregators.aggregator_id
 ),
 
-candidates as (
+filtered_properties as (
+    select distinct event_type, property_name from filters
+),
+
+event_values as (
     select
         events.event_row_id,
-        events.properties,
-        aggregators.aggregator_id,
-        aggregators.operation,
-        aggregators.property_name,
-        aggregators.filter_count
+        events.event_type,
+        filtered_properties.property_name,
+        events.properties ->> filtered_properties.property_name as property_value
     from events
-    inner join aggregators on events.event_type = aggregators.event_type
+    inner join filtered_properties on events.event_type = filtered_properties.event_type
 ),
 
 filter_hits as (
     select
-        candidates.event_row_id,
-        candidates.aggregator_id,
+        event_values.event_row_id,
+        filters.aggregator_id,
         count(distinct filters.property_name) as filters_matched
-    from candidates
+    from event_values
     inner join filters
         on
-            candidates.aggregator_id = filters.aggregator_id
-            and (candidates.properties ->> filters.property_name) = filters.property_value
-    group by candidates.event_row_id, candidates.aggregator_id
+            event_values.event_type = filters.event_type
+            and event_values.property_name = filters.property_name
+            and event_values.property_value = filters.property_value
+    group by event_values.event_row_id, filters.aggregator_id
 ),
 
-matched as (
-    select
-        candidates.event_row_id,
-        candidates.aggregator_id,
-        candidates.operation,
-        case
-            when candidates.operation = 'sum'
-                then candidates.properties ->> candidates.property_name
-        end as quantity_text
-    from candidates
-    left join filter_hits
-        on
-            candidates.event_row_id = filter_hits.event_row_id
-            and candidates.aggregator_id = filter_hits.aggregator_id
-    where candidates.filter_count = coalesce(filter_hits.filters_matched, 0)
+matches as (
+    select filter_hits.event_row_id, filter_hits.aggregator_id
+    from filter_hits
+    inner join aggregators on filter_hits.aggregator_id = aggregators.aggregator_id
+    where filter_hits.filters_matched = aggregators.filter_count
+    union all
+    select events.event_row_id, aggregators.aggregator_id
+    from events
+    inner join aggregators on events.event_type = aggregators.event_type
+    where aggregators.filter_count = 0
 )
 
-select * from matched
+select
+    matches.event_row_id,
+    aggregators.aggregator_id,
+    aggregators.operation,
+    case
+        when aggregators.operation = 'sum' then events.properties ->> aggregators.property_name
+    end as quantity_text
+from matches
+inner join aggregators on matches.aggregator_id = aggregators.aggregator_id
+inner join events on matches.event_row_id = events.event_row_id

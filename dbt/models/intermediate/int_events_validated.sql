@@ -44,16 +44,7 @@ resolved as (
         coalesce(quantities.has_missing_quantity, false) as has_missing_quantity,
         coalesce(quantities.has_non_numeric_quantity, false) as has_non_numeric_quantity,
         coalesce(quantities.has_negative_quantity, false) as has_negative_quantity
-    from (
-        select
-            *,
-            -- Properties in key order, so the same content hashes the same however it landed.
-            array_to_string(
-                list_transform(list_sort(json_keys(properties)), lambda k: to_json(k) || ':' || json_extract(properties, k)),
-                ','
-            ) as canonical_properties
-        from events
-    ) as events
+    from events
     left join customers as by_id on events.customer_ref = by_id.customer_id
     left join external_ids on events.customer_ref = external_ids.external_id
     left join quantities on events.event_row_id = quantities.event_row_id
@@ -80,36 +71,46 @@ checked as (
         coalesce(
             idempotency_key,
             event_id,
-            md5(concat_ws('|', customer_ref, event_type, event_timestamp_text, canonical_properties))
-        ) as dedup_key,
-        md5(concat_ws('|', customer_id, event_type, strftime(event_at, '%Y-%m-%dT%H:%M:%S.%f'), canonical_properties))
-            as body_hash
+            md5(concat_ws('|', customer_ref, event_type, event_timestamp_text, {{ canonical_properties('properties') }}))
+        ) as dedup_key
     from resolved
 ),
 
-ranked as (
+counted as (
+    -- Dedup runs over the rows that pass every other check.
     select
         *,
-        row_number() over seen as seen_rank,
-        first_value(body_hash) over seen as first_body_hash
+        count(*) over (partition by dedup_key, check_reason is null) as key_rows
     from checked
-    where check_reason is null
-    window seen as (partition by dedup_key order by batch_seq, source_file, line_number)
+),
+
+bodies as (
+    -- What a duplicate is compared on, computed only where a key repeats.
+    select
+        *,
+        case
+            when check_reason is null and key_rows > 1
+                then md5(concat_ws(
+                    '|', customer_id, event_type, strftime(event_at, '%Y-%m-%dT%H:%M:%S.%f'),
+                    {{ canonical_properties('properties') }}
+                ))
+        end as body_hash
+    from counted
 ),
 
 verdicts as (
     select
-        checked.*,
+        * exclude (key_rows, body_hash),
         coalesce(
-            checked.check_reason,
+            check_reason,
             case
-                when ranked.seen_rank = 1 then null
-                when ranked.body_hash = ranked.first_body_hash then 'duplicate'
+                when row_number() over seen = 1 then null
+                when body_hash = first_value(body_hash) over seen then 'duplicate'
                 else 'conflicting_duplicate'
             end
         ) as quarantine_reason
-    from checked
-    left join ranked on checked.event_row_id = ranked.event_row_id
+    from bodies
+    window seen as (partition by dedup_key, check_reason is null order by batch_seq, source_file, line_number)
 )
 
 select * exclude (check_reason) from verdicts
