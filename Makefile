@@ -25,8 +25,8 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check dagster_project tests bench
-	$(BIN)/ruff format --check dagster_project tests bench
+	$(BIN)/ruff check dagster_project tests bench dbt/models
+	$(BIN)/ruff format --check dagster_project tests bench dbt/models
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

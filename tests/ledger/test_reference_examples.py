@@ -5,6 +5,12 @@ numbers worked out by hand in comments. These run against the reference only (no
 they are fast; tests/ledger/test_warehouse_matches_reference.py then holds the warehouse to
 the same reference on random customers.
 
+Each example's inputs are built by a module-level `example_<name>()` function, registered
+in `EXAMPLES` with the clock it runs at, so that tests/ledger/test_examples_in_warehouse.py
+can put every example into one landing directory and one dbt build per clock and hold the
+warehouse to the same numbers. For that, customer ids are unique across examples, and
+every other id (grant, purchase, event, refund) starts with its example's customer id.
+
 Test catalog (tests/reference/catalog.yml): credits = tokens / 1,000 × weight, with weights
 fast 1, pro 4, ultra 15 (20 before 2026-02-01); a request flagged `priority: high` costs
 2.5 more. Plans: free 500 (overage none), pro 10,000 (overage bill), rollover_pro 1,000
@@ -16,6 +22,8 @@ priority 40, USD 333).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -76,17 +84,48 @@ def grant(result: Result, grant_id: str) -> dict:
 
 
 # --------------------------------------------------------------------------------------
-# Worked examples
+# Worked examples: inputs
 # --------------------------------------------------------------------------------------
 
 
-def test_seed_000_month_starting_balance_minus_usage():
-    # Seed 000 (Hyperline): a 10,000-credit starting balance, no expiry, then March usage
-    #   2,000 fast  calls × 1,000 tokens = 2,000,000 tokens → 2,000 × 1  = 2,000 credits
-    #     300 pro   calls × 1,500 tokens =   450,000 tokens →   450 × 4  = 1,800 credits
-    #      50 ultra calls × 2,000 tokens =   100,000 tokens →   100 × 15 = 1,500 credits
-    #                                                                     5,300 used
-    # balance 10,000 − 5,300 = 4,700; nothing owed, so the period end books nothing.
+@dataclass(frozen=True)
+class Example:
+    """One worked example: its inputs and the clock it is read at."""
+
+    name: str
+    build: Callable[[], Scenario]
+    as_of: dt.datetime = AS_OF
+
+    @property
+    def customer_id(self) -> str:
+        return customer_of(self.build())
+
+
+EXAMPLES: dict[str, Example] = {}
+
+
+def example(as_of: dt.datetime = AS_OF) -> Callable[[Callable[[], Scenario]], Callable]:
+    """Register `example_<name>()` in `EXAMPLES` as `<name>`, read at `as_of`."""
+
+    def register(build: Callable[[], Scenario]) -> Callable[[], Scenario]:
+        name = build.__name__.removeprefix("example_")
+        assert name not in EXAMPLES, name
+        EXAMPLES[name] = Example(name, build, as_of)
+        return build
+
+    return register
+
+
+def customer_of(scenario: Scenario) -> str:
+    """The one customer of an example."""
+    (customer,) = scenario.customers
+    return customer.customer_id
+
+
+@example()
+def example_seed_000_month() -> Scenario:
+    # Seed 000 (Hyperline): a 10,000-credit starting balance from 03-01, then March usage
+    # from 2,000 fast, 300 pro and 50 ultra calls.
     cid = "cus_seed"
     events = []
     for model, calls, per_call, first, gap in [
@@ -97,18 +136,349 @@ def test_seed_000_month_starting_balance_minus_usage():
         for i in range(calls):
             events.append(
                 Event(
-                    f"{model}-{i:05d}",
+                    f"{cid}-{model}-{i:05d}",
                     cid,
                     "llm_token_usage",
                     first + i * gap,
                     {"model": model, "tokens": per_call},
                 )
             )
-    scenario = Scenario(
+    return Scenario(
         customers=[Customer(cid)],
-        grants=[FeedGrant("g-seed-start", cid, "starting_balance", D(10_000), at("2026-03-01"))],
+        grants=[FeedGrant(f"{cid}-g-start", cid, "starting_balance", D(10_000), at("2026-03-01"))],
         events=events,
     )
+
+
+@example()
+def example_seed_001_upgrade_overage() -> Scenario:
+    # Seed 001 (Autumn): free from 03-01, upgrade to pro at 03-10 12:00, usage on both.
+    cid = "cus_autumn"
+    change = at("2026-03-10T12:00")
+    return Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[
+            Subscription(cid, "free", at("2026-03-01"), change),
+            Subscription(cid, "pro", change),
+        ],
+        events=[
+            tokens(f"{cid}-a1", cid, "2026-03-02T10:00", "nova-fast", 200_000),
+            tokens(f"{cid}-a2", cid, "2026-03-03T10:00", "nova-ultra", 20_000),
+            tokens(f"{cid}-a3", cid, "2026-03-15T09:00", "nova-fast", 7_000_000),
+            tokens(f"{cid}-a4", cid, "2026-03-16T09:00", "nova-pro", 2_500_000),
+            tokens(f"{cid}-a5", cid, "2026-03-17T09:00", "nova-ultra", 200_000),
+        ],
+    )
+
+
+@example()
+def example_free_unfunded_then_upgrade_repays() -> Scenario:
+    # As seed 001, with 30 more credits used on free before the upgrade.
+    cid = "cus_free_over"
+    change = at("2026-03-10T12:00")
+    return Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[
+            Subscription(cid, "free", at("2026-03-01"), change),
+            Subscription(cid, "pro", change),
+        ],
+        events=[
+            tokens(f"{cid}-f1", cid, "2026-03-02T10:00", "nova-fast", 200_000),
+            tokens(f"{cid}-f2", cid, "2026-03-03T10:00", "nova-ultra", 20_000),
+            tokens(f"{cid}-f3", cid, "2026-03-05T10:00", "nova-fast", 30_000),
+        ],
+    )
+
+
+@example()
+def example_plan_change_expires_old_allowance() -> Scenario:
+    # free from 03-01, pro from 03-10 12:00 to 03-20; 400 used on free.
+    cid = "cus_change"
+    change = at("2026-03-10T12:00")
+    return Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[
+            Subscription(cid, "free", at("2026-03-01"), change),
+            Subscription(cid, "pro", change, at("2026-03-20")),
+        ],
+        events=[tokens(f"{cid}-c1", cid, "2026-03-02T10:00", "nova-fast", 400_000)],
+    )
+
+
+@example()
+def example_priority_beats_expiry() -> Scenario:
+    # g-p10: 100 credits, priority 10, expires 03-31; g-p50: 100, priority 50, expires 03-10.
+    cid = "cus_priority"
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(
+                f"{cid}-g-p10", cid, "promotional", D(100), at("2026-03-01"), at("2026-03-31"), 10
+            ),
+            FeedGrant(
+                f"{cid}-g-p50", cid, "promotional", D(100), at("2026-03-01"), at("2026-03-10"), 50
+            ),
+        ],
+        events=[tokens(f"{cid}-p1", cid, "2026-03-05T00:00", "nova-fast", 150_000)],
+    )
+
+
+@example()
+def example_consumption_order_tie_breaks() -> Scenario:
+    # Five priority-50 grants that differ in expiry, cost basis or effective_at only.
+    # (Every grant_id has the same prefix, so the grant_id tie-break is unchanged.)
+    cid = "cus_ties"
+    end = at("2026-03-31")
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(
+                f"{cid}-dear", cid, "compensation", D(10), at("2026-03-01"), end, None, D("0.5")
+            ),
+            FeedGrant(
+                f"{cid}-late", cid, "compensation", D(10), at("2026-03-02"), end, None, D("0.2")
+            ),
+            FeedGrant(
+                f"{cid}-early", cid, "compensation", D(10), at("2026-03-01"), end, None, D("0.2")
+            ),
+            FeedGrant(f"{cid}-cheap", cid, "compensation", D(10), at("2026-03-01"), end),
+            FeedGrant(
+                f"{cid}-soon", cid, "compensation", D(10), at("2026-03-01"), at("2026-03-20")
+            ),
+        ],
+        events=[
+            tokens(f"{cid}-t1", cid, "2026-03-05T00:00", "nova-fast", 15_000),
+            tokens(f"{cid}-t2", cid, "2026-03-25T00:00", "nova-fast", 20_000),
+        ],
+    )
+
+
+@example()
+def example_promo_expires_mid_month() -> Scenario:
+    # promo 500 (expires 03-15 12:00) and a starting balance 1,000 (never), both from 03-01.
+    cid = "cus_promo"
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(
+                f"{cid}-promo", cid, "promotional", D(500), at("2026-03-01"), at("2026-03-15T12:00")
+            ),
+            FeedGrant(f"{cid}-start", cid, "starting_balance", D(1_000), at("2026-03-01")),
+        ],
+        events=[
+            tokens(f"{cid}-m1", cid, "2026-03-10T09:00", "nova-ultra", 10_000),
+            tokens(f"{cid}-m2", cid, "2026-03-15T06:00", "nova-pro", 25_000),
+            tokens(f"{cid}-m3", cid, "2026-03-15T12:00", "nova-pro", 5_000),
+            tokens(f"{cid}-m4", cid, "2026-03-20T00:00", "nova-fast", 40_000),
+        ],
+    )
+
+
+@example()
+def example_overage_repaid_oldest_first() -> Scenario:
+    # rollover_pro from 03-01, 1,350 used, then a compensation and a pack_1k repay it.
+    cid = "cus_repay"
+    return Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[Subscription(cid, "rollover_pro", at("2026-03-01"))],
+        purchases=[
+            Purchase(f"{cid}-buy1", cid, "pack_1k", 1, at("2026-03-08"), 1000, "USD", "succeeded")
+        ],
+        grants=[FeedGrant(f"{cid}-comp", cid, "compensation", D(100), at("2026-03-07"))],
+        events=[
+            tokens(f"{cid}-r1", cid, "2026-03-05T00:00", "nova-fast", 1_200_000),
+            tokens(f"{cid}-r2", cid, "2026-03-06T00:00", "nova-ultra", 10_000),
+        ],
+    )
+
+
+@example()
+def example_auto_top_up_cap() -> Scenario:
+    # No plan; starting balance 100; auto top-up below 200 with topup_small, ≤ 2 a period.
+    cid = "cus_topup"
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[FeedGrant(f"{cid}-start", cid, "starting_balance", D(100), at("2026-03-01"))],
+        auto_topups=[AutoTopup(cid, D(200), "topup_small", 2, at("2026-01-01"))],
+        events=[
+            tokens(f"{cid}-u1", cid, "2026-03-02T10:00", "nova-ultra", 20_000),
+            tokens(f"{cid}-u2", cid, "2026-03-03T10:00", "nova-fast", 100_000),
+            tokens(f"{cid}-u3", cid, "2026-03-04T10:00", "nova-ultra", 20_000),
+            tokens(f"{cid}-u4", cid, "2026-03-05T10:00", "nova-fast", 40_000),
+            tokens(f"{cid}-u5", cid, "2026-04-01T00:00", "nova-fast", 10_000),
+        ],
+    )
+
+
+@example()
+def example_rollover() -> Scenario:
+    # rollover_pro from 02-01; 100 used on 03-10.
+    cid = "cus_roll"
+    return Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[Subscription(cid, "rollover_pro", at("2026-02-01"))],
+        events=[tokens(f"{cid}-o1", cid, "2026-03-10T00:00", "nova-fast", 100_000)],
+    )
+
+
+@example()
+def example_void_after_expiry() -> Scenario:
+    # promo 100, 03-01 → 03-10; 60 used on 03-05; that event voided on 03-12.
+    cid = "cus_void_expired"
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(
+                f"{cid}-promo", cid, "promotional", D(100), at("2026-03-01"), at("2026-03-10")
+            )
+        ],
+        events=[tokens(f"{cid}-v1", cid, "2026-03-05T00:00", "nova-fast", 60_000)],
+        voids=[Void(f"{cid}-v1", at("2026-03-12"))],
+    )
+
+
+@example()
+def example_void_reverses_only_what_is_owed() -> Scenario:
+    # No plan; starting balance 100; two 150-credit events, both voided, one after a
+    # compensation repaid part of its shortfall.
+    cid = "cus_void"
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(f"{cid}-start", cid, "starting_balance", D(100), at("2026-03-01")),
+            FeedGrant(f"{cid}-comp", cid, "compensation", D(30), at("2026-03-05")),
+        ],
+        events=[
+            tokens(f"{cid}-e1", cid, "2026-03-02T00:00", "nova-fast", 150_000),
+            tokens(f"{cid}-e2", cid, "2026-03-04T00:00", "nova-fast", 150_000),
+        ],
+        voids=[Void(f"{cid}-e1", at("2026-03-03")), Void(f"{cid}-e2", at("2026-03-06"))],
+    )
+
+
+@example()
+def example_refund() -> Scenario:
+    # pack_1k bought 03-01 and refunded 03-05; a failed pack_5k; usage and a void around.
+    cid = "cus_refund"
+    return Scenario(
+        customers=[Customer(cid)],
+        purchases=[
+            Purchase(f"{cid}-buy", cid, "pack_1k", 1, at("2026-03-01"), 1000, "USD", "refunded"),
+            Purchase(f"{cid}-nope", cid, "pack_5k", 1, at("2026-03-01"), 4500, "USD", "failed"),
+        ],
+        refunds=[Refund(f"{cid}-rf1", f"{cid}-buy", at("2026-03-05"))],
+        voids=[Void(f"{cid}-b1", at("2026-03-07"))],
+        events=[
+            tokens(f"{cid}-b1", cid, "2026-03-02T00:00", "nova-fast", 300_000),
+            tokens(f"{cid}-b2", cid, "2026-03-06T00:00", "nova-fast", 10_000),
+        ],
+    )
+
+
+@example()
+def example_negative_adjustment() -> Scenario:
+    # starting balance 100, adjustment −150, compensation 80; top-up enabled at 1,000.
+    cid = "cus_adjust"
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(f"{cid}-start", cid, "starting_balance", D(100), at("2026-03-01")),
+            FeedGrant(f"{cid}-adj", cid, "adjustment", D(-150), at("2026-03-03")),
+            FeedGrant(f"{cid}-comp", cid, "compensation", D(80), at("2026-03-04")),
+        ],
+        auto_topups=[AutoTopup(cid, D(1_000), "topup_small", None, at("2026-01-01"))],
+    )
+
+
+@example()
+def example_same_instant_order() -> Scenario:
+    # No plan. promo P 02-01 → 03-01 00:00, compensation G from 03-01 00:00, usage and
+    # voids around and at that instant.
+    cid = "cus_instant"
+    instant = at("2026-03-01")
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(f"{cid}-P", cid, "promotional", D(100), at("2026-02-01"), instant),
+            FeedGrant(f"{cid}-G", cid, "compensation", D(50), instant),
+        ],
+        events=[
+            tokens(f"{cid}-e1", cid, "2026-02-10T00:00", "nova-fast", 100_000),
+            tokens(f"{cid}-e2", cid, "2026-02-11T00:00", "nova-fast", 30_000),
+            tokens(f"{cid}-e3", cid, "2026-02-12T00:00", "nova-fast", 10_000),
+            tokens(f"{cid}-e4", cid, "2026-03-01T00:00", "nova-fast", 70_000),
+        ],
+        voids=[Void(f"{cid}-e1", at("2026-02-13")), Void(f"{cid}-e3", instant)],
+    )
+
+
+@example()
+def example_rating() -> Scenario:
+    # ultra across its weight change, a priority request, an unbillable api_request.
+    cid = "cus_rate"
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[FeedGrant(f"{cid}-start", cid, "starting_balance", D(1_000), at("2026-01-01"))],
+        events=[
+            tokens(f"{cid}-q1", cid, "2026-01-31T23:00", "nova-ultra", 1_000),
+            tokens(f"{cid}-q2", cid, "2026-02-01T00:00", "nova-ultra", 1_000, priority="high"),
+            Event(f"{cid}-q3", cid, "api_request", at("2026-02-02"), {"model": "nova-fast"}),
+            tokens(f"{cid}-q4", cid, "2026-02-03T00:00", "nova-fast", 1),
+        ],
+    )
+
+
+@example()
+def example_trial_allowance() -> Scenario:
+    # trial from 02-10 to 03-15.
+    cid = "cus_trial"
+    return Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[Subscription(cid, "trial", at("2026-02-10"), at("2026-03-15"))],
+    )
+
+
+def test_example_ids_are_unique_across_examples():
+    """What lets every example share one landing: no customer, grant, purchase, event or
+    refund id in two examples (a later grants row with the same grant_id would replace an
+    earlier one, a repeated event_id would be a duplicate), and no generated grant_id
+    either."""
+    seen: dict[tuple[str, str], str] = {}
+    for name, ex in EXAMPLES.items():
+        scenario = ex.build()
+        result = run(scenario, ex.as_of)
+        ids = (
+            [("customer", c.customer_id) for c in scenario.customers]
+            + [("grant", g.grant_id) for g in scenario.grants]
+            + [("grant", g) for g in result.grants]
+            + [("purchase", p.purchase_id) for p in scenario.purchases]
+            + [("event", e.event_id) for e in scenario.events]
+            + [("refund", r.refund_id) for r in scenario.refunds]
+        )
+        for key in set(ids):
+            assert key not in seen, f"{key} in both {seen[key]} and {name}"
+            seen[key] = name
+        assert len(scenario.customers) == 1, name
+        (cid,) = (c.customer_id for c in scenario.customers)
+        for kind, value in ids:
+            if kind != "customer":
+                assert cid in value, (name, kind, value)
+
+
+# --------------------------------------------------------------------------------------
+# Worked examples: the hand-worked numbers, on the reference
+# --------------------------------------------------------------------------------------
+
+
+def test_seed_000_month_starting_balance_minus_usage():
+    # Seed 000 (Hyperline): a 10,000-credit starting balance, no expiry, then March usage
+    #   2,000 fast  calls × 1,000 tokens = 2,000,000 tokens → 2,000 × 1  = 2,000 credits
+    #     300 pro   calls × 1,500 tokens =   450,000 tokens →   450 × 4  = 1,800 credits
+    #      50 ultra calls × 2,000 tokens =   100,000 tokens →   100 × 15 = 1,500 credits
+    #                                                                     5,300 used
+    # balance 10,000 − 5,300 = 4,700; nothing owed, so the period end books nothing.
+    scenario = example_seed_000_month()
+    cid = customer_of(scenario)
     result = run(scenario)
 
     assert totals(result, cid) == {"grant": D(10_000), "usage": D(-5_300)}
@@ -122,7 +492,7 @@ def test_seed_000_month_starting_balance_minus_usage():
         "pro_tokens": D(-1_800),
         "ultra_tokens": D(-1_500),
     }
-    g = grant(result, "g-seed-start")
+    g = grant(result, f"{cid}-g-start")
     assert (g["credits_consumed"], g["credits_remaining"]) == (D(5_300), D(4_700))
 
 
@@ -139,22 +509,9 @@ def test_seed_001_free_to_pro_upgrade_goes_into_overage_then_settles():
     #   20,000 used on pro: balance 10,000 − 20,000 = −10,000, booked as overage
     #   04-01 period end: overage_settlement +10,000 (period 2026-03) → balance 0;
     #         then April's pro allowance +10,000 (the clock is 04-01 00:00).
-    cid = "cus_autumn"
+    scenario = example_seed_001_upgrade_overage()
+    cid = customer_of(scenario)
     change = at("2026-03-10T12:00")
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        subscriptions=[
-            Subscription(cid, "free", at("2026-03-01"), change),
-            Subscription(cid, "pro", change),
-        ],
-        events=[
-            tokens("a1", cid, "2026-03-02T10:00", "nova-fast", 200_000),
-            tokens("a2", cid, "2026-03-03T10:00", "nova-ultra", 20_000),
-            tokens("a3", cid, "2026-03-15T09:00", "nova-fast", 7_000_000),
-            tokens("a4", cid, "2026-03-16T09:00", "nova-pro", 2_500_000),
-            tokens("a5", cid, "2026-03-17T09:00", "nova-ultra", 200_000),
-        ],
-    )
     result = run(scenario)
 
     assert totals(result, cid) == {
@@ -170,7 +527,9 @@ def test_seed_001_free_to_pro_upgrade_goes_into_overage_then_settles():
     assert entries(result, cid, "overage_settlement") == [
         (at("2026-04-01"), "overage_settlement", None, D(10_000))
     ]
-    settlement = next(e for e in result.entries if e.entry_type == "overage_settlement")
+    settlement = next(
+        e for e in result.entries if e.customer_id == cid and e.entry_type == "overage_settlement"
+    )
     assert settlement.period == "2026-03"
     assert result.balances[cid] == D(10_000)  # April's allowance
 
@@ -182,20 +541,9 @@ def test_free_usage_beyond_the_allowance_is_unfunded_and_the_upgrade_repays_it()
     #   03-10 12:00 pro allowance +10,000 takes effect and repays at once:
     #         repayment −30 (pro allowance), unfunded_repaid +30. Balance 9,970.
     #   04-01 nothing owed; the March pro allowance expires with 9,970 left; April +10,000.
-    cid = "cus_free_over"
+    scenario = example_free_unfunded_then_upgrade_repays()
+    cid = customer_of(scenario)
     change = at("2026-03-10T12:00")
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        subscriptions=[
-            Subscription(cid, "free", at("2026-03-01"), change),
-            Subscription(cid, "pro", change),
-        ],
-        events=[
-            tokens("f1", cid, "2026-03-02T10:00", "nova-fast", 200_000),
-            tokens("f2", cid, "2026-03-03T10:00", "nova-ultra", 20_000),
-            tokens("f3", cid, "2026-03-05T10:00", "nova-fast", 30_000),
-        ],
-    )
     result = run(scenario)
 
     pro_march = f"subscription:pro:{cid}:2026-03-10T12:00:00"
@@ -219,16 +567,9 @@ def test_free_usage_beyond_the_allowance_is_unfunded_and_the_upgrade_repays_it()
 def test_a_plan_change_expires_the_old_allowance_remainder_at_the_change():
     # free from 03-01, 400 used, change to pro at 03-10 12:00: the free allowance's 100
     # left expire at exactly 03-10 12:00, before pro's allowance takes effect there.
-    cid = "cus_change"
+    scenario = example_plan_change_expires_old_allowance()
+    cid = customer_of(scenario)
     change = at("2026-03-10T12:00")
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        subscriptions=[
-            Subscription(cid, "free", at("2026-03-01"), change),
-            Subscription(cid, "pro", change, at("2026-03-20")),
-        ],
-        events=[tokens("c1", cid, "2026-03-02T10:00", "nova-fast", 400_000)],
-    )
     result = run(scenario)
 
     free = f"subscription:free:{cid}:2026-03-01T00:00:00"
@@ -247,21 +588,14 @@ def test_priority_beats_expiry_in_the_consumption_order():
     # g-p50: 100 credits, priority 50, expires 03-10 (sooner)
     # 03-05 fast 150,000 → 150: priority first, so 100 from g-p10, then 50 from g-p50.
     # 03-10 g-p50 expires with 50 left.
-    cid = "cus_priority"
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        grants=[
-            FeedGrant("g-p10", cid, "promotional", D(100), at("2026-03-01"), at("2026-03-31"), 10),
-            FeedGrant("g-p50", cid, "promotional", D(100), at("2026-03-01"), at("2026-03-10"), 50),
-        ],
-        events=[tokens("p1", cid, "2026-03-05T00:00", "nova-fast", 150_000)],
-    )
+    scenario = example_priority_beats_expiry()
+    cid = customer_of(scenario)
     result = run(scenario)
 
     assert entries(result, cid, "usage", "expiry") == [
-        (at("2026-03-05"), "usage", "g-p10", D(-100)),
-        (at("2026-03-05"), "usage", "g-p50", D(-50)),
-        (at("2026-03-10"), "expiry", "g-p50", D(-50)),
+        (at("2026-03-05"), "usage", f"{cid}-g-p10", D(-100)),
+        (at("2026-03-05"), "usage", f"{cid}-g-p50", D(-50)),
+        (at("2026-03-10"), "expiry", f"{cid}-g-p50", D(-50)),
     ]
     assert result.balances[cid] == D(0)
 
@@ -270,29 +604,17 @@ def test_consumption_order_tie_breaks_expiry_then_cost_basis_then_effective_at()
     # All priority 50. "soon" expires 03-20, the others 03-31; of those, "cheap" has cost
     # basis 0 and "dear" 0.5; "early"/"late" tie on both and differ in effective_at.
     # 03-25 is after "soon" expired, so only the other four compete there.
-    cid = "cus_ties"
-    end = at("2026-03-31")
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        grants=[
-            FeedGrant("dear", cid, "compensation", D(10), at("2026-03-01"), end, None, D("0.5")),
-            FeedGrant("late", cid, "compensation", D(10), at("2026-03-02"), end, None, D("0.2")),
-            FeedGrant("early", cid, "compensation", D(10), at("2026-03-01"), end, None, D("0.2")),
-            FeedGrant("cheap", cid, "compensation", D(10), at("2026-03-01"), end),
-            FeedGrant("soon", cid, "compensation", D(10), at("2026-03-01"), at("2026-03-20")),
-        ],
-        events=[
-            tokens("t1", cid, "2026-03-05T00:00", "nova-fast", 15_000),  # soon 10, cheap 5
-            tokens("t2", cid, "2026-03-25T00:00", "nova-fast", 20_000),  # cheap 5, early 10, late 5
-        ],
-    )
+    #   03-05 fast 15,000 → 15: soon 10, cheap 5
+    #   03-25 fast 20,000 → 20: cheap 5, early 10, late 5
+    scenario = example_consumption_order_tie_breaks()
+    cid = customer_of(scenario)
     result = run(scenario)
     assert [(g, c) for _, _, g, c in entries(result, cid, "usage")] == [
-        ("soon", D(-10)),
-        ("cheap", D(-5)),
-        ("cheap", D(-5)),
-        ("early", D(-10)),
-        ("late", D(-5)),
+        (f"{cid}-soon", D(-10)),
+        (f"{cid}-cheap", D(-5)),
+        (f"{cid}-cheap", D(-5)),
+        (f"{cid}-early", D(-10)),
+        (f"{cid}-late", D(-5)),
     ]
 
 
@@ -305,31 +627,20 @@ def test_a_promotion_expiring_mid_month_expires_at_the_exact_instant():
     #               instant, usage after expiries) pro 5,000 → 20 from the starting balance
     #   03-20       fast 40,000 → 40 from the starting balance
     # promo: consumed 250, expired 250; start: consumed 60, left 940.
-    cid = "cus_promo"
+    scenario = example_promo_expires_mid_month()
+    cid = customer_of(scenario)
     expires = at("2026-03-15T12:00")
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        grants=[
-            FeedGrant("promo", cid, "promotional", D(500), at("2026-03-01"), expires),
-            FeedGrant("start", cid, "starting_balance", D(1_000), at("2026-03-01")),
-        ],
-        events=[
-            tokens("m1", cid, "2026-03-10T09:00", "nova-ultra", 10_000),
-            tokens("m2", cid, "2026-03-15T06:00", "nova-pro", 25_000),
-            tokens("m3", cid, "2026-03-15T12:00", "nova-pro", 5_000),
-            tokens("m4", cid, "2026-03-20T00:00", "nova-fast", 40_000),
-        ],
-    )
     result = run(scenario)
 
+    promo_id, start_id = f"{cid}-promo", f"{cid}-start"
     assert entries(result, cid, "usage", "expiry") == [
-        (at("2026-03-10T09:00"), "usage", "promo", D(-150)),
-        (at("2026-03-15T06:00"), "usage", "promo", D(-100)),
-        (expires, "expiry", "promo", D(-250)),
-        (expires, "usage", "start", D(-20)),
-        (at("2026-03-20"), "usage", "start", D(-40)),
+        (at("2026-03-10T09:00"), "usage", promo_id, D(-150)),
+        (at("2026-03-15T06:00"), "usage", promo_id, D(-100)),
+        (expires, "expiry", promo_id, D(-250)),
+        (expires, "usage", start_id, D(-20)),
+        (at("2026-03-20"), "usage", start_id, D(-40)),
     ]
-    promo, start = grant(result, "promo"), grant(result, "start")
+    promo, start = grant(result, promo_id), grant(result, start_id)
     assert (promo["credits_consumed"], promo["credits_expired"]) == (D(250), D(250))
     assert (start["credits_consumed"], start["credits_remaining"]) == (D(60), D(940))
 
@@ -343,31 +654,23 @@ def test_overage_is_repaid_oldest_first_by_the_next_grants():
     #         repays chunk 1's last 100, then chunk 2's 150; 850 left.
     #   04-01 nothing owed; the March allowance expired empty; April allowance +1,000.
     # balance 850 + 1,000 = 1,850.
-    cid = "cus_repay"
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        subscriptions=[Subscription(cid, "rollover_pro", at("2026-03-01"))],
-        purchases=[Purchase("buy1", cid, "pack_1k", 1, at("2026-03-08"), 1000, "USD", "succeeded")],
-        grants=[FeedGrant("comp", cid, "compensation", D(100), at("2026-03-07"))],
-        events=[
-            tokens("r1", cid, "2026-03-05T00:00", "nova-fast", 1_200_000),
-            tokens("r2", cid, "2026-03-06T00:00", "nova-ultra", 10_000),
-        ],
-    )
+    scenario = example_overage_repaid_oldest_first()
+    cid = customer_of(scenario)
     result = run(scenario)
 
+    comp, bought_id = f"{cid}-comp", f"purchase:{cid}-buy1"
     assert entries(result, cid, "overage", "repayment", "overage_repaid") == [
         (at("2026-03-05"), "overage", None, D(-200)),
         (at("2026-03-06"), "overage", None, D(-150)),
-        (at("2026-03-07"), "repayment", "comp", D(-100)),
+        (at("2026-03-07"), "repayment", comp, D(-100)),
         (at("2026-03-07"), "overage_repaid", None, D(100)),
-        (at("2026-03-08"), "repayment", "purchase:buy1", D(-100)),
+        (at("2026-03-08"), "repayment", bought_id, D(-100)),
         (at("2026-03-08"), "overage_repaid", None, D(100)),
-        (at("2026-03-08"), "repayment", "purchase:buy1", D(-150)),
+        (at("2026-03-08"), "repayment", bought_id, D(-150)),
         (at("2026-03-08"), "overage_repaid", None, D(150)),
     ]
     assert "overage_settlement" not in totals(result, cid)
-    bought = grant(result, "purchase:buy1")
+    bought = grant(result, bought_id)
     # 1,000 cents / 1,100 credits = 0.909090…, rounded half up at 12 places
     assert bought["cost_basis_per_credit"] == D("0.909090909091")
     assert (bought["credits_consumed"], bought["credits_remaining"]) == (D(250), D(850))
@@ -386,19 +689,8 @@ def test_auto_top_up_buys_while_below_the_threshold_up_to_the_cap_per_period():
     #   03-05 fast 40,000 → 40 unfunded. Still capped.
     #   04-01 period end: unfunded_writeoff +40. Then, same instant, fast 10,000 → 10
     #         unfunded; a new period, so top-up 3: +300, repays 10 → balance 290.
-    cid = "cus_topup"
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        grants=[FeedGrant("start", cid, "starting_balance", D(100), at("2026-03-01"))],
-        auto_topups=[AutoTopup(cid, D(200), "topup_small", 2, at("2026-01-01"))],
-        events=[
-            tokens("u1", cid, "2026-03-02T10:00", "nova-ultra", 20_000),
-            tokens("u2", cid, "2026-03-03T10:00", "nova-fast", 100_000),
-            tokens("u3", cid, "2026-03-04T10:00", "nova-ultra", 20_000),
-            tokens("u4", cid, "2026-03-05T10:00", "nova-fast", 40_000),
-            tokens("u5", cid, "2026-04-01T00:00", "nova-fast", 10_000),
-        ],
-    )
+    scenario = example_auto_top_up_cap()
+    cid = customer_of(scenario)
     result = run(scenario)
 
     topups = {g: v for g, v in result.customer_grants(cid).items() if v["kind"] == "auto_topup"}
@@ -433,12 +725,8 @@ def test_rollover_keeps_up_to_the_cap_for_one_period_and_expires_the_rest():
     #         expire (a rollover never rolls over); March's allowance (1,000 left) rolls
     #         300 (expires 05-01) and expires 700. April's allowance +1,000.
     # balance 300 + 1,000 = 1,300.
-    cid = "cus_roll"
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        subscriptions=[Subscription(cid, "rollover_pro", at("2026-02-01"))],
-        events=[tokens("o1", cid, "2026-03-10T00:00", "nova-fast", 100_000)],
-    )
+    scenario = example_rollover()
+    cid = customer_of(scenario)
     result = run(scenario)
 
     feb = f"subscription:rollover_pro:{cid}:2026-02-01T00:00:00"
@@ -478,21 +766,17 @@ def test_a_void_after_the_grant_expired_books_void_and_expiry_at_the_void_time()
     # promo 100, 03-01 → 03-10. 03-05 fast 60,000 → 60 from it; 03-10 the 40 left expire.
     # 03-12 the 03-05 event is voided: the promo has expired (03-10 ≤ 03-12), so its 60
     # come back as void +60 and leave again as expiry −60, both at 03-12.
-    cid = "cus_void_expired"
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        grants=[FeedGrant("promo", cid, "promotional", D(100), at("2026-03-01"), at("2026-03-10"))],
-        events=[tokens("v1", cid, "2026-03-05T00:00", "nova-fast", 60_000)],
-        voids=[Void("v1", at("2026-03-12"))],
-    )
+    scenario = example_void_after_expiry()
+    cid = customer_of(scenario)
     result = run(scenario)
 
+    promo_id = f"{cid}-promo"
     assert entries(result, cid, "void", "expiry") == [
-        (at("2026-03-10"), "expiry", "promo", D(-40)),
-        (at("2026-03-12"), "void", "promo", D(60)),
-        (at("2026-03-12"), "expiry", "promo", D(-60)),
+        (at("2026-03-10"), "expiry", promo_id, D(-40)),
+        (at("2026-03-12"), "void", promo_id, D(60)),
+        (at("2026-03-12"), "expiry", promo_id, D(-60)),
     ]
-    promo = grant(result, "promo")
+    promo = grant(result, promo_id)
     assert (promo["credits_consumed"], promo["credits_expired"]) == (D(0), D(100))
     assert result.balances[cid] == D(0)
 
@@ -506,26 +790,16 @@ def test_a_void_gives_credits_back_and_reverses_only_the_shortfall_still_owed():
     #   03-05 compensation 30 takes effect and repays 30 of e2's 50.
     #   03-06 void e2: only the 20 still owed are reversed (the 30 repaid stay repaid);
     #         the start gets 100 back. Balance 100 (the compensation went to the debt).
-    cid = "cus_void"
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        grants=[
-            FeedGrant("start", cid, "starting_balance", D(100), at("2026-03-01")),
-            FeedGrant("comp", cid, "compensation", D(30), at("2026-03-05")),
-        ],
-        events=[
-            tokens("e1", cid, "2026-03-02T00:00", "nova-fast", 150_000),
-            tokens("e2", cid, "2026-03-04T00:00", "nova-fast", 150_000),
-        ],
-        voids=[Void("e1", at("2026-03-03")), Void("e2", at("2026-03-06"))],
-    )
+    scenario = example_void_reverses_only_what_is_owed()
+    cid = customer_of(scenario)
     result = run(scenario)
 
+    start_id = f"{cid}-start"
     assert entries(result, cid, "void") == [
         (at("2026-03-03"), "void", None, D(50)),
-        (at("2026-03-03"), "void", "start", D(100)),
+        (at("2026-03-03"), "void", start_id, D(100)),
         (at("2026-03-06"), "void", None, D(20)),
-        (at("2026-03-06"), "void", "start", D(100)),
+        (at("2026-03-06"), "void", start_id, D(100)),
     ]
     assert totals(result, cid) == {
         "grant": D(130),
@@ -535,7 +809,7 @@ def test_a_void_gives_credits_back_and_reverses_only_the_shortfall_still_owed():
         "repayment": D(-30),
         "unfunded_repaid": D(30),
     }
-    assert grant(result, "start")["credits_remaining"] == D(100)
+    assert grant(result, start_id)["credits_remaining"] == D(100)
     assert result.balances[cid] == D(100)
 
 
@@ -547,24 +821,13 @@ def test_a_refund_removes_what_is_left_of_the_purchase():
     #   03-07 the 03-02 event is voided: the grant is closed, so its 300 come back as
     #         void +300 and leave as expiry −300 (like an expired grant; the refund and
     #         its credit note covered only the 800 left on 03-05).
-    cid = "cus_refund"
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        purchases=[
-            Purchase("buy", cid, "pack_1k", 1, at("2026-03-01"), 1000, "USD", "refunded"),
-            Purchase("nope", cid, "pack_5k", 1, at("2026-03-01"), 4500, "USD", "failed"),
-        ],
-        refunds=[Refund("rf1", "buy", at("2026-03-05"))],
-        voids=[Void("b1", at("2026-03-07"))],
-        events=[
-            tokens("b1", cid, "2026-03-02T00:00", "nova-fast", 300_000),
-            tokens("b2", cid, "2026-03-06T00:00", "nova-fast", 10_000),
-        ],
-    )
+    scenario = example_refund()
+    cid = customer_of(scenario)
     result = run(scenario)
 
-    assert "purchase:nope" not in result.grants
-    bought = grant(result, "purchase:buy")
+    bought_id = f"purchase:{cid}-buy"
+    assert f"purchase:{cid}-nope" not in result.grants
+    bought = grant(result, bought_id)
     assert (
         bought["credits_consumed"],
         bought["credits_refunded"],
@@ -572,9 +835,9 @@ def test_a_refund_removes_what_is_left_of_the_purchase():
         bought["credits_remaining"],
     ) == (D(0), D(800), D(300), D(0))
     assert entries(result, cid, "refund", "void", "expiry") == [
-        (at("2026-03-05"), "refund", "purchase:buy", D(-800)),
-        (at("2026-03-07"), "void", "purchase:buy", D(300)),
-        (at("2026-03-07"), "expiry", "purchase:buy", D(-300)),
+        (at("2026-03-05"), "refund", bought_id, D(-800)),
+        (at("2026-03-07"), "void", bought_id, D(300)),
+        (at("2026-03-07"), "expiry", bought_id, D(-300)),
     ]
     assert totals(result, cid) == {
         "grant": D(1_100),
@@ -592,23 +855,16 @@ def test_a_negative_adjustment_draws_like_usage_and_never_tops_up():
     #   03-03 adjustment −150: adjustment −100 (start), the other 50 are unfunded. No top-up:
     #         only usage debits trigger one.
     #   03-04 compensation 80: repays the 50 (repayment −50, unfunded_repaid +50), 30 left.
-    cid = "cus_adjust"
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        grants=[
-            FeedGrant("start", cid, "starting_balance", D(100), at("2026-03-01")),
-            FeedGrant("adj", cid, "adjustment", D(-150), at("2026-03-03")),
-            FeedGrant("comp", cid, "compensation", D(80), at("2026-03-04")),
-        ],
-        auto_topups=[AutoTopup(cid, D(1_000), "topup_small", None, at("2026-01-01"))],
-    )
+    scenario = example_negative_adjustment()
+    cid = customer_of(scenario)
     result = run(scenario)
 
+    start_id = f"{cid}-start"
     assert entries(result, cid, "adjustment", "unfunded") == [
-        (at("2026-03-03"), "adjustment", "start", D(-100)),
+        (at("2026-03-03"), "adjustment", start_id, D(-100)),
         (at("2026-03-03"), "unfunded", None, D(-50)),
     ]
-    assert "adj" not in result.grants  # a negative adjustment is not a grant
+    assert f"{cid}-adj" not in result.grants  # a negative adjustment is not a grant
     assert totals(result, cid) == {
         "grant": D(180),
         "adjustment": D(-100),
@@ -616,7 +872,7 @@ def test_a_negative_adjustment_draws_like_usage_and_never_tops_up():
         "repayment": D(-50),
         "unfunded_repaid": D(50),
     }
-    assert grant(result, "start")["credits_consumed"] == D(100)
+    assert grant(result, start_id)["credits_consumed"] == D(100)
     assert result.balances[cid] == D(30)
 
 
@@ -634,32 +890,21 @@ def test_same_instant_period_end_then_expiry_then_grant_then_void_then_usage():
     #   4. void e3: its shortfall was settled at step 1 → nothing given back
     #   5. e4 fast 70,000 → 70: P is gone, 50 from G, 20 unfunded
     #   04-01 period end 2026-03: unfunded_writeoff +20.
-    cid = "cus_instant"
+    scenario = example_same_instant_order()
+    cid = customer_of(scenario)
     instant = at("2026-03-01")
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        grants=[
-            FeedGrant("P", cid, "promotional", D(100), at("2026-02-01"), instant),
-            FeedGrant("G", cid, "compensation", D(50), instant),
-        ],
-        events=[
-            tokens("e1", cid, "2026-02-10T00:00", "nova-fast", 100_000),
-            tokens("e2", cid, "2026-02-11T00:00", "nova-fast", 30_000),
-            tokens("e3", cid, "2026-02-12T00:00", "nova-fast", 10_000),
-            tokens("e4", cid, "2026-03-01T00:00", "nova-fast", 70_000),
-        ],
-        voids=[Void("e1", at("2026-02-13")), Void("e3", instant)],
-    )
     result = run(scenario)
 
     assert [e[1:] for e in entries(result, cid) if e[0] == instant] == [
         ("unfunded_writeoff", None, D(40)),
-        ("expiry", "P", D(-100)),
-        ("grant", "G", D(50)),
-        ("usage", "G", D(-50)),
+        ("expiry", f"{cid}-P", D(-100)),
+        ("grant", f"{cid}-G", D(50)),
+        ("usage", f"{cid}-G", D(-50)),
         ("unfunded", None, D(-20)),
     ]
-    writeoffs = [e for e in result.entries if e.entry_type == "unfunded_writeoff"]
+    writeoffs = [
+        e for e in result.entries if e.customer_id == cid and e.entry_type == "unfunded_writeoff"
+    ]
     assert [(e.period, e.credits) for e in writeoffs] == [("2026-02", D(40)), ("2026-03", D(20))]
     assert result.balances[cid] == D(0)
 
@@ -668,20 +913,16 @@ def test_rating_weights_by_timestamp_and_several_aggregators_per_event():
     # ultra is 20 per 1,000 tokens before 2026-02-01 and 15 from then; a `priority: high`
     # request also matches priority_requests (count, 2.5 each): two debits, in
     # aggregator_id order. An api_request matches nothing: accepted, not billable.
-    cid = "cus_rate"
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        grants=[FeedGrant("start", cid, "starting_balance", D(1_000), at("2026-01-01"))],
-        events=[
-            tokens("q1", cid, "2026-01-31T23:00", "nova-ultra", 1_000),  # 20
-            tokens("q2", cid, "2026-02-01T00:00", "nova-ultra", 1_000, priority="high"),  # 15 + 2.5
-            Event("q3", cid, "api_request", at("2026-02-02"), {"model": "nova-fast"}),
-            tokens("q4", cid, "2026-02-03T00:00", "nova-fast", 1),  # 0.001
-        ],
-    )
+    #   01-31 23:00 ultra 1,000 → 20
+    #   02-01 00:00 ultra 1,000, priority high → 15 + 2.5
+    #   02-03 00:00 fast 1 → 0.001
+    scenario = example_rating()
+    cid = customer_of(scenario)
     result = run(scenario)
     usage = [
-        (e.entry_at, e.aggregator_id, e.credits) for e in result.entries if e.entry_type == "usage"
+        (e.entry_at, e.aggregator_id, e.credits)
+        for e in result.entries
+        if e.customer_id == cid and e.entry_type == "usage"
     ]
     assert usage == [
         (at("2026-01-31T23:00"), "ultra_tokens", D(-20)),
@@ -695,13 +936,10 @@ def test_trial_allowance_expires_after_its_days_and_is_granted_each_period():
     # trial: 200 credits, expiring 20 days after they take effect (or at the spell's end).
     # Spell 2026-02-10 → 2026-03-15: allowances at 02-10 (→ 03-02) and 03-01 (→ 03-15,
     # the spell's end comes before 03-21).
-    cid = "cus_trial"
-    scenario = Scenario(
-        customers=[Customer(cid)],
-        subscriptions=[Subscription(cid, "trial", at("2026-02-10"), at("2026-03-15"))],
-    )
+    scenario = example_trial_allowance()
+    cid = customer_of(scenario)
     result = run(scenario)
-    assert {(v["effective_at"], v["expires_at"]) for v in result.grants.values()} == {
+    assert {(v["effective_at"], v["expires_at"]) for v in result.customer_grants(cid).values()} == {
         (at("2026-02-10"), at("2026-03-02")),
         (at("2026-03-01"), at("2026-03-15")),
     }

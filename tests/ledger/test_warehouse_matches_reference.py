@@ -20,24 +20,23 @@ no shrinking (each attempt would be a dbt build); a failure prints, for the firs
 customers, their seed, the differences and the scenario, which reproduce with
 `seeded_customer(customer_id, seed)` and `reference_ledger` alone.
 
-Two choices of this comparison: totals that sum to zero count as absent on both sides (an
-entry of 0 credits moves nothing), and a `fct_grants` row with negative credits of kind
-`adjustment` (a negative adjustment listed as a grant) is not compared, since
-docs/ledger.md makes negative adjustments entries, not grants.
+The comparison itself (and its two choices: zero totals count as absent, negative
+`adjustment` rows of `fct_grants` are not compared) is `tests/reference/compare.py`, shared
+with tests/ledger/test_examples_in_warehouse.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import build_warehouse, query
+from conftest import build_warehouse
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
-from reference.ledger import Result, reference_ledger
+from reference.compare import customer_diff, warehouse_figures
+from reference.ledger import reference_ledger
 from reference.scenario import TEST_CATALOG_PATH, Scenario, write_landing
 from reference.strategies import seeded_customer
 
@@ -47,18 +46,6 @@ CUSTOMERS = 200
 CUSTOMERS_SLOW = 1000
 AS_OF = "2026-04-01T00:00:00"
 SHOWN_FAILURES = 5
-GRANT_FIELDS = (
-    "kind",
-    "credits",
-    "effective_at",
-    "expires_at",
-    "priority",
-    "cost_basis_per_credit",
-    "credits_consumed",
-    "credits_expired",
-    "credits_remaining",
-)
-OPTIONAL_GRANT_FIELDS = ("credits_refunded", "credits_rolled_over")
 
 CATALOG = load_catalog(TEST_CATALOG_PATH)
 
@@ -70,33 +57,6 @@ def _seeds(master: int, customers: int) -> dict[str, str]:
     return {f"c{i:04d}": f"{master}:{i}" for i in range(customers)}
 
 
-def _warehouse_figures(warehouse: Path) -> tuple[dict, dict, tuple[str, ...]]:
-    columns = {
-        row[0]
-        for row in query(
-            warehouse,
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = 'fct_grants'",
-        )
-    }
-    fields = GRANT_FIELDS + tuple(f for f in OPTIONAL_GRANT_FIELDS if f in columns)
-    grants: dict[str, dict[str, dict]] = {}
-    for row in query(
-        warehouse,
-        f"select grant_id, customer_id, {', '.join(fields)} from marts.fct_grants",  # noqa: S608
-    ):
-        grant_id, customer_id, *values = row
-        grants.setdefault(customer_id, {})[grant_id] = dict(zip(fields, values, strict=True))
-    totals: dict[str, dict[str, Decimal]] = {}
-    for customer_id, entry_type, credits in query(
-        warehouse,
-        "select customer_id, entry_type, sum(credits) from marts.fct_credit_ledger "
-        "group by customer_id, entry_type",
-    ):
-        totals.setdefault(customer_id, {})[entry_type] = credits
-    return grants, totals, fields
-
-
 def _build(tmp_root: Path, master: int, customers: int):
     key = (master, customers)
     if key not in _BUILDS:
@@ -105,48 +65,8 @@ def _build(tmp_root: Path, master: int, customers: int):
         landing = write_landing(scenario, tmp_root / "landing")
         warehouse = build_warehouse(tmp_root / "build", landing, TEST_CATALOG_PATH, AS_OF)
         expected = reference_ledger(scenario, CATALOG, dt.datetime.fromisoformat(AS_OF))
-        _BUILDS[key] = (seeds, scenario, expected, *_warehouse_figures(warehouse))
+        _BUILDS[key] = (seeds, scenario, expected, *warehouse_figures(warehouse))
     return _BUILDS[key]
-
-
-def _nonzero(totals: dict[str, Decimal]) -> dict[str, Decimal]:
-    return {k: Decimal(v) for k, v in totals.items() if v is not None and Decimal(v) != 0}
-
-
-def _customer_diff(
-    customer_id: str,
-    expected: Result,
-    actual_grants: dict[str, dict],
-    actual_totals: dict[str, Decimal],
-    fields: tuple[str, ...],
-) -> list[str]:
-    lines = []
-    want_totals = _nonzero(expected.customer_totals(customer_id))
-    have_totals = _nonzero(actual_totals)
-    for entry_type in sorted(set(want_totals) | set(have_totals)):
-        want, have = want_totals.get(entry_type), have_totals.get(entry_type)
-        if want != have:
-            lines.append(f"    total {entry_type}: reference {want} warehouse {have}")
-
-    want_grants = expected.customer_grants(customer_id)
-    have_grants = {
-        g: row
-        for g, row in actual_grants.items()
-        if not (row["kind"] == "adjustment" and row["credits"] < 0)
-    }
-    for grant_id in sorted(set(want_grants) | set(have_grants)):
-        want, have = want_grants.get(grant_id), have_grants.get(grant_id)
-        if want is None:
-            lines.append(f"    grant {grant_id}: only in the warehouse {have}")
-            continue
-        if have is None:
-            shown = {f: want[f] for f in fields}
-            lines.append(f"    grant {grant_id}: missing from the warehouse; reference {shown}")
-            continue
-        for f in fields:
-            if want[f] != have[f]:
-                lines.append(f"    grant {grant_id} {f}: reference {want[f]} warehouse {have[f]}")
-    return lines
 
 
 def _compare(tmp_root: Path, master: int, customers: int) -> None:
@@ -154,7 +74,7 @@ def _compare(tmp_root: Path, master: int, customers: int) -> None:
     seeds, scenario, expected, grants, totals, fields = _build(tmp_root, master, customers)
     failing = []
     for customer_id in seeds:
-        diff = _customer_diff(
+        diff = customer_diff(
             customer_id,
             expected,
             grants.get(customer_id, {}),

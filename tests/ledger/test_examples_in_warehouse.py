@@ -1,0 +1,277 @@
+"""Every worked example of tests/ledger/test_reference_examples.py, in the warehouse.
+
+The examples (`EXAMPLES`, one customer each, ids unique across examples) that share a clock
+go into ONE landing directory and ONE dbt build (a module-scoped fixture, built on first
+use per clock). Then:
+- `test_example_in_warehouse[<example>]`: the warehouse's `marts.fct_grants` (per grant:
+  consumed, expired, refunded, rolled over, remaining, …) and `marts.fct_credit_ledger`
+  totals per (customer, entry_type) equal the reference's, exactly (the comparison of
+  tests/reference/compare.py, shared with test_warehouse_matches_reference.py);
+- `test_<example>_by_hand_in_warehouse`: for the examples whose numbers matter most, the
+  hand-worked numbers themselves, read off warehouse rows (not via the reference).
+
+An example on which the warehouse and the reference disagree is listed in `DISAGREE` with
+the difference, and its case is marked `xfail(strict=True)`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import build_warehouse, query
+from reference.compare import customer_diff, warehouse_figures
+from reference.ledger import reference_ledger
+from reference.scenario import TEST_CATALOG_PATH, Scenario, write_landing
+from test_reference_examples import CATALOG, EXAMPLES, at, customer_of
+
+from dagster_project.warehouse import connect
+
+D = Decimal
+
+# example name -> why the warehouse disagrees with the reference on it (strict xfail).
+DISAGREE: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Build:
+    warehouse: Path
+    grants: dict[str, dict[str, dict]]
+    totals: dict[str, dict[str, Decimal]]
+    fields: tuple[str, ...]
+
+
+@pytest.fixture(scope="module")
+def warehouse_at(tmp_path_factory):
+    """`warehouse_at(as_of)`: the one build of every example read at `as_of`."""
+    builds: dict[dt.datetime, Build] = {}
+
+    def get(as_of: dt.datetime) -> Build:
+        if as_of not in builds:
+            scenario = Scenario.merge(ex.build() for ex in EXAMPLES.values() if ex.as_of == as_of)
+            root = tmp_path_factory.mktemp(f"examples_{as_of:%Y%m%dT%H%M%S}")
+            landing = write_landing(scenario, root / "landing")
+            warehouse = build_warehouse(
+                root / "build", landing, TEST_CATALOG_PATH, as_of.isoformat()
+            )
+            builds[as_of] = Build(warehouse, *warehouse_figures(warehouse))
+        return builds[as_of]
+
+    return get
+
+
+def _cases():
+    for name in EXAMPLES:
+        marks = []
+        if name in DISAGREE:
+            marks.append(pytest.mark.xfail(strict=True, reason=DISAGREE[name]))
+        yield pytest.param(name, id=name, marks=marks)
+
+
+@pytest.mark.parametrize("name", _cases())
+def test_example_in_warehouse(name, warehouse_at):
+    example = EXAMPLES[name]
+    scenario = example.build()
+    cid = customer_of(scenario)
+    expected = reference_ledger(scenario, CATALOG, example.as_of)
+    build = warehouse_at(example.as_of)
+    diff = customer_diff(
+        cid, expected, build.grants.get(cid, {}), build.totals.get(cid, {}), build.fields
+    )
+    assert not diff, "\n".join(
+        [f"{name} ({cid}, as_of {example.as_of}) differs from the reference:", *diff]
+        + ["  scenario:", scenario.describe()]
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The hand-worked numbers, on warehouse rows
+# --------------------------------------------------------------------------------------
+
+
+def _example(warehouse_at, name: str) -> tuple[Path, str]:
+    example = EXAMPLES[name]
+    return warehouse_at(example.as_of).warehouse, example.customer_id
+
+
+def _ledger(warehouse: Path, cid: str, *types: str) -> list[tuple]:
+    """(entry_at, entry_type, grant_id, credits) of one customer, in entry order."""
+    rows = query(
+        warehouse,
+        "select entry_at, entry_type, grant_id, credits from marts.fct_credit_ledger "
+        "where customer_id = ? order by entry_seq",
+        [cid],
+    )
+    return [r for r in rows if not types or r[1] in types]
+
+
+def _balance(warehouse: Path, cid: str, before: dt.datetime | None = None) -> Decimal:
+    """`balance_after` of the customer's last entry (strictly before `before`, if given)."""
+    rows = query(
+        warehouse,
+        "select balance_after from marts.fct_credit_ledger "
+        "where customer_id = ? and (? is null or entry_at < ?) order by entry_seq",
+        [cid, before, before],
+    )
+    return rows[-1][0]
+
+
+def _grant(warehouse: Path, grant_id: str) -> dict[str, Any]:
+    """One `marts.fct_grants` row as {column: value}."""
+    con = connect(warehouse, read_only=True)
+    try:
+        cursor = con.execute("select * from marts.fct_grants where grant_id = ?", [grant_id])
+        (row,) = cursor.fetchall()
+        return dict(zip((c[0] for c in cursor.description), row, strict=True))
+    finally:
+        con.close()
+
+
+def _totals(warehouse: Path, cid: str) -> dict[str, Decimal]:
+    return dict(
+        query(
+            warehouse,
+            "select entry_type, sum(credits) from marts.fct_credit_ledger "
+            "where customer_id = ? group by entry_type",
+            [cid],
+        )
+    )
+
+
+def test_seed_000_by_hand_in_warehouse(warehouse_at):
+    # 2,000 fast × 1,000 tokens → 2,000; 300 pro × 1,500 → 1,800; 50 ultra × 2,000 → 1,500:
+    # usage −5,300 from the 10,000 starting balance, balance 4,700, nothing else booked.
+    warehouse, cid = _example(warehouse_at, "seed_000_month")
+    assert _totals(warehouse, cid) == {"grant": D(10_000), "usage": D(-5_300)}
+    by_aggregator = dict(
+        query(
+            warehouse,
+            "select aggregator_id, sum(credits) from marts.fct_credit_ledger "
+            "where customer_id = ? and entry_type = 'usage' group by aggregator_id",
+            [cid],
+        )
+    )
+    assert by_aggregator == {
+        "fast_tokens": D(-2_000),
+        "pro_tokens": D(-1_800),
+        "ultra_tokens": D(-1_500),
+    }
+    assert _balance(warehouse, cid) == D(4_700)
+    start = _grant(warehouse, f"{cid}-g-start")
+    assert (start["credits_consumed"], start["credits_remaining"]) == (D(5_300), D(4_700))
+
+
+def test_seed_001_by_hand_in_warehouse(warehouse_at):
+    # free 500 used up by 03-03; pro from 03-10 12:00 (10,000), then 7,000 + 10,000 + 3,000
+    # used: overage 7,000 on 03-16 and 3,000 on 03-17, −10,000 at the end of March; the
+    # period end 04-01 00:00 settles it (+10,000, period 2026-03); April's allowance +10,000.
+    warehouse, cid = _example(warehouse_at, "seed_001_upgrade_overage")
+    month_end = at("2026-04-01")
+    assert _ledger(warehouse, cid, "overage") == [
+        (at("2026-03-16T09:00"), "overage", None, D(-7_000)),
+        (at("2026-03-17T09:00"), "overage", None, D(-3_000)),
+    ]
+    assert _balance(warehouse, cid, before=month_end) == D(-10_000)
+    settlements = query(
+        warehouse,
+        "select entry_at, period, grant_id, credits, balance_after from marts.fct_credit_ledger "
+        "where customer_id = ? and entry_type = 'overage_settlement'",
+        [cid],
+    )
+    assert settlements == [(month_end, "2026-03", None, D(10_000), D(0))]
+    assert _balance(warehouse, cid) == D(10_000)
+    pro = _grant(warehouse, f"subscription:pro:{cid}:2026-03-10T12:00:00")
+    assert (pro["credits_consumed"], pro["credits_remaining"]) == (D(10_000), D(0))
+
+
+def test_promo_expiring_mid_month_by_hand_in_warehouse(warehouse_at):
+    # promo 500 → 03-15 12:00: 150 + 100 used, 250 expire at exactly 03-15 12:00; the 20
+    # used at that same instant come from the starting balance, after the expiry.
+    warehouse, cid = _example(warehouse_at, "promo_expires_mid_month")
+    expires = at("2026-03-15T12:00")
+    promo_id, start_id = f"{cid}-promo", f"{cid}-start"
+    assert _ledger(warehouse, cid, "usage", "expiry") == [
+        (at("2026-03-10T09:00"), "usage", promo_id, D(-150)),
+        (at("2026-03-15T06:00"), "usage", promo_id, D(-100)),
+        (expires, "expiry", promo_id, D(-250)),
+        (expires, "usage", start_id, D(-20)),
+        (at("2026-03-20"), "usage", start_id, D(-40)),
+    ]
+    promo, start = _grant(warehouse, promo_id), _grant(warehouse, start_id)
+    assert (promo["credits_consumed"], promo["credits_expired"]) == (D(250), D(250))
+    assert (start["credits_consumed"], start["credits_remaining"]) == (D(60), D(940))
+
+
+def test_auto_top_up_cap_by_hand_in_warehouse(warehouse_at):
+    # At most 2 top-ups in 2026-03 (03-02, 03-03), a third at 04-01 00:00 in 2026-04.
+    warehouse, cid = _example(warehouse_at, "auto_top_up_cap")
+    rows = query(
+        warehouse,
+        "select grant_id, effective_at, credits, cost_basis_per_credit from marts.fct_grants "
+        "where customer_id = ? and kind = 'auto_topup' order by effective_at",
+        [cid],
+    )
+    assert Counter(f"{effective_at:%Y-%m}" for _, effective_at, _, _ in rows) == {
+        "2026-03": 2,
+        "2026-04": 1,
+    }
+    assert [r[0] for r in rows] == [
+        f"auto_topup:{cid}:2026-03-02T10:00:00:1",
+        f"auto_topup:{cid}:2026-03-03T10:00:00:2",
+        f"auto_topup:{cid}:2026-04-01T00:00:00:3",
+    ]
+    assert {(r[2], r[3]) for r in rows} == {(D(300), D("1.11"))}
+    assert _totals(warehouse, cid)["unfunded_writeoff"] == D(40)
+    assert _balance(warehouse, cid) == D(290)
+
+
+def test_rollover_by_hand_in_warehouse(warehouse_at):
+    # February's unused 1,000: 300 roll over (a grant 03-01 → 04-01), 700 expire. 100 used
+    # from the rollover on 03-10; at 04-01 its 200 expire, March's allowance rolls 300
+    # (→ 05-01) and expires 700.
+    warehouse, cid = _example(warehouse_at, "rollover")
+    feb = f"subscription:rollover_pro:{cid}:2026-02-01T00:00:00"
+    mar = f"subscription:rollover_pro:{cid}:2026-03-01T00:00:00"
+    assert _ledger(warehouse, cid, "rollover", "expiry") == [
+        (at("2026-03-01"), "rollover", feb, D(-300)),
+        (at("2026-03-01"), "expiry", feb, D(-700)),
+        (at("2026-04-01"), "expiry", f"rollover:{feb}", D(-200)),
+        (at("2026-04-01"), "rollover", mar, D(-300)),
+        (at("2026-04-01"), "expiry", mar, D(-700)),
+    ]
+    rolled = _grant(warehouse, f"rollover:{feb}")
+    assert (rolled["kind"], rolled["credits"], rolled["effective_at"], rolled["expires_at"]) == (
+        "rollover",
+        D(300),
+        at("2026-03-01"),
+        at("2026-04-01"),
+    )
+    assert (rolled["credits_consumed"], rolled["credits_expired"]) == (D(100), D(200))
+    assert _grant(warehouse, f"rollover:{mar}")["expires_at"] == at("2026-05-01")
+    g = _grant(warehouse, feb)
+    assert (g["credits_rolled_over"], g["credits_expired"], g["credits_remaining"]) == (
+        D(300),
+        D(700),
+        D(0),
+    )
+    assert _balance(warehouse, cid) == D(1_300)
+
+
+def test_void_after_expiry_by_hand_in_warehouse(warehouse_at):
+    # promo 100 → 03-10, 60 used 03-05, 40 expire 03-10; the void at 03-12 books void +60
+    # and expiry −60 on the promo, both at 03-12.
+    warehouse, cid = _example(warehouse_at, "void_after_expiry")
+    promo_id = f"{cid}-promo"
+    assert _ledger(warehouse, cid, "void", "expiry") == [
+        (at("2026-03-10"), "expiry", promo_id, D(-40)),
+        (at("2026-03-12"), "void", promo_id, D(60)),
+        (at("2026-03-12"), "expiry", promo_id, D(-60)),
+    ]
+    promo = _grant(warehouse, promo_id)
+    assert (promo["credits_consumed"], promo["credits_expired"]) == (D(0), D(100))
+    assert _balance(warehouse, cid) == D(0)
