@@ -29,7 +29,8 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"bench: {' '.join(cmd[:2])} failed:\n{proc.stderr[-2000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", proc.stderr).group(1)
+    wall_pattern = r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)"
+    wall = re.search(wall_pattern, proc.stderr).group(1)
     parts = [float(p) for p in wall.split(":")]
     seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
