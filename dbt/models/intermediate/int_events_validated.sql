@@ -76,41 +76,50 @@ checked as (
     from resolved
 ),
 
-counted as (
-    -- Dedup runs over the rows that pass every other check.
-    select
-        *,
-        count(*) over (partition by dedup_key, check_reason is null) as key_rows
+key_counts as (
+    -- Dedup runs over the rows that pass every other check. Most keys are seen once; only
+    -- the repeated ones need ordering, which keeps the sort small.
+    select dedup_key
     from checked
+    where check_reason is null
+    group by dedup_key
+    having count(*) > 1
 ),
 
-bodies as (
-    -- What a duplicate is compared on, computed only where a key repeats.
+repeated as (
     select
-        *,
+        checked.event_row_id,
+        md5(concat_ws(
+            '|', checked.customer_id, checked.event_type, strftime(checked.event_at, '%Y-%m-%dT%H:%M:%S.%f'),
+            {{ canonical_properties('checked.properties') }}
+        )) as body_hash,
+        checked.dedup_key,
+        checked.batch_seq,
+        checked.source_file,
+        checked.line_number
+    from checked
+    inner join key_counts on checked.dedup_key = key_counts.dedup_key
+    where checked.check_reason is null
+),
+
+ranked as (
+    select
+        event_row_id,
         case
-            when check_reason is null and key_rows > 1
-                then md5(concat_ws(
-                    '|', customer_id, event_type, strftime(event_at, '%Y-%m-%dT%H:%M:%S.%f'),
-                    {{ canonical_properties('properties') }}
-                ))
-        end as body_hash
-    from counted
+            when row_number() over seen = 1 then null
+            when body_hash = first_value(body_hash) over seen then 'duplicate'
+            else 'conflicting_duplicate'
+        end as dedup_reason
+    from repeated
+    window seen as (partition by dedup_key order by batch_seq, source_file, line_number)
 ),
 
 verdicts as (
     select
-        * exclude (key_rows, body_hash),
-        coalesce(
-            check_reason,
-            case
-                when row_number() over seen = 1 then null
-                when body_hash = first_value(body_hash) over seen then 'duplicate'
-                else 'conflicting_duplicate'
-            end
-        ) as quarantine_reason
-    from bodies
-    window seen as (partition by dedup_key, check_reason is null order by batch_seq, source_file, line_number)
+        checked.* exclude (check_reason),
+        coalesce(checked.check_reason, ranked.dedup_reason) as quarantine_reason
+    from checked
+    left join ranked on checked.event_row_id = ranked.event_row_id
 )
 
-select * exclude (check_reason) from verdicts
+select * from verdicts

@@ -17,6 +17,20 @@ parsed as (
     from source
 ),
 
+extracted as (
+    -- One parse for all scalar fields (a list of paths), one for the properties.
+    select
+        *,
+        case
+            when is_object
+                then json_extract_string(
+                    raw_payload, ['event_id', 'idempotency_key', 'customer_id', 'event_type', 'timestamp']
+                )
+        end as fields,
+        case when is_object then json_extract(raw_payload, 'properties') end as raw_properties
+    from parsed
+),
+
 renamed as (
     select
         -- A landing row's identity: the same path may be loaded again when its content changes.
@@ -28,17 +42,15 @@ renamed as (
         raw_payload,
         ingested_at,
         is_object,
-        case when is_object then raw_payload ->> 'event_id' end as event_id,
-        case when is_object then raw_payload ->> 'idempotency_key' end as idempotency_key,
-        case when is_object then raw_payload ->> 'customer_id' end as customer_ref,
-        case when is_object then raw_payload ->> 'event_type' end as event_type,
-        case when is_object then raw_payload ->> 'timestamp' end as event_timestamp_text,
-        case when is_object then {{ parse_utc_timestamp("raw_payload ->> 'timestamp'") }} end as event_at,
-        case when is_object then json_type(raw_payload, 'properties') end as properties_type,
-        case
-            when is_object then coalesce(json_extract(raw_payload, 'properties'), '{}'::json)
-        end as properties
-    from parsed
+        fields[1] as event_id,
+        fields[2] as idempotency_key,
+        fields[3] as customer_ref,
+        fields[4] as event_type,
+        fields[5] as event_timestamp_text,
+        {{ parse_utc_timestamp("fields[5]") }} as event_at,
+        case when is_object then coalesce(json_type(raw_properties), 'NULL') end as properties_type,
+        case when is_object then coalesce(raw_properties, '{}'::json) end as properties
+    from extracted
 )
 
 select * from renamed
