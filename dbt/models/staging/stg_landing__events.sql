@@ -6,7 +6,9 @@
 with
 
 source as (
-    select * from {{ source('raw', 'events') }}
+    -- rowid: the landed row's position in raw.events, which only ever grows (rows are never
+    -- updated or deleted), a compact key for the joins downstream.
+    select rowid as landed_row_id, * from {{ source('raw', 'events') }}
 ),
 
 parsed as (
@@ -33,8 +35,8 @@ extracted as (
 
 renamed as (
     select
-        -- A landing row's identity: the same path may be loaded again when its content changes.
-        load_batch_id || ':' || source_file || ':' || line_number as event_row_id,
+        -- A landed row's identity (the same path may be loaded again when its content changes).
+        landed_row_id as event_row_id,
         load_batch_id,
         batch_seq,
         source_file,
