@@ -3,16 +3,14 @@
 with
 
 grants as (
+    select * from {{ ref('int_grants_all') }}
+    union all
+    -- Negative adjustments keep a row (with nothing consumed) so every feed grant_id is here.
     select
         grant_id, customer_id, kind, credits, effective_at, expires_at, priority,
         cost_basis_per_credit, currency, paid_amount, source_type, source_id
     from {{ ref('int_grants_unioned') }}
-    union all
-    select
-        grant_id, customer_id, kind, credits, effective_at, expires_at, priority,
-        cost_basis_per_credit, currency, paid_amount, source_type, source_id
-    from {{ ref('int_ledger_walked') }}
-    where row_kind = 'grant'
+    where credits < 0
 ),
 
 movements as (

@@ -1,0 +1,120 @@
+-- Revenue of every paid grant, period by period (SPEC §5), with cumulative rounding:
+-- each to-date figure is rounded (half even) from exact credits, and a period takes the
+-- difference. The to-date buckets are cut from one running total, in the order consumed,
+-- refunded, expired, so that for every grant at every period end, exactly:
+--     amount_paid = recognized + refunded + breakage + still deferred.
+-- A rollover grant continues the allowance it came from: its credits are that allowance's.
+with
+
+as_of as (
+    select cast('{{ var("as_of") }}' as timestamp) as as_of_at
+),
+
+grants as (
+    select * from {{ ref('int_grants_all') }}
+),
+
+revenue_grants as (
+    select
+        grant_id as revenue_grant_id,
+        customer_id,
+        kind,
+        currency,
+        credits as total_credits,
+        effective_at,
+        coalesce(
+            paid_amount,
+            cast({{ round_half_even_div(
+                "cast(cost_basis_per_credit * 1000000000000 as hugeint) * cast(credits * 1000000000000 as hugeint)",
+                "cast(1000000000000000000000000 as hugeint)"
+            ) }} as bigint)
+        ) as amount_paid
+    from grants
+    where kind <> 'rollover'
+),
+
+grant_map as (
+    select grant_id, case when kind = 'rollover' then source_id else grant_id end as revenue_grant_id
+    from grants
+),
+
+movements as (
+    select
+        grant_map.revenue_grant_id,
+        ledger.period,
+        -sum(case when ledger.entry_type in ('usage', 'repayment', 'adjustment', 'void') then ledger.credits else 0 end)
+            as consumed_credits,
+        -sum(case when ledger.entry_type = 'refund' then ledger.credits else 0 end) as refunded_credits,
+        -sum(case when ledger.entry_type = 'expiry' then ledger.credits else 0 end) as expired_credits
+    from {{ ref('int_ledger_entries_ordered') }} as ledger
+    inner join grant_map on ledger.grant_id = grant_map.grant_id
+    group by grant_map.revenue_grant_id, ledger.period
+),
+
+periods as (
+    select distinct {{ period_of('period_start') }} as period
+    from (
+        select unnest(generate_series(
+            (select date_trunc('month', min(effective_at)) from revenue_grants),
+            (select as_of_at from as_of),
+            interval 1 month
+        )) as period_start
+    )
+),
+
+grant_periods as (
+    select revenue_grants.*, periods.period
+    from revenue_grants
+    inner join periods on periods.period >= {{ period_of('revenue_grants.effective_at') }}
+    where revenue_grants.amount_paid > 0
+),
+
+cumulative as (
+    select
+        grant_periods.*,
+        sum(coalesce(movements.consumed_credits, 0)) over to_date as consumed_to_date,
+        sum(coalesce(movements.consumed_credits, 0) + coalesce(movements.refunded_credits, 0)) over to_date
+            as consumed_refunded_to_date,
+        sum(
+            coalesce(movements.consumed_credits, 0) + coalesce(movements.refunded_credits, 0)
+            + coalesce(movements.expired_credits, 0)
+        ) over to_date as settled_to_date
+    from grant_periods
+    left join movements
+        on grant_periods.revenue_grant_id = movements.revenue_grant_id and grant_periods.period = movements.period
+    window to_date as (partition by grant_periods.revenue_grant_id order by grant_periods.period)
+),
+
+to_date as (
+    select
+        *,
+        {{ money_share('amount_paid', 'consumed_to_date', 'total_credits') }} as recognized_to_date,
+        {{ money_share('amount_paid', 'consumed_refunded_to_date', 'total_credits') }}
+            - {{ money_share('amount_paid', 'consumed_to_date', 'total_credits') }} as refunded_to_date,
+        {{ money_share('amount_paid', 'settled_to_date', 'total_credits') }}
+            - {{ money_share('amount_paid', 'consumed_refunded_to_date', 'total_credits') }} as breakage_to_date,
+        amount_paid - {{ money_share('amount_paid', 'settled_to_date', 'total_credits') }} as deferred_to_date
+    from cumulative
+)
+
+select
+    revenue_grant_id as grant_id,
+    customer_id,
+    kind,
+    currency,
+    period,
+    amount_paid,
+    total_credits,
+    consumed_to_date,
+    recognized_to_date,
+    refunded_to_date,
+    breakage_to_date,
+    deferred_to_date,
+    case when period = {{ period_of('effective_at') }} then amount_paid else 0 end as purchased_amount,
+    recognized_to_date - coalesce(lag(recognized_to_date) over by_period, 0) as recognized_amount,
+    refunded_to_date - coalesce(lag(refunded_to_date) over by_period, 0) as refunded_amount,
+    breakage_to_date - coalesce(lag(breakage_to_date) over by_period, 0) as breakage_amount,
+    coalesce(lag(deferred_to_date) over by_period, 0) as opening_deferred_amount,
+    deferred_to_date as closing_deferred_amount
+from to_date
+window by_period as (partition by revenue_grant_id order by period)
