@@ -270,9 +270,11 @@ def _allowances(
 ) -> Iterable[Grant]:
     """One grant at `started_at` and one at each period start inside the spell, ≤ the clock.
 
-    *(reading)* The cost basis is the plan's full fee in the customer's currency / included
-    credits (SPEC §5), rounded like a purchase's; a plan without a fee in that currency
-    has cost basis 0. An allowance of 0 credits is no grant.
+    *(reading)* The cost basis is the fee for that period / included credits (SPEC §5),
+    rounded like a purchase's. The fee is the plan's fee in the customer's currency,
+    prorated by the remaining share of the period in seconds (rounded half even) when the
+    allowance starts inside its period (SPEC §4 "Plan changes"); a plan without a fee in
+    that currency has cost basis 0. An allowance of 0 credits is no grant.
     """
     if plan.included_credits <= 0:
         return
@@ -290,6 +292,18 @@ def _allowances(
             expires = effective + dt.timedelta(days=plan.allowance_expires)
         if spell.ended_at is not None:
             expires = min(expires, spell.ended_at)
+        fee = plan.fees.get(currency)
+        start = month_start(effective)
+        if fee is not None and effective > start:
+            end = add_months(start, 1)
+            share = Fraction(
+                int((end - effective).total_seconds()), int((end - start).total_seconds())
+            )
+            exact = fee * share
+            fee = math.floor(exact)
+            rest = exact - fee
+            if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and fee % 2 == 1):
+                fee += 1
         yield Grant(
             grant_id=f"subscription:{plan.id}:{spell.customer_id}:{iso(effective)}",
             customer_id=spell.customer_id,
@@ -298,9 +312,7 @@ def _allowances(
             effective_at=effective,
             expires_at=expires,
             priority=plan.priority,
-            cost_basis_per_credit=cost_basis_per_credit(
-                plan.fees.get(currency), plan.included_credits
-            ),
+            cost_basis_per_credit=cost_basis_per_credit(fee, plan.included_credits),
         )
 
 

@@ -75,7 +75,16 @@ allowances as (
         ) as expires_at,
         plans.priority,
         customer_currency.currency,
-        plan_prices.fee_amount as paid_amount,
+        -- The fee for this period: prorated by the remaining share of the period, in
+        -- seconds, when the spell starts inside it (a plan change or a mid-month start).
+        case
+            when subscription_periods.started_at <= subscription_periods.period_start then plan_prices.fee_amount
+            else cast({{ round_half_even_div(
+                "cast(plan_prices.fee_amount as hugeint) * date_diff('second', subscription_periods.started_at, "
+                ~ "subscription_periods.period_start + interval 1 month)",
+                "date_diff('second', subscription_periods.period_start, subscription_periods.period_start + interval 1 month)"
+            ) }} as bigint)
+        end as paid_amount,
         'subscription' as source_type,
         subscription_periods.plan_id as source_id
     from subscription_periods
