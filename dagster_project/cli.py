@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--to", dest="period_to", required=True, help="YYYY-MM")
     _common(backfill)
 
+    export = sub.add_parser("export", help="write finance exports")
+    export.add_argument("what", choices=["journals"], help="journals: a period's journal entries as CSV")
+    export.add_argument("period", help="YYYY-MM")
+    export.add_argument(
+        "--out", type=Path, help="CSV path (default <reports>/<period>/journals-<period>.csv)"
+    )
+    _common(export)
+
     demo = sub.add_parser(
         "demo", help="generate sample data into a fresh directory, run and close it"
     )
@@ -192,7 +200,8 @@ def cmd_run(args, settings=None) -> None:
 
 
 def cmd_close(args, settings=None, period: str | None = None) -> None:
-    from dagster_project.statements import PERIOD_CLOSES_DDL, period_bounds
+    from dagster_project.ingest import ensure_raw_schema
+    from dagster_project.statements import period_bounds
 
     settings = settings or _settings(args)
     period = period or args.period
@@ -205,8 +214,7 @@ def cmd_close(args, settings=None, period: str | None = None) -> None:
     outcome = {}
 
     def mark_closed(con) -> None:
-        con.execute("create schema if not exists raw")
-        con.execute(PERIOD_CLOSES_DDL)
+        ensure_raw_schema(con)
         through = con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
         if through is not None and through >= period:
             outcome["noop"] = through
@@ -261,6 +269,21 @@ def cmd_backfill(args) -> None:
         cmd_close(args, settings, period)
 
 
+def cmd_export(args) -> None:
+    from dagster_project.exports import export_journals
+    from dagster_project.statements import period_bounds
+
+    settings = _settings(args)
+    period_bounds(args.period)
+    if not settings.warehouse.exists():
+        raise CommandError(
+            f"warehouse {settings.warehouse} does not exist; run `credits run` first"
+        )
+    path, rows = export_journals(settings.warehouse, args.period, args.out, settings.reports)
+    _say(f"exported {rows} journal lines for {args.period}")
+    print(path)
+
+
 def cmd_demo(args) -> None:
     from dagster_project.generate import generate
     from dagster_project.settings import resolve_settings
@@ -305,6 +328,7 @@ COMMANDS = {
     "run": cmd_run,
     "close": cmd_close,
     "backfill": cmd_backfill,
+    "export": cmd_export,
     "demo": cmd_demo,
 }
 

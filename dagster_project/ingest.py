@@ -48,6 +48,27 @@ ROW_COLUMNS = """
 """
 
 
+# What the monthly close decides, kept beside the inputs so that every rebuild reads it back:
+# which periods are closed, and the invoice numbers given at finalization (never reused).
+PERIOD_CLOSES_DDL = """
+create table if not exists raw.period_closes (
+    period varchar primary key,
+    closed_at timestamp not null
+)
+"""
+INVOICE_NUMBERS_DDL = """
+create table if not exists raw.invoice_numbers (
+    invoice_id varchar primary key,
+    invoice_number varchar not null unique,
+    series varchar not null,
+    series_year integer not null,
+    series_seq integer not null,
+    finalized_at timestamp not null
+)
+"""
+CONTROL_DDL = (PERIOD_CLOSES_DDL, INVOICE_NUMBERS_DDL)
+
+
 class LandingError(RuntimeError):
     """A landing directory that cannot be read at all (missing, not a directory)."""
 
@@ -134,6 +155,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
     for table in LANDING_TABLES:
         con.execute(f"create table if not exists raw.{table} ({ROW_COLUMNS})")
+    for ddl in CONTROL_DDL:
+        con.execute(ddl)
 
 
 def sha256_file(path: Path) -> str:

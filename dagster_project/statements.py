@@ -16,13 +16,7 @@ import duckdb
 
 from dagster_project.catalog import Catalog
 from dagster_project.documents import DocumentRenderer, statement_path
-
-PERIOD_CLOSES_DDL = """
-create table if not exists raw.period_closes (
-    period varchar primary key,
-    closed_at timestamp not null
-)
-"""
+from dagster_project.ingest import ensure_raw_schema
 
 
 def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
@@ -45,8 +39,7 @@ def next_period(period: str) -> str:
 
 def closed_through(con: duckdb.DuckDBPyConnection) -> str | None:
     """The last closed period: closing P closes every earlier period too (SPEC §7)."""
-    con.execute("create schema if not exists raw")
-    con.execute(PERIOD_CLOSES_DDL)
+    ensure_raw_schema(con)
     return con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
 
 

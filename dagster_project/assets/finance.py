@@ -1,0 +1,37 @@
+"""The finance stage: what a close decides is persisted, so no rebuild can change it."""
+
+from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster_dbt import get_asset_key_for_model
+
+from dagster_project.assets.ingest import progress_line
+from dagster_project.dbt import credits_dbt_assets
+from dagster_project.resources import CreditsSettings
+from dagster_project.warehouse import connect
+
+
+@asset(
+    key=["finance", "invoice_numbers"],
+    group_name="finance",
+    deps=[get_asset_key_for_model([credits_dbt_assets], "int_invoices_numbered")],
+)
+def invoice_numbers(context: AssetExecutionContext, settings: CreditsSettings) -> MaterializeResult:
+    """Numbers of newly finalized invoices, appended to `raw.invoice_numbers` for good: the
+    next build reads them back, so a number is never changed or reused (SPEC §6.2)."""
+    resolved = settings.resolve()
+    con = connect(resolved.warehouse)
+    try:
+        added = con.execute(
+            """
+            insert into raw.invoice_numbers
+            select invoice_id, invoice_number, series, series_year, series_seq, ?
+            from intermediate.int_invoices_numbered
+            where is_newly_numbered
+            """,
+            [resolved.as_of],
+        ).fetchall()[0][0]
+        total = con.execute("select count(*) from raw.invoice_numbers").fetchall()[0][0]
+    finally:
+        con.close()
+    if added:
+        progress_line(f"  invoices: {added} finalized and numbered ({total} in all)")
+    return MaterializeResult(metadata={"numbered": added, "total_numbered": total})

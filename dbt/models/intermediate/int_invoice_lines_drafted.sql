@@ -1,0 +1,165 @@
+-- Every invoice line, whether or not its invoice is final yet (SPEC §4 "Subscription
+-- invoices", §5): purchase and auto top-up invoices at purchase time, subscription invoices
+-- (a period's overage in arrears and the next period's fee in advance, dated at the period's
+-- end; a first or prorated fee when it starts), and credit notes for refunds.
+with
+
+purchases as (
+    select purchases.*, bundles.credits + bundles.bonus_credits as bundle_credits
+    from {{ ref('int_purchases_validated') }} as purchases
+    inner join {{ ref('stg_catalog__bundles') }} as bundles on purchases.bundle_id = bundles.bundle_id
+    where purchases.is_current and purchases.status in ('succeeded', 'refunded')
+),
+
+grants as (
+    select * from {{ ref('int_grants_all') }}
+),
+
+customer_currency as (
+    select
+        customers.customer_id,
+        coalesce(customers.currency, settings.value) as currency
+    from {{ ref('int_customers_validated') }} as customers
+    cross join (
+        select value from {{ ref('stg_catalog__settings') }} where setting = 'default_currency'
+    ) as settings
+    where customers.is_current
+),
+
+purchase_lines as (
+    select
+        'purchase:' || purchase_id as invoice_id,
+        customer_id,
+        'purchase' as invoice_type,
+        purchased_at as issued_at,
+        {{ period_of('purchased_at') }} as period,
+        currency,
+        1 as line_number,
+        'Credit bundle ' || bundle_id || ' (' || format('{:,}', cast(bundle_credits as bigint)) || ' credits)'
+            as description,
+        'credits' as line_kind,
+        case when amount_paid % quantity = 0 then quantity else 1 end as quantity,
+        case when amount_paid % quantity = 0 then amount_paid // quantity else amount_paid end as unit_amount,
+        amount_paid as amount
+    from purchases
+),
+
+topup_lines as (
+    select
+        'auto_topup:' || source_id as invoice_id,
+        customer_id,
+        'purchase' as invoice_type,
+        effective_at as issued_at,
+        {{ period_of('effective_at') }} as period,
+        currency,
+        1 as line_number,
+        'Auto top-up (' || format('{:,}', cast(credits as bigint)) || ' credits)' as description,
+        'credits' as line_kind,
+        1 as quantity,
+        coalesce(paid_amount, 0) as unit_amount,
+        coalesce(paid_amount, 0) as amount
+    from grants
+    where kind = 'auto_topup'
+),
+
+fee_lines as (
+    -- A plan's fee for a period, as its allowance grant carries it (prorated when the
+    -- spell starts inside the period).
+    select
+        customer_id,
+        effective_at as issued_at,
+        currency,
+        'Plan ' || source_id || ' fee, ' || {{ period_of('effective_at') }}
+            || case when effective_at > date_trunc('month', effective_at) then ' (prorated)' else '' end
+            as description,
+        'fee' as line_kind,
+        paid_amount as amount
+    from grants
+    where kind = 'plan_allowance' and coalesce(paid_amount, 0) > 0
+),
+
+spells as (
+    select * from {{ ref('int_plan_spells') }}
+),
+
+overage_lines as (
+    -- Overage settled at a period's end, priced by the plan in force at that end.
+    select
+        ledger.customer_id,
+        ledger.entry_at as issued_at,
+        prices.currency,
+        'Overage, ' || ledger.period || ': ' || format('{:,}', cast(ledger.credits as decimal(38, 3)))
+            || ' credits' as description,
+        'overage' as line_kind,
+        cast({{ round_half_even_div(
+            "cast(ledger.credits * 1000000000000 as hugeint) * cast(prices.overage_price_per_credit * 1000000000000 as hugeint)",
+            "cast(1000000000000000000000000 as hugeint)"
+        ) }} as bigint) as amount
+    from {{ ref('int_ledger_entries_ordered') }} as ledger
+    inner join customer_currency as customers on ledger.customer_id = customers.customer_id
+    inner join spells
+        on
+            ledger.customer_id = spells.customer_id
+            and spells.started_at < ledger.entry_at
+            and (spells.ended_at is null or spells.ended_at >= ledger.entry_at)
+    inner join {{ ref('stg_catalog__plan_prices') }} as prices
+        on spells.plan_id = prices.plan_id and customers.currency = prices.currency
+    where ledger.entry_type = 'overage_settlement'
+    qualify row_number() over (partition by ledger.customer_id, ledger.entry_at order by spells.started_at desc) = 1
+),
+
+subscription_lines as (
+    select
+        'subscription:' || customer_id || ':' || strftime(issued_at, '%Y-%m-%dT%H:%M:%S') as invoice_id,
+        customer_id,
+        'subscription' as invoice_type,
+        issued_at,
+        -- Dated at a period's first instant, it closes the period before (SPEC §4).
+        case
+            when issued_at = date_trunc('month', issued_at)
+                then {{ period_of("issued_at - interval 1 microsecond") }}
+            else {{ period_of('issued_at') }}
+        end as period,
+        currency,
+        row_number() over (
+            partition by customer_id, issued_at order by line_kind desc, description
+        ) as line_number,
+        description,
+        line_kind,
+        1 as quantity,
+        amount as unit_amount,
+        amount
+    from (
+        select * from fee_lines
+        union all
+        select * from overage_lines
+    )
+),
+
+credit_note_lines as (
+    select
+        'credit_note:' || refunds.refund_id as invoice_id,
+        refunds.customer_id,
+        'credit_note' as invoice_type,
+        refunds.refunded_at as issued_at,
+        {{ period_of('refunds.refunded_at') }} as period,
+        revenue.currency,
+        1 as line_number,
+        'Refund of purchase ' || refunds.purchase_id || ': unconsumed credits' as description,
+        'refund' as line_kind,
+        1 as quantity,
+        revenue.refunded_amount as unit_amount,
+        revenue.refunded_amount as amount
+    from {{ ref('int_refunds_validated') }} as refunds
+    inner join {{ ref('int_revenue_by_grant_period') }} as revenue
+        on refunds.grant_id = revenue.grant_id and {{ period_of('refunds.refunded_at') }} = revenue.period
+    where refunds.quarantine_reason is null
+)
+
+select * from purchase_lines
+union all
+select * from topup_lines
+union all
+select * from subscription_lines
+union all
+select * from credit_note_lines

@@ -1,0 +1,10 @@
+-- One row per invoice line (SPEC §6.1): description, quantity, unit amount and amount.
+select
+    invoice_id,
+    line_number,
+    description,
+    line_kind,
+    quantity,
+    unit_amount,
+    amount
+from {{ ref('int_invoice_lines_drafted') }}

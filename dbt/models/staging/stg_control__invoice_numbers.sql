@@ -1,0 +1,8 @@
+-- Invoice numbers given at finalization in earlier runs: they are never changed or reused.
+with
+
+source as (
+    select * from {{ source('raw', 'invoice_numbers') }}
+)
+
+select * from source
