@@ -133,11 +133,13 @@ def build_warehouse(
     *,
     ingested_at: str | None = None,
     later_loads: Sequence[tuple[Path, str]] = (),
+    closes: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """Load the catalog and landing into a fresh DuckDB file, then `dbt build` it.
 
     The landing is loaded at `ingested_at` (default: the clock). `later_loads` are further
-    (landing_dir, ingested_at) loads, in order, each its own load batch.
+    (landing_dir, ingested_at) loads, in order, each its own load batch. `closes` are
+    (period, closed_at) rows recorded as `credits close` would before the build.
     """
     tmp_path.mkdir(parents=True, exist_ok=True)
     warehouse = tmp_path / "warehouse.duckdb"
@@ -147,6 +149,11 @@ def build_warehouse(
         loads = [(landing_dir, ingested_at or as_of), *later_loads]
         for directory, at in loads:
             load_landing(con, directory, dt.datetime.fromisoformat(at))
+        for period, closed_at in closes:
+            con.execute(
+                "insert into raw.period_closes values (?, ?)",
+                [period, dt.datetime.fromisoformat(closed_at)],
+            ).fetchall()
     finally:
         con.close()
 
