@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(backfill)
 
     export = sub.add_parser("export", help="write finance exports")
-    export.add_argument("what", choices=["journals"], help="journals: a period's journal entries as CSV")
+    export.add_argument(
+        "what", choices=["journals"], help="journals: a period's journal entries as CSV"
+    )
     export.add_argument("period", help="YYYY-MM")
     export.add_argument(
         "--out", type=Path, help="CSV path (default <reports>/<period>/journals-<period>.csv)"

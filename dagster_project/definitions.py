@@ -7,7 +7,7 @@ The `credits` CLI executes these same definitions in process.
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
 from dagster_project.assets.documents import statement_pdfs
-from dagster_project.assets.finance import invoice_numbers
+from dagster_project.assets.finance import frozen_figures, invoice_numbers
 from dagster_project.assets.ingest import catalog_tables, landing_files
 from dagster_project.checks.asset_checks import ASSET_CHECKS
 from dagster_project.dbt import credits_dbt_assets
@@ -25,7 +25,14 @@ credits_job = define_asset_job(
 def build_definitions(settings: CreditsSettings | None = None) -> Definitions:
     """The definitions, with the run settings given (the CLI) or resolved at run start (the UI)."""
     return Definitions(
-        assets=[catalog_tables, landing_files, credits_dbt_assets, invoice_numbers, statement_pdfs],
+        assets=[
+            catalog_tables,
+            landing_files,
+            credits_dbt_assets,
+            invoice_numbers,
+            frozen_figures,
+            statement_pdfs,
+        ],
         asset_checks=ASSET_CHECKS,
         jobs=[credits_job],
         resources={"settings": settings or CreditsSettings(), "dbt": dbt_resource()},

@@ -66,7 +66,17 @@ create table if not exists raw.invoice_numbers (
     finalized_at timestamp not null
 )
 """
-CONTROL_DDL = (PERIOD_CLOSES_DDL, INVOICE_NUMBERS_DDL)
+FROZEN_FIGURES_DDL = """
+create table if not exists raw.frozen_figures (
+    period varchar not null,
+    customer_id varchar not null,
+    figure varchar not null,
+    value decimal(38, 12) not null,
+    frozen_at timestamp not null,
+    primary key (period, customer_id, figure)
+)
+"""
+CONTROL_DDL = (PERIOD_CLOSES_DDL, INVOICE_NUMBERS_DDL, FROZEN_FIGURES_DDL)
 
 
 class LandingError(RuntimeError):

@@ -35,3 +35,30 @@ def invoice_numbers(context: AssetExecutionContext, settings: CreditsSettings) -
     if added:
         progress_line(f"  invoices: {added} finalized and numbered ({total} in all)")
     return MaterializeResult(metadata={"numbered": added, "total_numbered": total})
+
+
+@asset(
+    key=["finance", "frozen_figures"],
+    group_name="finance",
+    deps=[get_asset_key_for_model([credits_dbt_assets], "int_period_figures")],
+)
+def frozen_figures(context: AssetExecutionContext, settings: CreditsSettings) -> MaterializeResult:
+    """The figures of newly closed periods, recorded once: every later build must reproduce
+    them (dbt test assert_closed_periods_reproduce_frozen_figures)."""
+    resolved = settings.resolve()
+    con = connect(resolved.warehouse)
+    try:
+        added = con.execute(
+            """
+            insert into raw.frozen_figures
+            select figures.period, figures.customer_id, figures.figure, figures.value, ?
+            from intermediate.int_period_figures as figures
+            where
+                figures.period <= (select max(period) from raw.period_closes)
+                and figures.period not in (select distinct period from raw.frozen_figures)
+            """,
+            [resolved.as_of],
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    return MaterializeResult(metadata={"figures_frozen": added})

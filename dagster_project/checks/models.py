@@ -35,6 +35,7 @@ class RatedEvents(pa.DataFrameModel):
     credits_per_unit: pl.Decimal(38, 6) = pa.Field(ge=0)
     credits: pl.Decimal(38, 12) = pa.Field(ge=0)
     is_late: bool = pa.Field(nullable=False)
+    booked_at: pl.Datetime = pa.Field(nullable=False)
     dimensions: str = pa.Field(nullable=True)
 
     class Config:

@@ -53,6 +53,36 @@ def test_run_twice_loads_nothing_twice(workspace, capsys):
     assert "0 new files" in capsys.readouterr().err
 
 
+def _numbers(warehouse):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return dict(
+            con.execute(
+                "select invoice_id, invoice_number from marts.fct_invoices where invoice_number is not null"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+
+
+def test_numbering_across_two_closes_and_a_rerun(workspace):
+    root, _, flags = workspace
+    warehouse = root / "warehouse.duckdb"
+    assert main(["close", "2026-01", *flags]) == 0
+    january = _numbers(warehouse)
+    assert january, "closing January finalizes its invoices"
+
+    assert main(["run", *flags]) == 0  # a rebuild reproduces January's frozen figures
+    assert _numbers(warehouse) == january
+
+    assert main(["close", "2026-02", *flags]) == 0
+    both = _numbers(warehouse)
+    assert {k: both[k] for k in january} == january
+    for series in ("INV", "CN"):
+        seqs = sorted(int(n.rsplit("-", 1)[1]) for n in both.values() if n.startswith(series))
+        assert seqs == list(range(1, len(seqs) + 1))
+
+
 def test_close_writes_statements_and_is_idempotent(workspace, capsys):
     root, _, flags = workspace
     assert main(["close", "2026-02", *flags]) == 0

@@ -9,6 +9,17 @@ accepted as (
     where quarantine_reason is null
 ),
 
+lateness as (
+    -- Per load batch, the last period already closed when it was ingested (SPEC §4 "Late
+    -- events": closed is judged at ingested_at).
+    select
+        batches.load_batch_id,
+        max(closes.period) as closed_through_at_ingest
+    from (select distinct load_batch_id, ingested_at from accepted) as batches
+    inner join {{ ref('stg_control__period_closes') }} as closes on closes.closed_at <= batches.ingested_at
+    group by batches.load_batch_id
+),
+
 matched as (
     select * from {{ ref('int_events_matched_to_aggregators') }}
 ),
@@ -31,6 +42,14 @@ rated as (
         accepted.event_at,
         accepted.ingested_at,
         accepted.properties,
+        coalesce({{ period_of('accepted.event_at') }} <= lateness.closed_through_at_ingest, false) as is_late,
+        -- A late event is rated at its own timestamp but booked at the first instant of the
+        -- first period still open when it arrived.
+        case
+            when {{ period_of('accepted.event_at') }} <= lateness.closed_through_at_ingest
+                then strptime(lateness.closed_through_at_ingest, '%Y-%m') + interval 1 month
+            else accepted.event_at
+        end as booked_at,
         matched.aggregator_id,
         rates.credit_product_id,
         case
@@ -39,6 +58,7 @@ rated as (
         end as units,
         cast(rates.credits_per_unit as {{ rate_type() }}) as credits_per_unit
     from accepted
+    left join lateness on accepted.load_batch_id = lateness.load_batch_id
     inner join matched on accepted.event_row_id = matched.event_row_id
     inner join rates
         on
@@ -62,10 +82,8 @@ final as (
     select
         rated.* exclude (properties),
         cast(rated.units * rated.credits_per_unit as {{ credits_type() }}) as credits,
-        {{ period_of('rated.event_at') }} as period,
-        false as is_late,
-        -- When the ledger debits it: its own timestamp (late events move here in issue 4).
-        rated.event_at as booked_at,
+        -- The period it is billed in: its own, or the first open one for a late event.
+        {{ period_of('rated.booked_at') }} as period,
         coalesce(dimensions.dimensions, '{}'::json) as dimensions
     from rated
     left join dimensions

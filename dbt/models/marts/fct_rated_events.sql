@@ -1,4 +1,6 @@
 -- One row per accepted billable event and matching aggregator (SPEC §6.1), for analysts.
+-- `period` is the period it is billed in: a late event's is the first period open when it
+-- arrived, and `booked_at` is when the ledger debits it.
 select
     event_id,
     dedup_key,
@@ -12,5 +14,6 @@ select
     credits_per_unit,
     credits,
     is_late,
+    booked_at,
     dimensions
 from {{ ref('int_events_rated') }}

@@ -1,0 +1,8 @@
+-- A closed period's figures as recorded when it closed.
+with
+
+source as (
+    select * from {{ source('raw', 'frozen_figures') }}
+)
+
+select period, customer_id, figure, value, frozen_at from source
