@@ -1,0 +1,24 @@
+-- Usage per customer, billed period, aggregator and each configured dimension on its own
+-- (SPEC §6.1 "fct_monthly_usage ... dimensions"): one row per dimension value.
+with
+
+rated as (
+    select * from {{ ref('int_events_rated') }}
+),
+
+dimension_names as (
+    select * from {{ ref('stg_catalog__aggregator_dimensions') }}
+)
+
+select
+    rated.customer_id,
+    rated.period,
+    rated.aggregator_id,
+    dimension_names.dimension_name,
+    rated.dimensions ->> dimension_names.dimension_name as dimension_value,
+    count(*) as events,
+    cast(sum(rated.units) as {{ units_type() }}) as units,
+    cast(sum(rated.credits) as {{ credits_type() }}) as credits
+from rated
+inner join dimension_names on rated.aggregator_id = dimension_names.aggregator_id
+group by all
