@@ -23,15 +23,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 EVENTS = "events"
-REFERENCE_FEEDS = (
-    "customers",
-    "subscriptions",
-    "purchases",
-    "grants",
-    "auto_topups",
-    "voids",
-    "refunds",
-)
+# The reference feeds and their columns, in order (SPEC §2.2).
+FEED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": (
+        "customer_id", "external_id", "name", "email", "address", "country", "currency",
+        "tax_rate", "created_at",
+    ),
+    "subscriptions": ("customer_id", "plan_id", "started_at", "ended_at"),
+    "purchases": (
+        "purchase_id", "customer_id", "bundle_id", "quantity", "purchased_at", "amount_paid",
+        "currency", "status",
+    ),
+    "grants": (
+        "grant_id", "customer_id", "kind", "credits", "effective_at", "expires_at", "priority",
+        "cost_basis_per_credit", "reason", "created_by",
+    ),
+    "auto_topups": (
+        "customer_id", "threshold", "bundle_id", "max_per_period", "enabled_from", "enabled_to",
+    ),
+    "voids": ("event_id", "voided_at", "reason"),
+    "refunds": ("refund_id", "purchase_id", "refunded_at", "reason"),
+}  # fmt: skip
+REFERENCE_FEEDS = tuple(FEED_COLUMNS)
 LANDING_TABLES = (EVENTS, *REFERENCE_FEEDS)
 EVENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
 FEED_SUFFIXES = (".csv", ".jsonl", ".parquet")

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from dagster_project.catalog import load_catalog
+from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from dagster_project.ingest import load_landing
 from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable
 from dagster_project.warehouse import connect, write_catalog
@@ -28,52 +29,7 @@ CATALOG_PATH = REPO_ROOT / "data" / "catalog.yml"
 DEFAULT_AS_OF = "2026-04-01T00:00:00"
 
 # Column order of each reference feed (SPEC §2.2); a row dict may omit any of them.
-FEED_COLUMNS: dict[str, list[str]] = {
-    "customers": [
-        "customer_id",
-        "external_id",
-        "name",
-        "email",
-        "address",
-        "country",
-        "currency",
-        "tax_rate",
-        "created_at",
-    ],
-    "subscriptions": ["customer_id", "plan_id", "started_at", "ended_at"],
-    "purchases": [
-        "purchase_id",
-        "customer_id",
-        "bundle_id",
-        "quantity",
-        "purchased_at",
-        "amount_paid",
-        "currency",
-        "status",
-    ],
-    "grants": [
-        "grant_id",
-        "customer_id",
-        "kind",
-        "credits",
-        "effective_at",
-        "expires_at",
-        "priority",
-        "cost_basis_per_credit",
-        "reason",
-        "created_by",
-    ],
-    "auto_topups": [
-        "customer_id",
-        "threshold",
-        "bundle_id",
-        "max_per_period",
-        "enabled_from",
-        "enabled_to",
-    ],
-    "voids": ["event_id", "voided_at", "reason"],
-    "refunds": ["refund_id", "purchase_id", "refunded_at", "reason"],
-}
+FEED_COLUMNS = {feed: list(columns) for feed, columns in INGEST_FEED_COLUMNS.items()}
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Path:

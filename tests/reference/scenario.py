@@ -17,6 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
+
 TEST_CATALOG_PATH = Path(__file__).with_name("catalog.yml")
 
 
@@ -151,52 +153,7 @@ _DESCRIBE_SKIP = {"customer_id", "name", "country", "tax_rate", "created_at"}
 
 
 # Column order of each reference feed (SPEC §2.2).
-FEED_COLUMNS: dict[str, list[str]] = {
-    "customers": [
-        "customer_id",
-        "external_id",
-        "name",
-        "email",
-        "address",
-        "country",
-        "currency",
-        "tax_rate",
-        "created_at",
-    ],
-    "subscriptions": ["customer_id", "plan_id", "started_at", "ended_at"],
-    "purchases": [
-        "purchase_id",
-        "customer_id",
-        "bundle_id",
-        "quantity",
-        "purchased_at",
-        "amount_paid",
-        "currency",
-        "status",
-    ],
-    "grants": [
-        "grant_id",
-        "customer_id",
-        "kind",
-        "credits",
-        "effective_at",
-        "expires_at",
-        "priority",
-        "cost_basis_per_credit",
-        "reason",
-        "created_by",
-    ],
-    "auto_topups": [
-        "customer_id",
-        "threshold",
-        "bundle_id",
-        "max_per_period",
-        "enabled_from",
-        "enabled_to",
-    ],
-    "voids": ["event_id", "voided_at", "reason"],
-    "refunds": ["refund_id", "purchase_id", "refunded_at", "reason"],
-}
+FEED_COLUMNS = {feed: list(columns) for feed, columns in INGEST_FEED_COLUMNS.items()}
 
 
 def rfc3339(instant: dt.datetime) -> str:

@@ -19,57 +19,13 @@ import pytest
 
 from dagster_project.catalog import load_catalog
 from dagster_project.generate import DEFAULT_CATALOG, QUARANTINE_REASONS, generate
+from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 
 START = dt.date(2026, 1, 1)
 END = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 SMALL = {"customers": 20, "events": 5_000, "start": START, "months": 2, "seed": 11}
 NAMED = {"event_id", "idempotency_key", "customer_id", "event_type", "timestamp", "properties"}
-FEED_COLUMNS = {
-    "customers": [
-        "customer_id",
-        "external_id",
-        "name",
-        "email",
-        "address",
-        "country",
-        "currency",
-        "tax_rate",
-        "created_at",
-    ],
-    "subscriptions": ["customer_id", "plan_id", "started_at", "ended_at"],
-    "purchases": [
-        "purchase_id",
-        "customer_id",
-        "bundle_id",
-        "quantity",
-        "purchased_at",
-        "amount_paid",
-        "currency",
-        "status",
-    ],
-    "grants": [
-        "grant_id",
-        "customer_id",
-        "kind",
-        "credits",
-        "effective_at",
-        "expires_at",
-        "priority",
-        "cost_basis_per_credit",
-        "reason",
-        "created_by",
-    ],
-    "auto_topups": [
-        "customer_id",
-        "threshold",
-        "bundle_id",
-        "max_per_period",
-        "enabled_from",
-        "enabled_to",
-    ],
-    "voids": ["event_id", "voided_at", "reason"],
-    "refunds": ["refund_id", "purchase_id", "refunded_at", "reason"],
-}
+FEED_COLUMNS = {feed: list(columns) for feed, columns in INGEST_FEED_COLUMNS.items()}
 
 
 @pytest.fixture(scope="module")

@@ -1,19 +1,7 @@
 with
 
-source as (
-    select * from {{ source('raw', 'purchases') }}
-),
-
 guarded as (
-    -- A payload that is not a JSON object keeps null fields and is quarantined downstream.
-    select
-        *,
-        case when json_valid(raw_payload) then json_type(raw_payload) = 'OBJECT' else false end
-            as is_object,
-        case
-            when json_valid(raw_payload) and json_type(raw_payload) = 'OBJECT' then raw_payload::json
-        end as payload
-    from source
+    {{ guarded_payload(source('raw', 'purchases')) }}
 ),
 
 renamed as (
