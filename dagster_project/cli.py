@@ -203,7 +203,7 @@ def cmd_run(args, settings=None) -> None:
 
 def cmd_close(args, settings=None, period: str | None = None) -> None:
     from dagster_project.ingest import ensure_raw_schema
-    from dagster_project.statements import period_bounds
+    from dagster_project.periods import period_bounds
 
     settings = settings or _settings(args)
     period = period or args.period
@@ -247,23 +247,11 @@ def cmd_close(args, settings=None, period: str | None = None) -> None:
     )
 
 
-def _periods(first: str, last: str) -> list[str]:
-    from dagster_project.statements import next_period, period_bounds
-
-    period_bounds(first), period_bounds(last)
-    if first > last:
-        raise CommandError(f"--from {first} is after --to {last}")
-    out = [first]
-    while out[-1] < last:
-        out.append(next_period(out[-1]))
-    return out
-
-
 def cmd_backfill(args) -> None:
-    from dagster_project.statements import period_bounds
+    from dagster_project.periods import period_bounds, periods_between
 
     base = _settings(args)
-    for period in _periods(args.period_from, args.period_to):
+    for period in periods_between(args.period_from, args.period_to):
         _, end = period_bounds(period)
         settings = type(base)(base.landing, base.catalog, base.warehouse, base.reports, end)
         _say(f"backfill {period}: clock {settings.as_of_iso}")
@@ -273,7 +261,7 @@ def cmd_backfill(args) -> None:
 
 def cmd_export(args) -> None:
     from dagster_project.exports import export_journals
-    from dagster_project.statements import period_bounds
+    from dagster_project.periods import period_bounds
 
     settings = _settings(args)
     period_bounds(args.period)
@@ -288,8 +276,8 @@ def cmd_export(args) -> None:
 
 def cmd_demo(args) -> None:
     from dagster_project.generate import generate
+    from dagster_project.periods import period_bounds
     from dagster_project.settings import resolve_settings
-    from dagster_project.statements import period_bounds
 
     out = args.out.resolve()
     if out.exists():

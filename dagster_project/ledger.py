@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from dagster_project.periods import add_months, month_start, period_of
+
 ZERO = Decimal(0)
 NEVER = dt.datetime.max
 
@@ -46,19 +48,6 @@ def consumption_key(grant: Grant) -> tuple:
         grant.effective_at,
         grant.grant_id,
     )
-
-
-def period_of(instant: dt.datetime) -> str:
-    return f"{instant.year:04d}-{instant.month:02d}"
-
-
-def month_start(instant: dt.datetime) -> dt.datetime:
-    return dt.datetime(instant.year, instant.month, 1)
-
-
-def add_months(start: dt.datetime, months: int) -> dt.datetime:
-    index = start.year * 12 + start.month - 1 + months
-    return dt.datetime(index // 12, index % 12 + 1, 1)
 
 
 @dataclass

@@ -6,7 +6,6 @@ never rewritten (SPEC §4 "Closed periods ... their statements never change").
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,24 +16,7 @@ import duckdb
 from dagster_project.catalog import Catalog
 from dagster_project.documents import DocumentRenderer, statement_path
 from dagster_project.ingest import ensure_raw_schema
-
-
-def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
-    """A billing period's half-open window [start, end) in UTC (SPEC §4: calendar months)."""
-    try:
-        start = dt.datetime.strptime(period, "%Y-%m")
-    except ValueError:
-        raise ValueError(f"period {period!r} is not YYYY-MM") from None
-    end = (
-        start.replace(year=start.year + 1, month=1)
-        if start.month == 12
-        else start.replace(month=start.month + 1)
-    )
-    return start, end
-
-
-def next_period(period: str) -> str:
-    return f"{period_bounds(period)[1]:%Y-%m}"
+from dagster_project.periods import period_bounds
 
 
 def closed_through(con: duckdb.DuckDBPyConnection) -> str | None:

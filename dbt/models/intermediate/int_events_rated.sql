@@ -16,7 +16,8 @@ lateness as (
         batches.load_batch_id,
         max(closes.period) as closed_through_at_ingest
     from (select distinct load_batch_id, ingested_at from accepted) as batches
-    inner join {{ ref('stg_control__period_closes') }} as closes on closes.closed_at <= batches.ingested_at
+    -- Strictly before: a close at the clock of a load comes after that load (run, then close).
+    inner join {{ ref('stg_control__period_closes') }} as closes on closes.closed_at < batches.ingested_at
     group by batches.load_batch_id
 ),
 

@@ -1,0 +1,45 @@
+"""Billing periods, written once: calendar months in UTC named YYYY-MM, half-open windows
+[start, end) (SPEC §4). The dbt macro `period_of` is the SQL twin of `period_of` here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def period_of(instant: dt.datetime) -> str:
+    return f"{instant.year:04d}-{instant.month:02d}"
+
+
+def month_start(instant: dt.datetime) -> dt.datetime:
+    return dt.datetime(instant.year, instant.month, 1)
+
+
+def add_months(start: dt.datetime, months: int) -> dt.datetime:
+    index = start.year * 12 + start.month - 1 + months
+    return dt.datetime(index // 12, index % 12 + 1, 1)
+
+
+def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
+    """A billing period's half-open window [start, end) in UTC."""
+    try:
+        start = dt.datetime.strptime(period, "%Y-%m")
+    except ValueError:
+        raise ValueError(f"period {period!r} is not YYYY-MM") from None
+    return start, add_months(start, 1)
+
+
+def next_period(period: str) -> str:
+    return period_of(period_bounds(period)[1])
+
+
+def periods_between(first: str, last: str) -> list[str]:
+    """Every period from first to last, inclusive."""
+    start, _ = period_bounds(first)
+    end, _ = period_bounds(last)
+    if start > end:
+        raise ValueError(f"period {first} is after {last}")
+    out = []
+    while start <= end:
+        out.append(period_of(start))
+        start = add_months(start, 1)
+    return out

@@ -1,0 +1,31 @@
+"""Billing periods: calendar months in UTC, half-open windows (SPEC §4)."""
+
+import datetime as dt
+
+import pytest
+
+from dagster_project.periods import add_months, next_period, period_bounds, period_of, periods_between
+
+
+def test_a_period_is_a_half_open_month():
+    start, end = period_bounds("2026-12")
+    assert (start, end) == (dt.datetime(2026, 12, 1), dt.datetime(2027, 1, 1))
+    assert period_of(end - dt.timedelta(microseconds=1)) == "2026-12"
+    assert period_of(end) == "2027-01"
+
+
+def test_periods_step_across_years():
+    assert next_period("2026-12") == "2027-01"
+    assert add_months(dt.datetime(2026, 11, 1), 3) == dt.datetime(2027, 2, 1)
+    assert periods_between("2026-11", "2027-02") == ["2026-11", "2026-12", "2027-01", "2027-02"]
+
+
+@pytest.mark.parametrize("bad", ["2026-13", "26-01", "2026/01", ""])
+def test_a_malformed_period_is_refused_in_one_line(bad):
+    with pytest.raises(ValueError, match="is not YYYY-MM"):
+        period_bounds(bad)
+
+
+def test_from_after_to_is_refused():
+    with pytest.raises(ValueError, match="is after"):
+        periods_between("2026-03", "2026-01")
