@@ -123,6 +123,106 @@ def statement_context(
             for g, k, e, x, c in grants
         ],
         "locale": "en_GB",
+        **statement_activity(con, cid, period),
+    }
+
+
+EXPIRING_WINDOWS_DAYS = (30, 60, 90)
+
+
+def statement_activity(con: duckdb.DuckDBPyConnection, cid: str, period: str) -> dict:
+    """What a statement shows besides the balance summary (SPEC §6.2): expirations, top-ups,
+    voids, late usage, the daily balance, what expires next, and the period's invoices."""
+    start, end = period_bounds(period)
+    expirations = con.execute(
+        """
+        select ledger.grant_id, grants.kind, ledger.entry_at, -ledger.credits
+        from marts.fct_credit_ledger as ledger
+        inner join marts.fct_grants as grants on ledger.grant_id = grants.grant_id
+        where ledger.customer_id = ? and ledger.period = ? and ledger.entry_type = 'expiry'
+        order by ledger.entry_at, ledger.grant_id
+        """,
+        [cid, period],
+    ).fetchall()
+    topups = con.execute(
+        """
+        select grant_id, effective_at, credits from marts.fct_grants
+        where customer_id = ? and kind = 'auto_topup' and effective_at >= ? and effective_at < ?
+        order by effective_at, grant_id
+        """,
+        [cid, start, end],
+    ).fetchall()
+    voided, late_usage = con.execute(
+        """
+        select
+            (select coalesce(sum(credits), 0) from marts.fct_credit_ledger
+             where customer_id = $cid and period = $period and entry_type = 'void'),
+            (select coalesce(sum(credits), 0) from marts.fct_rated_events
+             where customer_id = $cid and period = $period and is_late)
+        """,
+        {"cid": cid, "period": period},
+    ).fetchall()[0]
+    daily = con.execute(
+        """
+        select balance_date, closing_credits from marts.fct_balances_daily
+        where customer_id = ? and balance_date >= ? and balance_date < ?
+        order by balance_date
+        """,
+        [cid, start.date(), end.date()],
+    ).fetchall()
+    # Credits left at the period's end in grants that expire within the next N days.
+    windows = ", ".join(
+        f"coalesce(sum(left_at_end) filter (where expires_at <= $end + interval {days} day), 0)"
+        for days in EXPIRING_WINDOWS_DAYS
+    )
+    expiring = con.execute(
+        f"""
+        select {windows}
+        from (
+            select grants.expires_at, sum(ledger.credits) as left_at_end
+            from marts.fct_credit_ledger as ledger
+            inner join marts.fct_grants as grants on ledger.grant_id = grants.grant_id
+            where
+                ledger.customer_id = $cid and ledger.entry_at < $end
+                and grants.expires_at > $end
+            group by grants.grant_id, grants.expires_at
+        )
+        """,  # noqa: S608 - the windows are fixed numbers
+        {"cid": cid, "end": end},
+    ).fetchall()[0]
+    invoices = con.execute(
+        """
+        select invoice_number, invoice_type, issued_at, total, currency
+        from marts.fct_invoices
+        where customer_id = ? and period = ? and status = 'finalized'
+        order by invoice_number
+        """,
+        [cid, period],
+    ).fetchall()
+    return {
+        "expirations": [
+            {"grant_id": g, "kind": k, "expired_at": at, "credits": Decimal(c)}
+            for g, k, at, c in expirations
+        ],
+        "topups": [
+            {"grant_id": g, "effective_at": at, "credits": Decimal(c)} for g, at, c in topups
+        ],
+        "voided": Decimal(voided),
+        "late_usage": Decimal(late_usage),
+        "daily_balances": [{"balance_date": d, "closing_credits": Decimal(c)} for d, c in daily],
+        "expiring": {
+            str(days): Decimal(v) for days, v in zip(EXPIRING_WINDOWS_DAYS, expiring, strict=True)
+        },
+        "invoices": [
+            {
+                "invoice_number": n,
+                "invoice_type": t,
+                "issued_at": at,
+                "total": int(total),
+                "currency": cur,
+            }
+            for n, t, at, total, cur in invoices
+        ],
     }
 
 
