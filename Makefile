@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint bench ui clean
+.PHONY: install demo test test-slow lint bench ui clean preview
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Sample invoice, credit note and statement from reports/sample_context.yaml, no warehouse
+# needed: PDFs in reports/preview/, plus PNG pages when pdftoppm (poppler-utils) is installed.
+preview: $(STAMP)
+	$(BIN)/python -m dagster_project.documents.preview
 
 ui: $(STAMP)
 	DAGSTER_HOME=$(CURDIR)/.dagster_home; mkdir -p $$DAGSTER_HOME; \

@@ -56,7 +56,10 @@ def invoice_context(
             "currency": customer["currency"],
         },
         "invoice": {
-            **{k: invoice[k] for k in ("invoice_id", "invoice_number", "invoice_type", "period", "currency")},
+            **{
+                k: invoice[k]
+                for k in ("invoice_id", "invoice_number", "invoice_type", "period", "currency")
+            },
             "issued_at": issued_at,
             "due_at": issued_at + dt.timedelta(days=seller.payment_terms_days),
             "subtotal": int(invoice["subtotal"]),
@@ -66,7 +69,13 @@ def invoice_context(
             "status": invoice["status"],
         },
         "lines": [
-            {"line_number": n, "description": d, "quantity": int(q), "unit_amount": int(u), "amount": int(a)}
+            {
+                "line_number": n,
+                "description": d,
+                "quantity": int(q),
+                "unit_amount": int(u),
+                "amount": int(a),
+            }
             for n, d, q, u, a in lines
         ],
     }

@@ -14,8 +14,9 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.catalog import Catalog
-from dagster_project.documents import DocumentRenderer, statement_path
+from dagster_project.documents import invoice_path, statement_path, write_documents_parallel
 from dagster_project.ingest import ensure_raw_schema
+from dagster_project.invoices import finalized_invoices, invoice_context
 from dagster_project.periods import period_bounds
 
 
@@ -122,7 +123,6 @@ def statement_context(
             {"grant_id": g, "kind": k, "effective_at": e, "expires_at": x, "credits": Decimal(c)}
             for g, k, e, x, c in grants
         ],
-        "locale": "en_GB",
         **statement_activity(con, cid, period),
     }
 
@@ -226,53 +226,55 @@ def statement_activity(con: duckdb.DuckDBPyConnection, cid: str, period: str) ->
     }
 
 
-def write_statements(
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "customer_name",
+    "email",
+    "address",
+    "country",
+    "currency",
+    "created_at",
+)
+
+
+def write_documents_for_closed_periods(
     con: duckdb.DuckDBPyConnection,
     catalog: Catalog,
     reports: Path,
     progress: Callable[[int, int], None] | None = None,
 ) -> StatementRun:
-    """Write each closed period's statements that do not exist yet; existing ones are frozen."""
+    """Write the statements and final invoices of closed periods that do not exist yet;
+    an existing file is final and never rewritten. Contexts are read here, then the PDFs are
+    rendered on one process per core."""
     run = StatementRun()
-    periods = closed_periods(con)
-    customers = [
-        dict(
-            zip(
-                (
-                    "customer_id",
-                    "customer_name",
-                    "email",
-                    "address",
-                    "country",
-                    "currency",
-                    "created_at",
-                ),
-                row,
-                strict=True,
-            )
-        )
+    customers = {
+        row[0]: dict(zip(CUSTOMER_COLUMNS, row, strict=True))
         for row in con.execute(
-            "select customer_id, customer_name, email, address, country, currency, created_at "
-            "from marts.dim_customers order by customer_id"
+            f"select {', '.join(CUSTOMER_COLUMNS)} from marts.dim_customers order by customer_id"  # noqa: S608
         ).fetchall()
-    ]
-    todo = []
-    for period in periods:
+    }
+    jobs = []
+    for period in closed_periods(con):
         _, end = period_bounds(period)
-        for customer in customers:
+        for customer in customers.values():
             if customer["created_at"] is not None and customer["created_at"] >= end:
                 continue
             path = statement_path(reports, period, customer["customer_id"])
             if path.exists():
                 run.frozen += 1
             else:
-                todo.append((period, customer, path))
-    if not todo:
-        return run
-    renderer = DocumentRenderer()
-    for i, (period, customer, path) in enumerate(todo, start=1):
-        renderer.render_statement_pdf(statement_context(con, catalog, customer, period), path)
-        run.written += 1
-        if progress:
-            progress(i, len(todo))
+                jobs.append(("statement", statement_context(con, catalog, customer, period), path))
+    through = closed_through(con)
+    if through is not None:
+        for invoice in finalized_invoices(con, through):
+            path = invoice_path(reports, invoice["period"], invoice["invoice_number"])
+            if path.exists():
+                run.frozen += 1
+                continue
+            context = invoice_context(con, catalog, invoice, customers[invoice["customer_id"]])
+            kind = "credit_note" if invoice["invoice_type"] == "credit_note" else "invoice"
+            jobs.append((kind, context, path))
+    if jobs:
+        write_documents_parallel(jobs, progress=progress)
+        run.written = len(jobs)
     return run

@@ -3,23 +3,30 @@
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
+from dagster_project.assets.finance import invoice_numbers
 from dagster_project.assets.ingest import progress_line
 from dagster_project.catalog import load_catalog
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.resources import CreditsSettings
-from dagster_project.statements import write_statements
+from dagster_project.statements import write_documents_for_closed_periods
 from dagster_project.warehouse import connect
 
-STATEMENT_INPUTS = ("fct_credit_ledger", "fct_monthly_usage", "fct_grants", "dim_customers")
+DOCUMENT_INPUTS = (
+    "fct_credit_ledger", "fct_monthly_usage", "fct_grants", "dim_customers", "fct_balances_daily",
+    "fct_rated_events", "fct_invoices", "fct_invoice_lines",
+)  # fmt: skip
 
 
 @asset(
     key=["documents", "statement_pdfs"],
     group_name="documents",
-    deps=[get_asset_key_for_model([credits_dbt_assets], m) for m in STATEMENT_INPUTS],
+    # After the numbers are persisted: a document shows a number that can never change.
+    deps=[get_asset_key_for_model([credits_dbt_assets], m) for m in DOCUMENT_INPUTS]
+    + [invoice_numbers.key],
 )
 def statement_pdfs(context: AssetExecutionContext, settings: CreditsSettings) -> MaterializeResult:
-    """One PDF statement per customer and closed period, at <reports>/<period>/statements/."""
+    """PDFs of closed periods: a statement per customer (<reports>/<period>/statements/) and
+    every final invoice and credit note (<reports>/<period>/invoices/)."""
     resolved = settings.resolve()
     catalog = load_catalog(resolved.catalog)
     con = connect(resolved.warehouse)
@@ -27,9 +34,9 @@ def statement_pdfs(context: AssetExecutionContext, settings: CreditsSettings) ->
 
         def progress(i: int, n: int) -> None:
             if i == 1 or i == n or i % 25 == 0:
-                progress_line(f"  statements: {i}/{n}")
+                progress_line(f"  documents: {i}/{n}")
 
-        run = write_statements(con, catalog, resolved.reports, progress)
+        run = write_documents_for_closed_periods(con, catalog, resolved.reports, progress)
     finally:
         con.close()
     return MaterializeResult(

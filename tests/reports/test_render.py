@@ -89,17 +89,17 @@ def usage_rows(count: int) -> list[dict]:
 # --------------------------------------------------------------------------- content
 
 
-def test_seed_000_statement_shows_the_balance_identity(renderer, tmp_path):
-    # sample_statement_context is seed 000's month:
+def test_sample_statement_shows_the_balance_identity(renderer, tmp_path):
+    # reports/sample_context.yaml works the month out:
     #   2,000,000 / 1000 * 1 + 450,000 / 1000 * 4 + 100,000 / 1000 * 15
-    #   = 2,000 + 1,800 + 1,500 = 5,300 consumed; 0 + 10,000 - 5,300 - 0 = 4,700.
+    #   = 2,000 + 1,800 + 1,500 = 5,300 consumed;
+    #   1,200 + 12,000 - 5,300 - 400 = 7,500 closing.
     context = sample_statement_context()
     text = pdf_text(render(renderer, context, tmp_path / "s.pdf"))
 
     assert "Acme Robotics Ltd" in text
-    assert "5,300" in text
-    assert "4,700" in text
-    assert "10,000" in text
+    for figure in ["1,200", "12,000", "5,300", "400", "7,500"]:
+        assert figure in text
     for aggregator, units, credits in [
         ("nova_fast_tokens", "2,000,000", "2,000"),
         ("nova_pro_tokens", "450,000", "1,800"),
@@ -112,12 +112,16 @@ def test_seed_000_statement_shows_the_balance_identity(renderer, tmp_path):
     assert "Page 1 of 1" in text
 
 
-def test_empty_usage_and_grants_render(renderer, tmp_path):
+def test_empty_sections_render(renderer, tmp_path):
     context = sample_statement_context()
-    context.update(usage=[], grants=[])
+    context.update(usage=[], grants=[], topups=[], expirations=[], invoices=[], daily_balances=[])
     text = pdf_text(render(renderer, context, tmp_path / "s.pdf"))
     assert "No usage in this period." in text
     assert "No grants in this period." in text
+    assert "No top-ups in this period." in text
+    assert "No credits expired in this period." in text
+    assert "No invoices in this period." in text
+    assert "No balance history for this period." in text
 
 
 def test_missing_context_key_fails_loudly(renderer):

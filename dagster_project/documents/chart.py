@@ -1,0 +1,162 @@
+"""The statement's daily balance chart, drawn as inline SVG in Python.
+
+Why Python and not a charting library or JavaScript: WeasyPrint runs no scripts, and a
+chart is a few dozen path commands. Drawing it here keeps the PDF vector-sharp, fetches
+nothing, and stays deterministic: tick values are exact Decimals (the labels are
+formatted like every other credit figure), and only the coordinates are floats, printed
+with a fixed two decimals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+from babel.dates import format_skeleton
+from babel.numbers import format_decimal
+from markupsafe import Markup, escape
+
+# The drawing's size in CSS px (96 per inch): 472 x 132 px is 125 x 35 mm, the width the
+# statement leaves beside its 48 mm "Expiring soon" column (see statement.css).
+WIDTH, HEIGHT = 472, 132
+LEFT, RIGHT, TOP, BOTTOM = 48, 8, 8, 20
+# Axis labels, in CSS px; statement.css gives `.balance-chart .tick` the same size.
+LABEL_SIZE = 8.5
+
+LINE_COLOUR = "#1e3a8a"
+FILL_COLOUR = "#dbeafe"
+GRID_COLOUR = "#e5e7eb"
+AXIS_COLOUR = "#6b7280"
+LABEL_COLOUR = "#4b5563"
+
+_NICE_STEPS = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10))
+
+
+def nice_ticks(low: Decimal, high: Decimal, target: int = 5) -> list[Decimal]:
+    """Round tick values covering [low, high], about `target` intervals, always with 0.
+
+    Steps are 1, 2, 2.5 or 5 times a power of ten, so labels read as round numbers.
+    """
+    low, high = min(low, Decimal(0)), max(high, Decimal(0))
+    if high == low:
+        high = low + 1
+    raw = (high - low) / target
+    magnitude = Decimal(1).scaleb(raw.adjusted())
+    step = next(s * magnitude for s in _NICE_STEPS if s * magnitude >= raw)
+    first = math.floor(low / step)
+    last = math.ceil(high / step)
+    return [step * k for k in range(first, last + 1)]
+
+
+def _exact(value: int | Decimal) -> Decimal:
+    # Like the documents' number filters: a float here is a bug upstream, not a balance.
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise TypeError(f"expected int or Decimal, got {type(value).__name__}: {value!r}")
+    return Decimal(value)
+
+
+def _label(value: Decimal, locale: str) -> str:
+    # Ticks are round numbers; grouping as in the tables, no trailing zeros.
+    return format_decimal(value.normalize() + 0, format="#,##0.##", locale=locale)
+
+
+def _day_label(day: date, locale: str) -> str:
+    return format_skeleton("MMMd", day, locale=locale)
+
+
+def balance_chart_svg(daily_balances: Sequence[dict], locale: str) -> Markup:
+    """A step chart of each day's closing balance: an `<svg>` of the shapes in a `<div>`
+    that also holds the axis labels.
+
+    `daily_balances` is a list of {"balance_date": date, "closing_credits": Decimal} in date
+    order (missing days carry the previous balance). Each day is a flat step at its closing
+    balance; the area down to zero is shaded. The y axis always includes zero, so a negative
+    balance (overage) shows below the zero line.
+
+    The labels are HTML boxes positioned over the drawing rather than SVG <text>: WeasyPrint
+    lays SVG text out letter by letter, which is slower and loses kerning and copyable text.
+    """
+    rows = sorted(daily_balances, key=lambda row: row["balance_date"])
+    if not rows:
+        return Markup("")
+    first_day: date = rows[0]["balance_date"]
+    last_day: date = rows[-1]["balance_date"]
+    days = (last_day - first_day).days + 1
+    # Carry balances over days without a row, so every day has a step.
+    by_day = {row["balance_date"]: _exact(row["closing_credits"]) for row in rows}
+    values: list[Decimal] = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        values.append(by_day.get(day, values[-1] if values else Decimal(0)))
+
+    ticks = nice_ticks(min(values), max(values))
+    low, high = ticks[0], ticks[-1]
+    plot_w = WIDTH - LEFT - RIGHT
+    plot_h = HEIGHT - TOP - BOTTOM
+    base = HEIGHT - BOTTOM
+
+    def x(day_index: float) -> float:
+        return LEFT + plot_w * day_index / days
+
+    def y(value: Decimal) -> float:
+        return TOP + plot_h * float((high - value) / (high - low))
+
+    shapes: list[str] = []
+    labels: list[str] = []
+
+    # Horizontal grid with y labels; the zero line is darker.
+    for tick in ticks:
+        ty = y(tick)
+        colour = AXIS_COLOUR if tick == 0 else GRID_COLOUR
+        shapes.append(
+            f'<path d="M{LEFT:.2f} {ty:.2f}H{WIDTH - RIGHT:.2f}" stroke="{colour}" '
+            f'stroke-width="{0.9 if tick == 0 else 0.6}" fill="none"/>'
+        )
+        labels.append(
+            f'<span class="tick y" style="right:{WIDTH - LEFT + 6:.2f}px;'
+            f'top:{ty - LABEL_SIZE / 2:.2f}px">{escape(_label(tick, locale))}</span>'
+        )
+
+    # The steps: one flat segment per day, vertical jumps between days.
+    step_path = [f"M{x(0):.2f} {y(values[0]):.2f}"]
+    for i, value in enumerate(values):
+        if i:
+            step_path.append(f"V{y(value):.2f}")
+        step_path.append(f"H{x(i + 1):.2f}")
+    line = "".join(step_path)
+    zero = y(Decimal(0))
+    shapes.append(f'<path d="{line}V{zero:.2f}H{x(0):.2f}Z" fill="{FILL_COLOUR}" stroke="none"/>')
+    shapes.append(
+        f'<path d="{line}" fill="none" stroke="{LINE_COLOUR}" stroke-width="1.6" '
+        f'stroke-linejoin="round"/>'
+    )
+
+    # Day ticks and labels on the 1st, 8th, 15th, 22nd and 29th (weekly, from the 1st).
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        if (day.day - 1) % 7:
+            continue
+        tx = x(offset)
+        shapes.append(
+            f'<path d="M{tx:.2f} {base:.2f}V{base + 3:.2f}" stroke="{AXIS_COLOUR}" '
+            f'stroke-width="0.6"/>'
+        )
+        labels.append(
+            f'<span class="tick x" style="left:{tx:.2f}px;top:{base + 5:.2f}px">'
+            f"{escape(_day_label(day, locale))}</span>"
+        )
+    shapes.append(
+        f'<path d="M{LEFT:.2f} {base:.2f}H{WIDTH - RIGHT:.2f}" stroke="{AXIS_COLOUR}" '
+        f'stroke-width="0.6" fill="none"/>'
+    )
+    # The closing point, marked.
+    shapes.append(
+        f'<circle cx="{x(days):.2f}" cy="{y(values[-1]):.2f}" r="2.6" fill="{LINE_COLOUR}"/>'
+    )
+    return Markup(
+        f'<div class="balance-chart" style="width:{WIDTH}px;height:{HEIGHT}px">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}">{"".join(shapes)}</svg>{"".join(labels)}</div>'
+    )
