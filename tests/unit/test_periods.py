@@ -4,7 +4,13 @@ import datetime as dt
 
 import pytest
 
-from dagster_project.periods import add_months, next_period, period_bounds, period_of, periods_between
+from dagster_project.periods import (
+    add_months,
+    next_period,
+    period_bounds,
+    period_of,
+    periods_between,
+)
 
 
 def test_a_period_is_a_half_open_month():
