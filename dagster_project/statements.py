@@ -226,6 +226,7 @@ def statement_activity(con: duckdb.DuckDBPyConnection, cid: str, period: str) ->
     }
 
 
+DOCUMENT_CHUNK = 500
 CUSTOMER_COLUMNS = (
     "customer_id",
     "customer_name",
@@ -253,7 +254,8 @@ def write_documents_for_closed_periods(
             f"select {', '.join(CUSTOMER_COLUMNS)} from marts.dim_customers order by customer_id"  # noqa: S608
         ).fetchall()
     }
-    jobs = []
+    # Contexts are built lazily and rendered in chunks, so memory stays flat at any size.
+    pending = []
     for period in closed_periods(con):
         _, end = period_bounds(period)
         for customer in customers.values():
@@ -263,7 +265,13 @@ def write_documents_for_closed_periods(
             if path.exists():
                 run.frozen += 1
             else:
-                jobs.append(("statement", statement_context(con, catalog, customer, period), path))
+                pending.append(
+                    (
+                        "statement",
+                        lambda c=customer, p=period: statement_context(con, catalog, c, p),
+                        path,
+                    )
+                )
     through = closed_through(con)
     if through is not None:
         for invoice in finalized_invoices(con, through):
@@ -271,10 +279,19 @@ def write_documents_for_closed_periods(
             if path.exists():
                 run.frozen += 1
                 continue
-            context = invoice_context(con, catalog, invoice, customers[invoice["customer_id"]])
             kind = "credit_note" if invoice["invoice_type"] == "credit_note" else "invoice"
-            jobs.append((kind, context, path))
-    if jobs:
-        write_documents_parallel(jobs, progress=progress)
-        run.written = len(jobs)
+            customer = customers[invoice["customer_id"]]
+            pending.append(
+                (kind, lambda i=invoice, c=customer: invoice_context(con, catalog, i, c), path)
+            )
+    for first in range(0, len(pending), DOCUMENT_CHUNK):
+        chunk = pending[first : first + DOCUMENT_CHUNK]
+        jobs = [(kind, build(), path) for kind, build, path in chunk]
+
+        def chunk_progress(done: int, _total: int, offset: int = first) -> None:
+            if progress:
+                progress(offset + done, len(pending))
+
+        write_documents_parallel(jobs, progress=chunk_progress)
+        run.written += len(jobs)
     return run
