@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.assets.finance import invoice_numbers
-from dagster_project.assets.ingest import progress_line
+from dagster_project.assets.ingest import progress_bar
 from dagster_project.catalog import load_catalog
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.resources import CreditsSettings
@@ -33,8 +33,7 @@ def statement_pdfs(context: AssetExecutionContext, settings: CreditsSettings) ->
     try:
 
         def progress(i: int, n: int) -> None:
-            if i == 1 or i == n or i % 25 == 0:
-                progress_line(f"  documents: {i}/{n}")
+            progress_bar("documents", i, n)
 
         run = write_documents_for_closed_periods(con, catalog, resolved.reports, progress)
     finally:

@@ -17,6 +17,17 @@ def progress_line(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def progress_bar(label: str, done: int, total: int, width: int = 30) -> None:
+    """A bar redrawn in place on a terminal; on a log (not a TTY), a line now and then."""
+    if sys.stderr.isatty():
+        filled = width * done // max(total, 1)
+        bar = "#" * filled + "-" * (width - filled)
+        end = "\n" if done >= total else ""
+        print(f"\r  {label} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+    elif done in (1, total) or done % 25 == 0:
+        progress_line(f"  {label}: {done}/{total}")
+
+
 @multi_asset(
     specs=[
         AssetSpec(["raw", t], group_name="raw", description="The validated catalog as data.")
