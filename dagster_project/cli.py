@@ -243,7 +243,7 @@ def cmd_close(args, settings=None, period: str | None = None) -> None:
     _say(f"close {period} as of {settings.as_of_iso}")
     _execute(settings, before_job=mark_closed)
     _say(
-        f"closed through {period} in {time.monotonic() - started:.1f}s; statements under {settings.reports}"
+        f"closed through {period} in {time.monotonic() - started:.1f}s; documents under {settings.reports}"
     )
 
 
@@ -309,7 +309,7 @@ def cmd_demo(args) -> None:
     cmd_close(args, settings, last)
     _say(f"demo finished in {time.monotonic() - started:.1f}s")
     print(f"warehouse: {settings.warehouse}")
-    print(f"statements: {settings.reports}")
+    print(f"PDFs: {settings.reports} (<period>/statements, <period>/invoices)")
     print(f'try: duckdb -readonly {settings.warehouse} "from marts.dim_customers limit 5"')
 
 
