@@ -100,22 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
 # --- the one write path -------------------------------------------------------------------
 
 
-def _execute(settings, before_job=None) -> None:
-    """Run the Dagster job on a copy of the warehouse; swap it in only on success."""
+def _execute(settings, job_name: str = "credits_job", run_config: dict | None = None) -> None:
+    """Run a Dagster job on a copy of the warehouse; swap it in only on success."""
     from dagster import DagsterEventType, DagsterInstance
 
     from dagster_project.definitions import build_definitions
     from dagster_project.resources import CreditsSettings
-    from dagster_project.warehouse import connect, exclusive_lock, transactional_copy
+    from dagster_project.warehouse import exclusive_lock, transactional_copy
 
     _preflight(settings)
     with exclusive_lock(settings.warehouse), transactional_copy(settings.warehouse) as work:
-        if before_job is not None:
-            con = connect(work)
-            try:
-                before_job(con)
-            finally:
-                con.close()  # DuckDB allows one writer: close before dbt starts
         resource = CreditsSettings(
             landing=str(settings.landing),
             catalog=str(settings.catalog),
@@ -123,11 +117,14 @@ def _execute(settings, before_job=None) -> None:
             reports=str(settings.reports),
             as_of=settings.as_of_iso,
         )
-        job = build_definitions(resource).resolve_job_def("credits_job")
+        job = build_definitions(resource).resolve_job_def(job_name)
         result = job.execute_in_process(
             instance=DagsterInstance.ephemeral(),
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+                **(run_config or {}),
+            },
         )
         if not result.success:
             raise CommandError(_first_failure(result, DagsterEventType))
@@ -202,7 +199,6 @@ def cmd_run(args, settings=None) -> None:
 
 
 def cmd_close(args, settings=None, period: str | None = None) -> None:
-    from dagster_project.ingest import ensure_raw_schema
     from dagster_project.periods import period_bounds
 
     settings = settings or _settings(args)
@@ -213,17 +209,6 @@ def cmd_close(args, settings=None, period: str | None = None) -> None:
             f"period {period} has not ended by the clock ({settings.as_of_iso}); it ends at {end.isoformat()}"
         )
     _preflight(settings)
-    outcome = {}
-
-    def mark_closed(con) -> None:
-        ensure_raw_schema(con)
-        through = con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
-        if through is not None and through >= period:
-            outcome["noop"] = through
-            return
-        con.execute(
-            "insert into raw.period_closes values (?, ?)", [period, settings.as_of]
-        ).fetchall()
 
     # A close that is a no-op must not even rebuild: check under the lock, on the real file.
     from dagster_project.statements import closed_through
@@ -241,7 +226,9 @@ def cmd_close(args, settings=None, period: str | None = None) -> None:
             return
     started = time.monotonic()
     _say(f"close {period} as of {settings.as_of_iso}")
-    _execute(settings, before_job=mark_closed)
+    from dagster_project.jobs import close_config
+
+    _execute(settings, "close_job", close_config(period))
     _say(
         f"closed through {period} in {time.monotonic() - started:.1f}s; documents under {settings.reports}"
     )

@@ -4,28 +4,24 @@ Thin on purpose, and reads no environment at import: settings resolve when a run
 The `credits` CLI executes these same definitions in process.
 """
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from dagster import Definitions
 
 from dagster_project.assets.documents import statement_pdfs
-from dagster_project.assets.finance import frozen_figures, invoice_numbers
+from dagster_project.assets.finance import frozen_figures, invoice_numbers, period_close
 from dagster_project.assets.ingest import catalog_tables, landing_files
 from dagster_project.checks.asset_checks import ASSET_CHECKS
 from dagster_project.dbt import credits_dbt_assets
+from dagster_project.jobs import close_job, credits_job
 from dagster_project.resources import CreditsSettings, dbt_resource
-
-# One job builds everything: load, model, check, and write what closed periods need.
-credits_job = define_asset_job(
-    "credits_job",
-    selection=AssetSelection.all(),
-    executor_def=in_process_executor,
-    description="Load new landing files, rebuild the warehouse as of the clock, write closed periods' documents.",
-)
+from dagster_project.schedules import daily_build_schedule, monthly_close_schedule
+from dagster_project.sensors import landing_sensor
 
 
 def build_definitions(settings: CreditsSettings | None = None) -> Definitions:
     """The definitions, with the run settings given (the CLI) or resolved at run start (the UI)."""
     return Definitions(
         assets=[
+            period_close,
             catalog_tables,
             landing_files,
             credits_dbt_assets,
@@ -34,7 +30,9 @@ def build_definitions(settings: CreditsSettings | None = None) -> Definitions:
             statement_pdfs,
         ],
         asset_checks=ASSET_CHECKS,
-        jobs=[credits_job],
+        jobs=[credits_job, close_job],
+        schedules=[daily_build_schedule, monthly_close_schedule],
+        sensors=[landing_sensor],
         resources={"settings": settings or CreditsSettings(), "dbt": dbt_resource()},
     )
 
