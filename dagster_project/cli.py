@@ -160,7 +160,13 @@ def _first_failure(result, event_types) -> str:
             lines = [
                 ln.strip() for ln in (cause.message or error.message).splitlines() if ln.strip()
             ]
-            return f"step {event.step_key} failed: {lines[0] if lines else 'unknown error'}"
+            first = lines[0] if lines else "unknown error"
+            # A Failure raised on purpose already says what failed.
+            return (
+                first.split("Failure: ", 1)[1]
+                if "Failure: " in first
+                else (f"step {event.step_key} failed: {first}")
+            )
     return "the run failed"
 
 

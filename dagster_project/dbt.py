@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+from dagster import AssetExecutionContext, AssetKey, Failure
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -92,5 +92,22 @@ def credits_dbt_assets(
     # dbt runs as a subprocess and finds the warehouse through its profile's env_var.
     os.environ["CREDITS_WAREHOUSE"] = str(resolved.warehouse)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars(resolved))], context=context)
+    invocation = dbt.cli(
+        ["build", "--vars", json.dumps(dbt_vars(resolved))], context=context, raise_on_error=False
+    )
     yield from invocation.stream()
+    if not invocation.is_successful():
+        raise Failure(failed_nodes_message(invocation.get_artifact("run_results.json")))
+
+
+def failed_nodes_message(run_results: Mapping[str, Any]) -> str:
+    """One line naming what failed in a dbt build: the models and checks, first few."""
+    failed = [
+        r["unique_id"].split(".")[-1]
+        for r in run_results.get("results", [])
+        if r.get("status") in ("error", "fail", "runtime error")
+    ]
+    if not failed:
+        return "dbt build failed"
+    more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+    return f"dbt check or model failed: {', '.join(failed[:3])}{more}"
