@@ -172,8 +172,16 @@ class Seller(_Model):
     payment_terms_days: Annotated[int, Field(ge=0)] = 14
 
 
+class AlertSettings(_Model):
+    """Thresholds of the customer notifications in fct_alerts."""
+
+    usage_spike_factor: Annotated[Decimal, Field(gt=1)] = Decimal(3)
+    expiring_days: list[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [30, 7, 1])
+
+
 class Catalog(_Model):
     currency: str = "USD"
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     seller: Seller = Field(default_factory=lambda: Seller(name="Seller"))
     aggregators: Annotated[list[Aggregator], Field(min_length=1)]
     credit_products: list[CreditProduct] = Field(default_factory=list)
@@ -376,7 +384,11 @@ def catalog_tables(catalog: Catalog) -> dict[str, list[dict]]:
         }
         for p in catalog.promotions
     ]
-    settings = [{"setting": "default_currency", "value": catalog.currency}]
+    settings = [
+        {"setting": "default_currency", "value": catalog.currency},
+        {"setting": "usage_spike_factor", "value": str(catalog.alerts.usage_spike_factor)},
+    ]
+    expiring_days = [{"days_before": d} for d in sorted(set(catalog.alerts.expiring_days))]
     return {
         "catalog_aggregators": aggregators,
         "catalog_aggregator_filters": filters,
@@ -388,4 +400,5 @@ def catalog_tables(catalog: Catalog) -> dict[str, list[dict]]:
         "catalog_plan_prices": plan_prices,
         "catalog_promotions": promotions,
         "catalog_settings": settings,
+        "catalog_alert_expiring_days": expiring_days,
     }

@@ -6,6 +6,7 @@ The `credits` CLI executes these same definitions in process.
 
 from dagster import Definitions
 
+from dagster_project.assets.alerts import alert_outbox
 from dagster_project.assets.documents import statement_pdfs
 from dagster_project.assets.finance import frozen_figures, invoice_numbers, period_close
 from dagster_project.assets.ingest import catalog_tables, landing_files
@@ -28,6 +29,7 @@ def build_definitions(settings: CreditsSettings | None = None) -> Definitions:
             invoice_numbers,
             frozen_figures,
             statement_pdfs,
+            alert_outbox,
         ],
         asset_checks=ASSET_CHECKS,
         jobs=[credits_job, close_job],

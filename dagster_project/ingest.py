@@ -89,7 +89,17 @@ create table if not exists raw.frozen_figures (
     primary key (period, customer_id, figure)
 )
 """
-CONTROL_DDL = (PERIOD_CLOSES_DDL, INVOICE_NUMBERS_DDL, FROZEN_FIGURES_DDL)
+ALERTS_SENT_DDL = """
+create table if not exists raw.alerts_sent (
+    alert_id varchar primary key,
+    customer_id varchar not null,
+    alert_type varchar not null,
+    triggered_at timestamp not null,
+    details varchar,
+    sent_at timestamp not null
+)
+"""
+CONTROL_DDL = (PERIOD_CLOSES_DDL, INVOICE_NUMBERS_DDL, FROZEN_FIGURES_DDL, ALERTS_SENT_DDL)
 
 
 class LandingError(RuntimeError):

@@ -88,6 +88,7 @@ CATALOG_DDL = {
     "catalog_plan_prices": "plan_id varchar, currency varchar, fee_amount bigint, overage_price_per_credit decimal(38, 12)",
     "catalog_promotions": "promotion_id varchar, credits decimal(38, 12), expires_after_days integer, priority integer",
     "catalog_settings": "setting varchar, value varchar",
+    "catalog_alert_expiring_days": "days_before integer",
 }
 
 

@@ -134,3 +134,17 @@ def test_malformed_catalog_exits_with_one_line_and_writes_nothing(tmp_path, work
     assert len(err) == 1
     assert "aggregators[0].operation" in err[0]
     assert not warehouse.exists()
+
+
+def test_alerts_are_never_sent_twice_across_runs(workspace):
+    import json
+
+    root, _, flags = workspace
+    outbox = root / "reports" / "alerts" / "outbox.jsonl"
+    assert main(["run", *flags]) == 0
+    first = outbox.read_text().splitlines()
+    assert first, "the generated data raises alerts"
+    ids = [json.loads(line)["alert_id"] for line in first]
+    assert len(ids) == len(set(ids))
+    assert main(["run", *flags]) == 0
+    assert outbox.read_text().splitlines() == first

@@ -1,0 +1,8 @@
+-- Days before an expiry at which a credits_expiring alert fires (catalog `alerts:`).
+with
+
+source as (
+    select * from {{ source('raw', 'catalog_alert_expiring_days') }}
+)
+
+select * from source
