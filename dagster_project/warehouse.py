@@ -100,9 +100,9 @@ def write_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> dict[str,
         con.execute(f"create or replace table raw.{table} ({CATALOG_DDL[table]})")
         if rows:
             columns = list(rows[0])
-            placeholders = ", ".join("?" for _ in columns)
+            marks = ", ".join("?" for _ in columns)
             con.executemany(
-                f"insert into raw.{table} values ({placeholders})",  # noqa: S608 - fixed names
+                f"insert into raw.{table} values ({marks})",  # noqa: S608 - fixed names
                 [[row[c] for c in columns] for row in rows],
             )
         counts[table] = len(rows)
