@@ -16,7 +16,6 @@ import warnings
 from pathlib import Path
 
 EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 
 class CommandError(RuntimeError):

@@ -383,11 +383,11 @@ def load_landing(
     try:
         batch = next_batch(con, ingested_at)
         batch.ignored = ignored
-        todo = list(pending_files(con, files))
-        batch.files_skipped = len(files) - len(todo)
-        for i, (item, digest) in enumerate(todo, start=1):
+        new_files = list(pending_files(con, files))
+        batch.files_skipped = len(files) - len(new_files)
+        for i, (item, digest) in enumerate(new_files, start=1):
             if progress:
-                progress(i, len(todo), item.source_file)
+                progress(i, len(new_files), item.source_file)
             rows = _load_file(con, item, batch)
             batch.rows[item.feed] = batch.rows.get(item.feed, 0) + rows
             batch.files_loaded += 1

@@ -10,7 +10,13 @@ from dagster_project.resources import CreditsSettings
 from dagster_project.warehouse import connect
 
 
-def _validate(model, frame) -> AssetCheckResult:
+def _validate(model, settings: CreditsSettings, sql: str) -> AssetCheckResult:
+    """Validate what `sql` reads from the run's warehouse against a pandera model."""
+    con = connect(settings.resolve().warehouse, read_only=True)
+    try:
+        frame = con.sql(sql).pl()
+    finally:
+        con.close()
     try:
         model.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as err:
@@ -30,14 +36,11 @@ def raw_event_rows_check(
     context: AssetCheckExecutionContext, settings: CreditsSettings
 ) -> AssetCheckResult:
     """The rows this run loaded match RawEventRows (earlier batches were checked when loaded)."""
-    con = connect(settings.resolve().warehouse, read_only=True)
-    try:
-        frame = con.sql(
-            "select * from raw.events where batch_seq = (select max(batch_seq) from raw.events)"
-        ).pl()
-    finally:
-        con.close()
-    return _validate(RawEventRows, frame)
+    return _validate(
+        RawEventRows,
+        settings,
+        "select * from raw.events where batch_seq = (select max(batch_seq) from raw.events)",
+    )
 
 
 @asset_check(
@@ -49,14 +52,11 @@ def rated_events_check(
     context: AssetCheckExecutionContext, settings: CreditsSettings
 ) -> AssetCheckResult:
     """fct_rated_events matches RatedEvents: exact, non-negative, credits = units × rate."""
-    con = connect(settings.resolve().warehouse, read_only=True)
-    try:
-        frame = con.sql(
-            "select * exclude (dimensions), dimensions::varchar as dimensions from marts.fct_rated_events"
-        ).pl()
-    finally:
-        con.close()
-    return _validate(RatedEvents, frame)
+    return _validate(
+        RatedEvents,
+        settings,
+        "select * exclude (dimensions), dimensions::varchar as dimensions from marts.fct_rated_events",
+    )
 
 
 ASSET_CHECKS = [raw_event_rows_check, rated_events_check]

@@ -11,3 +11,14 @@
         end as payload
     from {{ relation }}
 {%- endmacro %}
+
+{# The columns every staged landing row keeps: where it came from and its verdict input. #}
+{% macro landing_row_columns() -%}
+        load_batch_id,
+        batch_seq,
+        source_file,
+        line_number,
+        raw_payload,
+        ingested_at,
+        is_object,
+{%- endmacro %}

@@ -6,13 +6,7 @@ guarded as (
 
 renamed as (
     select
-        load_batch_id,
-        batch_seq,
-        source_file,
-        line_number,
-        raw_payload,
-        ingested_at,
-        is_object,
+        {{ landing_row_columns() }}
         nullif(trim(payload ->> 'customer_id'), '') as customer_id,
         nullif(trim(payload ->> 'external_id'), '') as external_id,
         payload ->> 'name' as customer_name,

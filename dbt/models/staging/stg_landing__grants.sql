@@ -6,13 +6,7 @@ guarded as (
 
 renamed as (
     select
-        load_batch_id,
-        batch_seq,
-        source_file,
-        line_number,
-        raw_payload,
-        ingested_at,
-        is_object,
+        {{ landing_row_columns() }}
         nullif(trim(payload ->> 'grant_id'), '') as grant_id,
         nullif(trim(payload ->> 'customer_id'), '') as customer_id,
         lower(nullif(trim(payload ->> 'kind'), '')) as kind,

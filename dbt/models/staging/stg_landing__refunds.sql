@@ -6,13 +6,7 @@ guarded as (
 
 renamed as (
     select
-        load_batch_id,
-        batch_seq,
-        source_file,
-        line_number,
-        raw_payload,
-        ingested_at,
-        is_object,
+        {{ landing_row_columns() }}
         nullif(trim(payload ->> 'refund_id'), '') as refund_id,
         nullif(trim(payload ->> 'purchase_id'), '') as purchase_id,
         {{ parse_utc_timestamp("payload ->> 'refunded_at'") }} as refunded_at,

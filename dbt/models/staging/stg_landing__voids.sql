@@ -6,13 +6,7 @@ guarded as (
 
 renamed as (
     select
-        load_batch_id,
-        batch_seq,
-        source_file,
-        line_number,
-        raw_payload,
-        ingested_at,
-        is_object,
+        {{ landing_row_columns() }}
         nullif(trim(payload ->> 'event_id'), '') as event_id,
         {{ parse_utc_timestamp("payload ->> 'voided_at'") }} as voided_at,
         payload ->> 'reason' as reason
