@@ -99,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 # --- the one write path -------------------------------------------------------------------
 
 
-def _execute(settings, job_name: str = "credits_job", run_config: dict | None = None) -> None:
-    """Run a Dagster job on a copy of the warehouse; swap it in only on success."""
+def _execute(settings, job_name: str = "credits_job", partition_key: str | None = None) -> None:
+    """Run a Dagster job on a copy of the warehouse; swap it in only on success. The clock
+    and paths are the resource's; a partitioned job also takes its billing period."""
     from dagster import DagsterEventType, DagsterInstance
 
     from dagster_project.definitions import build_definitions
@@ -120,10 +121,10 @@ def _execute(settings, job_name: str = "credits_job", run_config: dict | None = 
         result = job.execute_in_process(
             instance=DagsterInstance.ephemeral(),
             raise_on_error=False,
-            run_config={
-                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-                **(run_config or {}),
-            },
+            partition_key=partition_key,
+            # Given run config replaces a partitioned job's own (the replay clock), so the
+            # CLI sets the clock on the resource itself, from the same replay_clock.
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
         if not result.success:
             raise CommandError(_first_failure(result, DagsterEventType))
@@ -215,40 +216,74 @@ def cmd_close(args, settings=None, period: str | None = None) -> None:
         )
     _preflight(settings)
 
+    _check_partition(period)
     # A close that is a no-op must not even rebuild: check under the lock, on the real file.
-    from dagster_project.statements import closed_through
-    from dagster_project.warehouse import connect, exclusive_lock
-
-    if settings.warehouse.exists():
-        with exclusive_lock(settings.warehouse):
-            con = connect(settings.warehouse)
-            try:
-                through = closed_through(con)
-            finally:
-                con.close()
-        if through is not None and through >= period:
-            _say(f"period {period} is already closed (closed through {through}); nothing to do")
-            return
+    through = _closed_through(settings)
+    if through is not None and through >= period:
+        _say(f"period {period} is already closed (closed through {through}); nothing to do")
+        return
     started = time.monotonic()
     _say(f"close {period} as of {settings.as_of_iso}")
-    from dagster_project.jobs import close_config
-
-    _execute(settings, "close_job", close_config(period))
+    _execute(settings, "close_job", partition_key=period)
     _say(
         f"closed through {period} in {time.monotonic() - started:.1f}s; documents under {settings.reports}"
     )
 
 
 def cmd_backfill(args) -> None:
-    from dagster_project.periods import period_bounds, periods_between
+    """One `backfill_job` run per period, in order: the runs a Dagster partition backfill
+    of the same range makes, with the same clock (each period's end)."""
+    from dataclasses import replace
+
+    from dagster_project.partitions import replay_clock
+    from dagster_project.periods import periods_between
 
     base = _settings(args)
-    for period in periods_between(args.period_from, args.period_to):
-        _, end = period_bounds(period)
-        settings = type(base)(base.landing, base.catalog, base.warehouse, base.reports, end)
-        _say(f"backfill {period}: clock {settings.as_of_iso}")
-        cmd_run(args, settings)
-        cmd_close(args, settings, period)
+    periods = periods_between(args.period_from, args.period_to)
+    for period in periods:
+        _check_partition(period)
+    if replay_clock(periods[-1]) > base.as_of:
+        raise CommandError(
+            f"period {periods[-1]} has not ended by the clock ({base.as_of_iso}); "
+            "backfill replays only periods that are over"
+        )
+    through = _closed_through(base)
+    started = time.monotonic()
+    for i, period in enumerate(periods, start=1):
+        if through is not None and period <= through:
+            _say(f"backfill {period} ({i}/{len(periods)}): already closed, skipped")
+            continue
+        settings = replace(base, as_of=replay_clock(period))
+        _say(
+            f"backfill {period} ({i}/{len(periods)}): load, close and build as of {settings.as_of_iso}"
+        )
+        _execute(settings, "backfill_job", partition_key=period)
+    _say(f"backfilled {periods[0]}..{periods[-1]} in {time.monotonic() - started:.1f}s")
+
+
+def _check_partition(period: str) -> None:
+    from dagster_project.partitions import BILLING_PERIODS, FIRST_PERIOD
+
+    if not BILLING_PERIODS.has_partition_key(period):
+        last = BILLING_PERIODS.get_last_partition_key()
+        raise CommandError(
+            f"period {period} is not a billing-period partition ({FIRST_PERIOD} to {last})"
+        )
+
+
+def _closed_through(settings) -> str | None:
+    """The last closed period of the warehouse, read under the writer lock."""
+    from dagster_project.statements import closed_through
+    from dagster_project.warehouse import connect, exclusive_lock
+
+    if not settings.warehouse.exists():
+        return None
+    with exclusive_lock(settings.warehouse):
+        con = connect(settings.warehouse)
+        try:
+            return closed_through(con)
+        finally:
+            con.close()
 
 
 def cmd_export(args) -> None:

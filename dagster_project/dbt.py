@@ -19,8 +19,8 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
-from dagster_project.settings import Settings
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 LAYERS = ("staging", "intermediate", "marts")
@@ -55,12 +55,6 @@ def ensure_manifest() -> Path:
     return MANIFEST_PATH
 
 
-def dbt_vars(settings: Settings) -> dict[str, str]:
-    """The --vars of a dbt build: the run's clock. One pure function, so the CLI, schedules
-    and tests agree on what dbt sees."""
-    return {"as_of": settings.as_of_iso}
-
-
 class CreditsTranslator(DagsterDbtTranslator):
     """dbt models become `<layer>/<model>` assets in a group per layer; sources are `raw/<table>`."""
 
@@ -87,13 +81,17 @@ TRANSLATOR = CreditsTranslator(settings=DagsterDbtTranslatorSettings(enable_asse
 def credits_dbt_assets(
     context: AssetExecutionContext, dbt: DbtCliResource, settings: CreditsSettings
 ):
-    """Every dbt model and test, built against the run's warehouse with the run's clock."""
+    """Every dbt model and test, built against the run's warehouse with the run's clock and,
+    in a partitioned run, its billing period's window."""
     resolved = settings.resolve()
+    period = context.partition_key if context.has_partition_key else None
     # dbt runs as a subprocess and finds the warehouse through its profile's env_var.
     os.environ["CREDITS_WAREHOUSE"] = str(resolved.warehouse)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     invocation = dbt.cli(
-        ["build", "--vars", json.dumps(dbt_vars(resolved))], context=context, raise_on_error=False
+        ["build", "--vars", json.dumps(dbt_vars(resolved.as_of, period))],
+        context=context,
+        raise_on_error=False,
     )
     yield from invocation.stream()
     if not invocation.is_successful():

@@ -12,7 +12,7 @@ from dagster_project.assets.finance import frozen_figures, invoice_numbers, peri
 from dagster_project.assets.ingest import catalog_tables, landing_files
 from dagster_project.checks.asset_checks import ASSET_CHECKS
 from dagster_project.dbt import credits_dbt_assets
-from dagster_project.jobs import close_job, credits_job
+from dagster_project.jobs import backfill_job, close_job, credits_job
 from dagster_project.resources import CreditsSettings, dbt_resource
 from dagster_project.schedules import daily_build_schedule, monthly_close_schedule
 from dagster_project.sensors import landing_sensor
@@ -32,7 +32,7 @@ def build_definitions(settings: CreditsSettings | None = None) -> Definitions:
             alert_outbox,
         ],
         asset_checks=ASSET_CHECKS,
-        jobs=[credits_job, close_job],
+        jobs=[credits_job, close_job, backfill_job],
         schedules=[daily_build_schedule, monthly_close_schedule],
         sensors=[landing_sensor],
         resources={"settings": settings or CreditsSettings(), "dbt": dbt_resource()},

@@ -5,7 +5,7 @@ import datetime as dt
 
 from dagster import RunRequest, ScheduleEvaluationContext, schedule
 
-from dagster_project.jobs import close_config, close_job, credits_job, settings_config
+from dagster_project.jobs import close_job, credits_job, settings_config
 from dagster_project.periods import add_months, month_start, period_of
 
 
@@ -27,5 +27,8 @@ def monthly_close_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     """On the 1st at 06:00 UTC: close the month that just ended."""
     clock = _clock(context)
     period = period_of(add_months(month_start(clock), -1))
-    config = settings_config(clock.isoformat()) | close_config(period)
-    return RunRequest(run_key=f"close-{period}", run_config=config, tags={"period": period})
+    return RunRequest(
+        run_key=f"close-{period}",
+        run_config=settings_config(clock.isoformat()),
+        partition_key=period,
+    )

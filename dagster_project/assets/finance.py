@@ -1,53 +1,47 @@
 """The finance stage: what a close decides is persisted, so no rebuild can change it."""
 
-from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.assets.ingest import progress_line
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.ingest import ensure_raw_schema
+from dagster_project.partitions import BILLING_PERIODS
 from dagster_project.periods import period_bounds
 from dagster_project.resources import CreditsSettings
 from dagster_project.warehouse import connect
 
 
-class PeriodCloseConfig(Config):
-    """The period to close, YYYY-MM (the monthly schedule passes the previous month)."""
-
-    period: str
-
-
-@asset(key=["raw", "period_closes"], group_name="finance")
-def period_close(
-    context: AssetExecutionContext, config: PeriodCloseConfig, settings: CreditsSettings
-) -> MaterializeResult:
-    """Close a period and every earlier one (SPEC §7 `credits close`): recorded in
-    `raw.period_closes`, which dbt reads back, so the same job then finalizes and numbers
-    the invoices, freezes the figures and writes the documents. Refuses a period the clock
-    has not passed; closing a closed period changes nothing."""
+@asset(key=["raw", "period_closes"], group_name="finance", partitions_def=BILLING_PERIODS)
+def period_close(context: AssetExecutionContext, settings: CreditsSettings) -> MaterializeResult:
+    """Close the partition's period and every earlier one (SPEC §7 `credits close`):
+    recorded in `raw.period_closes`, which dbt reads back, so the same run then finalizes
+    and numbers the invoices, freezes the figures and writes the documents. Refuses a
+    period the clock has not passed; closing a closed period changes nothing."""
     resolved = settings.resolve()
-    _, end = period_bounds(config.period)
+    period = context.partition_key
+    _, end = period_bounds(period)
     if end > resolved.as_of:
         raise Failure(
-            f"period {config.period} has not ended by the clock ({resolved.as_of_iso}); "
+            f"period {period} has not ended by the clock ({resolved.as_of_iso}); "
             f"it ends at {end.isoformat()}"
         )
     con = connect(resolved.warehouse)
     try:
         ensure_raw_schema(con)
         through = con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
-        closed = through is None or through < config.period
+        closed = through is None or through < period
         if closed:
             con.execute(
-                "insert into raw.period_closes values (?, ?)", [config.period, resolved.as_of]
+                "insert into raw.period_closes values (?, ?)", [period, resolved.as_of]
             ).fetchall()
     finally:
         con.close()
     return MaterializeResult(
         metadata={
-            "period": config.period,
+            "period": period,
             "closed_now": closed,
-            "closed_through": max(through or "", config.period),
+            "closed_through": max(through or "", period),
         }
     )
 

@@ -24,8 +24,10 @@ def test_monthly_close_closes_the_previous_period_on_the_first():
         scheduled_execution_time=dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.UTC)
     )
     request = monthly_close_schedule(context)
-    assert request.run_config["ops"]["raw__period_closes"]["config"]["period"] == "2025-12"
+    assert request.partition_key == "2025-12"
     assert request.run_key == "close-2025-12"
+    # The close runs with the scheduled clock, not the period's end.
+    assert request.run_config["resources"]["settings"]["config"]["as_of"] == "2026-01-01T06:00:00"
     assert monthly_close_schedule.cron_schedule == "0 6 1 * *"
 
 
@@ -46,7 +48,10 @@ def test_the_sensor_requests_a_run_only_when_landing_changes(tmp_path, monkeypat
 
 
 def test_jobs_schedules_and_sensor_are_in_the_definitions():
-    assert {j.name for j in defs.resolve_all_job_defs()} >= {"credits_job", "close_job"}
+    jobs = {j.name: j for j in defs.resolve_all_job_defs()}
+    assert set(jobs) >= {"credits_job", "close_job", "backfill_job"}
+    assert jobs["credits_job"].partitions_def is None
+    assert jobs["close_job"].partitions_def == jobs["backfill_job"].partitions_def
     assert defs.resolve_schedule_def("daily_build_schedule").job_name == "credits_job"
     assert defs.resolve_schedule_def("monthly_close_schedule").job_name == "close_job"
     assert defs.resolve_sensor_def("landing_sensor").job_name == "credits_job"

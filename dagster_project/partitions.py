@@ -1,0 +1,45 @@
+"""Billing-period partitions, and what a run tells dbt about its window.
+
+One Dagster partition per billing period, keyed `YYYY-MM` like the periods themselves. A
+partition's window is the period's half-open interval [start, end) in UTC (SPEC §4), so an
+event at exactly the end belongs to the next partition.
+
+`dbt_vars` is the one place a run's clock and window become dbt's `--vars`: the dbt asset,
+the CLI and the tests all go through it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dagster import MonthlyPartitionsDefinition
+
+from dagster_project.periods import period_bounds
+
+FIRST_PERIOD = "2020-01"
+
+# Partitions run up to the last period that has ended: a period can only be closed, or
+# replayed, once it is over.
+BILLING_PERIODS = MonthlyPartitionsDefinition(start_date=FIRST_PERIOD, timezone="UTC", fmt="%Y-%m")
+
+
+def _iso(instant: dt.datetime) -> str:
+    return instant.isoformat(timespec="seconds")
+
+
+def dbt_vars(as_of: dt.datetime, period: str | None = None) -> dict[str, str]:
+    """The --vars of a dbt build: the run's clock, and its partition's half-open window.
+
+    Outside a partition (a plain `credits run`) the window is empty strings, which the dbt
+    models read as "no window".
+    """
+    window = {"period": "", "period_start": "", "period_end": ""}
+    if period:
+        start, end = period_bounds(period)
+        window = {"period": period, "period_start": _iso(start), "period_end": _iso(end)}
+    return {"as_of": _iso(as_of), **window}
+
+
+def replay_clock(period: str) -> dt.datetime:
+    """The clock of a backfill's run for `period`: the instant the period ends."""
+    return period_bounds(period)[1]

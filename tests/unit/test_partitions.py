@@ -1,0 +1,69 @@
+"""Billing-period partitions and the --vars a run hands dbt (dagster_project.partitions)."""
+
+import datetime as dt
+
+import pytest
+
+from dagster_project.partitions import BILLING_PERIODS, dbt_vars, replay_clock
+from dagster_project.periods import period_of
+
+CLOCK = dt.datetime(2026, 3, 1, 6, 30)
+
+
+def test_a_partition_window_is_the_period_half_open():
+    """[start, end): the window starts at the period's first instant and ends, exclusive,
+    at the next period's first instant."""
+    assert dbt_vars(CLOCK, "2026-02") == {
+        "as_of": "2026-03-01T06:30:00",
+        "period": "2026-02",
+        "period_start": "2026-02-01T00:00:00",
+        "period_end": "2026-03-01T00:00:00",
+    }
+
+
+def test_the_window_end_belongs_to_the_next_period():
+    end = dt.datetime.fromisoformat(dbt_vars(CLOCK, "2026-02")["period_end"])
+    assert period_of(end) == "2026-03"
+    assert period_of(end - dt.timedelta(microseconds=1)) == "2026-02"
+
+
+def test_december_rolls_into_january():
+    window = dbt_vars(CLOCK, "2026-12")
+    assert (window["period_start"], window["period_end"]) == (
+        "2026-12-01T00:00:00",
+        "2027-01-01T00:00:00",
+    )
+
+
+def test_outside_a_partition_the_window_is_empty():
+    assert dbt_vars(CLOCK) == {
+        "as_of": "2026-03-01T06:30:00",
+        "period": "",
+        "period_start": "",
+        "period_end": "",
+    }
+
+
+@pytest.mark.parametrize("period", ["2020-01", "2024-02", "2026-02", "2026-10"])
+def test_dagster_windows_are_the_same_windows(period):
+    """The Dagster partition's time window and the dbt vars agree, UTC, key = period."""
+    window = BILLING_PERIODS.time_window_for_partition_key(period)
+    got = dbt_vars(CLOCK, period)
+    assert window.start.replace(tzinfo=None).isoformat() == got["period_start"]
+    assert window.end.replace(tzinfo=None).isoformat() == got["period_end"]
+    assert window.start.utcoffset() == dt.timedelta(0)
+
+
+def test_a_replay_runs_at_the_period_end():
+    assert replay_clock("2026-02") == dt.datetime(2026, 3, 1)
+
+
+def test_a_bad_period_is_refused_in_one_line():
+    with pytest.raises(ValueError, match="period '2026-13' is not YYYY-MM"):
+        dbt_vars(CLOCK, "2026-13")
+
+
+def test_partitions_start_in_2020_and_end_with_the_last_period_that_is_over():
+    keys = BILLING_PERIODS.get_partition_keys(current_time=dt.datetime(2026, 11, 22, tzinfo=dt.UTC))
+    assert keys[0] == "2020-01"
+    assert keys[-1] == "2026-10"
