@@ -21,6 +21,7 @@ import pytest
 from dagster_project.catalog import load_catalog
 from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from dagster_project.ingest import load_landing
+from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable
 from dagster_project.warehouse import connect, write_catalog
 
@@ -123,7 +124,7 @@ def build_warehouse(
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--vars",
-        json.dumps({"as_of": as_of}),
+        json.dumps(dbt_vars(dt.datetime.fromisoformat(as_of))),
         "--target-path",
         str(target),
         "--log-path",

@@ -1,5 +1,7 @@
 -- Closed periods never change (SPEC §4): with no late data, recomputing a closed period
 -- reproduces every figure frozen when it closed, and adds none.
+-- Reads several models; Dagster shows it as a check on int_period_figures.
+{{ config(meta={'dagster': {'ref': {'name': 'int_period_figures'}}}) }}
 with
 
 frozen as (

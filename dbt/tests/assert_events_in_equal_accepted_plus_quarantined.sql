@@ -1,4 +1,6 @@
 -- Every landed event row is either accepted or quarantined, never lost nor both.
+-- Reads several models; Dagster shows it as a check on fct_event_quarantine.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_event_quarantine'}}}) }}
 with
 
 landed as (select count(*) as n from {{ source('raw', 'events') }}),

@@ -1,5 +1,7 @@
 -- Invoice arithmetic: total = subtotal + tax, subtotal = the sum of the lines, and every
 -- line's amount = quantity × unit amount.
+-- Reads several models; Dagster shows it as a check on fct_invoices.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_invoices'}}}) }}
 with
 
 lines as (

@@ -1,4 +1,6 @@
 -- Per customer, the sum of the ledger equals the last balance_after and the last closing_credits.
+-- Reads several models; Dagster shows it as a check on fct_balances_daily.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_balances_daily'}}}) }}
 with
 
 ledger as (

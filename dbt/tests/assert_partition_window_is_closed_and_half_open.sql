@@ -6,6 +6,11 @@
 --   its end, period_start (docs/ledger.md "Period end"); and an entry of the partition's
 --   period lies in the window or at period_end, where its own settlements are booked.
 -- Outside a partition the vars are empty and there is nothing to check.
+-- Reads several models; Dagster shows it as a check on fct_credit_ledger.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_credit_ledger'}}}) }}
+-- The refs sit inside the `if`, so dbt learns the order from these:
+-- depends_on: {{ ref('fct_credit_ledger') }}
+-- depends_on: {{ ref('stg_control__period_closes') }}
 {% if var('period') %}
 
 with

@@ -1,4 +1,6 @@
 -- Every debit is covered exactly once: its shares of grants and shortfalls add up to it.
+-- Reads several models; Dagster shows it as a check on int_usage_allocated_to_grants.
+{{ config(meta={'dagster': {'ref': {'name': 'int_usage_allocated_to_grants'}}}) }}
 with
 
 shares as (
