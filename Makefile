@@ -41,9 +41,15 @@ bench: $(STAMP)
 preview: $(STAMP)
 	$(BIN)/python -m dagster_project.documents.preview
 
+# The UI on the demo's data (run `make demo` first); CREDITS_* variables point it elsewhere.
 ui: $(STAMP)
-	DAGSTER_HOME=$(CURDIR)/.dagster_home; mkdir -p $$DAGSTER_HOME; \
-	DAGSTER_HOME=$$DAGSTER_HOME PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dagster dev -m dagster_project.definitions
+	mkdir -p .dagster_home && cp dagster_project/dagster.yaml .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home PATH=$(CURDIR)/$(BIN):$$PATH \
+	CREDITS_LANDING=$${CREDITS_LANDING:-data/demo/landing} \
+	CREDITS_CATALOG=$${CREDITS_CATALOG:-data/demo/catalog.yml} \
+	CREDITS_WAREHOUSE=$${CREDITS_WAREHOUSE:-data/demo/warehouse.duckdb} \
+	CREDITS_REPORTS=$${CREDITS_REPORTS:-data/demo/reports} \
+	$(BIN)/dagster dev -m dagster_project.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
 clean:
 	rm -rf $(VENV) dbt/target dbt/logs data/demo reports/out .pytest_cache

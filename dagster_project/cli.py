@@ -116,6 +116,7 @@ def _execute(settings, job_name: str = "credits_job", partition_key: str | None 
             warehouse=str(work),
             reports=str(settings.reports),
             as_of=settings.as_of_iso,
+            hold_writer_lock=False,
         )
         job = build_definitions(resource).resolve_job_def(job_name)
         result = job.execute_in_process(

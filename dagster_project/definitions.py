@@ -4,7 +4,7 @@ Thin on purpose, and reads no environment at import: settings resolve when a run
 The `credits` CLI executes these same definitions in process.
 """
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from dagster_project.assets.alerts import alert_outbox
 from dagster_project.assets.documents import statement_pdfs
@@ -36,6 +36,9 @@ def build_definitions(settings: CreditsSettings | None = None) -> Definitions:
         schedules=[daily_build_schedule, monthly_close_schedule],
         sensors=[landing_sensor],
         resources={"settings": settings or CreditsSettings(), "dbt": dbt_resource()},
+        # One process per run, UI materializations included: DuckDB has one writer, and
+        # the run holds the warehouse's writer lock for its whole length.
+        executor=in_process_executor,
     )
 
 

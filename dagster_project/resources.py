@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from dagster_dbt import DbtCliResource
+from pydantic import PrivateAttr
 
 from dagster_project.settings import Settings, resolve_settings
+from dagster_project.warehouse import exclusive_lock
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
@@ -22,6 +25,23 @@ class CreditsSettings(ConfigurableResource):
     warehouse: str | None = None
     reports: str | None = None
     as_of: str | None = None
+    # A run holds the warehouse's writer lock from start to end, so a UI run and a CLI
+    # command never write the file at once. The CLI takes the lock itself (on the real
+    # file, around its working copy) and sets this off.
+    hold_writer_lock: bool = True
+
+    _held: contextlib.ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if self.hold_writer_lock:
+            held = contextlib.ExitStack()
+            held.enter_context(exclusive_lock(self.resolve().warehouse))
+            self._held = held
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     def resolve(self) -> Settings:
         return resolve_settings(
