@@ -1,49 +1,616 @@
-"""pandera models of the layers, kept apart from the transforms that produce them."""
+"""pandera models of every layer, kept apart from the transforms that produce them.
+
+Each model is what one warehouse table must look like: its columns with the exact polars
+dtype DuckDB hands over (decimals as `pl.Decimal(38, s)`, JSON read as text), and the rules
+SPEC.md states about its rows. The boundaries, raw and marts, are strict: a column added,
+dropped or retyped there fails its check until the model says so too. Staging and
+intermediate models check the columns they declare and let others come and go.
+`asset_checks.py` runs them all.
+
+Rules that span columns are `row_rule`s: one SQL expression per rule, which pandera
+evaluates with polars and the asset checks push down into DuckDB (`pushdown.py`), so a rule
+is written once and means the same in both places.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pandera.polars as pa
 import polars as pl
+from pandera.api.polars.types import PolarsData
+
+from dagster_project.ingest import LANDING_TABLES
+
+# Dtypes as DuckDB hands them to polars.
+Text = pl.String
+Timestamp = pl.Datetime("us")
+Credits = pl.Decimal(38, 12)  # exact credits, 12 fractional digits (SPEC §4)
+Units = pl.Decimal(38, 6)  # units and rates, 6 fractional digits
+TaxRate = pl.Decimal(16, 6)
+Money = pl.Int64  # integer minor units of a currency (SPEC §5)
+
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"  # a billing period, YYYY-MM (SPEC §4)
+CURRENCY = r"^[A-Z]{3}$"  # an ISO 4217 code
+
+QUARANTINE_REASONS = (
+    # SPEC §2.1 for events …
+    "malformed", "missing_field", "unknown_customer", "bad_timestamp", "negative_quantity",
+    "non_numeric_quantity", "future_timestamp", "duplicate", "conflicting_duplicate",
+    # … and the broken reference rows of §2.2.
+    "invalid_currency", "invalid_value", "unknown_plan", "unknown_bundle", "unknown_event",
+    "unknown_purchase",
+)  # fmt: skip
+GRANT_KINDS = (
+    "plan_allowance", "purchase", "auto_topup", "rollover",
+    "promotional", "compensation", "referral", "starting_balance", "adjustment",
+)  # fmt: skip
+GRANT_SOURCES = ("subscription", "purchase", "auto_topup", "rollover", "grants_feed")
+# Ledger entry types by the sign of their credits (SPEC §4: + adds to the balance).
+ENTRIES_THAT_ADD = (
+    "grant", "overage_repaid", "unfunded_repaid", "overage_settlement", "unfunded_writeoff",
+    "void",
+)  # fmt: skip
+ENTRIES_THAT_TAKE = (
+    "usage", "overage", "unfunded", "expiry", "rollover", "repayment", "refund", "adjustment",
+)  # fmt: skip
+ENTRY_TYPES = ENTRIES_THAT_ADD + ENTRIES_THAT_TAKE
+SHORTFALLS = ("overage", "unfunded")
+USAGE_ENTRIES = ("usage", *SHORTFALLS)
+ALERT_TYPES = (
+    "low_balance", "credits_expiring", "balance_depleted", "unfunded_usage", "usage_spike",
+)  # fmt: skip
+INVOICE_TYPES = ("purchase", "subscription", "credit_note")
+INVOICE_STATUSES = ("draft", "finalized")
+INVOICE_NUMBER = r"^(INV|CN)-\d{4}-\d{6}$"  # SPEC §6.2
+LINE_KINDS = ("credits", "fee", "overage", "refund")
+ACCOUNTS = (
+    "cash", "receivable", "deferred_revenue", "usage_revenue", "breakage_revenue",
+    "overage_revenue", "tax_payable", "refunds",
+)  # fmt: skip
+JOURNAL_SOURCES = ("purchase", "subscription", "credit_note", "revenue_recognition", "breakage")
 
 
-class RawEventRows(pa.DataFrameModel):
-    """A landed event row: where it came from, when, and its payload kept whole."""
+def period(**kwargs) -> pa.Field:
+    """A billing period column, YYYY-MM."""
+    return pa.Field(str_matches=PERIOD, **kwargs)
 
-    load_batch_id: str = pa.Field(nullable=False)
-    batch_seq: pl.Int32 = pa.Field(ge=1)
-    source_file: str = pa.Field(nullable=False, str_length={"min_value": 1})
-    line_number: int = pa.Field(ge=1)
-    raw_payload: str = pa.Field(nullable=True)
-    ingested_at: pl.Datetime = pa.Field(nullable=False)
+
+def currency(**kwargs) -> pa.Field:
+    """A currency column: three upper-case letters."""
+    return pa.Field(str_matches=CURRENCY, **kwargs)
+
+
+ROW_RULE_SQL = "__row_rule_sql__"
+
+
+def row_rule(rule: Callable[[Any], str]) -> classmethod:
+    """A pandera dataframe check from a method that returns a SQL predicate on one row.
+
+    The predicate holds for a good row; a row where it is null (cannot be judged) fails.
+    pandera evaluates it with `pl.sql_expr`; DuckDB evaluates the same text, kept on the
+    check under ROW_RULE_SQL, so a rule may use only SQL both understand. The method is
+    called once, without a class, when the model is defined.
+    """
+    sql = rule(None)
+
+    def check(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.sql_expr(sql).fill_null(False))
+
+    check.__name__, check.__qualname__, check.__doc__ = (
+        rule.__name__,
+        rule.__qualname__,
+        rule.__doc__,
+    )
+    method = pa.dataframe_check(check)
+    setattr(method, ROW_RULE_SQL, sql)
+    return method
+
+
+def sql_list(values: tuple[str, ...]) -> str:
+    """Values as a SQL list literal: ('a', 'b')."""
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+class _Strict(pa.DataFrameModel):
+    """The boundaries, raw and marts: exactly these columns with exactly these dtypes."""
 
     class Config:
         strict = True
 
 
-class RatedEvents(pa.DataFrameModel):
+class _Open(pa.DataFrameModel):
+    """Staging and intermediate: these columns and dtypes, and others may come and go."""
+
+    class Config:
+        strict = False
+
+
+# --- raw: one landed row per input row, whatever the feed ------------------------------
+
+
+class LandedRows(_Strict):
+    """A landed row of any feed: where it came from, when, and its payload kept whole (SPEC §2)."""
+
+    load_batch_id: Text = pa.Field(str_length={"min_value": 1})
+    batch_seq: pl.Int32 = pa.Field(ge=1)
+    source_file: Text = pa.Field(str_length={"min_value": 1})
+    line_number: pl.Int64 = pa.Field(ge=1)
+    raw_payload: Text = pa.Field(nullable=True)
+    ingested_at: Timestamp
+
+
+class RawEventRows(LandedRows):
+    """raw.events: landed usage events."""
+
+
+class RawCustomerRows(LandedRows):
+    """raw.customers: landed customer rows."""
+
+
+class RawSubscriptionRows(LandedRows):
+    """raw.subscriptions: landed subscription rows."""
+
+
+class RawPurchaseRows(LandedRows):
+    """raw.purchases: landed purchase rows."""
+
+
+class RawGrantRows(LandedRows):
+    """raw.grants: landed rows of the grants feed."""
+
+
+class RawVoidRows(LandedRows):
+    """raw.voids: landed event voids."""
+
+
+class RawRefundRows(LandedRows):
+    """raw.refunds: landed purchase refunds."""
+
+
+class RawAutoTopupRows(LandedRows):
+    """raw.auto_topups: landed auto top-up settings."""
+
+
+# --- staging: rename and cast only, so only shapes are checked --------------------------
+
+
+class _StagedRows(_Open):
+    """The landing columns every staged feed keeps, nullable as a view's columns are."""
+
+    load_batch_id: Text
+    batch_seq: pl.Int32 = pa.Field(ge=1)
+    source_file: Text
+    line_number: pl.Int64 = pa.Field(ge=1)
+    raw_payload: Text = pa.Field(nullable=True)
+    ingested_at: Timestamp
+    is_object: pl.Boolean
+
+
+class StagedEvents(_StagedRows):
+    """stg_landing__events: each landed event's fields parsed out, null where they do not parse."""
+
+    event_row_id: pl.Int64 = pa.Field(ge=0)
+    event_id: Text = pa.Field(nullable=True)
+    idempotency_key: Text = pa.Field(nullable=True)
+    customer_ref: Text = pa.Field(nullable=True)
+    event_type: Text = pa.Field(nullable=True)
+    event_timestamp_text: Text = pa.Field(nullable=True)
+    event_at: Timestamp = pa.Field(nullable=True)
+    properties_type: Text = pa.Field(nullable=True)
+    properties: Text = pa.Field(nullable=True)
+
+
+class StagedCustomers(_StagedRows):
+    """stg_landing__customers: each landed customer row's fields, null where they do not parse."""
+
+    customer_id: Text = pa.Field(nullable=True)
+    external_id: Text = pa.Field(nullable=True)
+    customer_name: Text = pa.Field(nullable=True)
+    email: Text = pa.Field(nullable=True)
+    address: Text = pa.Field(nullable=True)
+    country: Text = pa.Field(nullable=True)
+    currency: Text = pa.Field(nullable=True)
+    tax_rate_text: Text = pa.Field(nullable=True)
+    tax_rate: pl.Decimal(9, 6) = pa.Field(nullable=True)
+    created_at: Timestamp = pa.Field(nullable=True)
+
+
+# --- marts (and the intermediates that share their shape) -------------------------------
+
+
+class RatedEvents(_Strict):
     """fct_rated_events: one accepted billable event × aggregator, exact and non-negative."""
 
-    event_id: str = pa.Field(nullable=False)
-    dedup_key: str = pa.Field(nullable=False)
-    customer_id: str = pa.Field(nullable=False)
-    event_at: pl.Datetime = pa.Field(nullable=False)
-    ingested_at: pl.Datetime = pa.Field(nullable=False)
-    period: str = pa.Field(str_matches=r"^\d{4}-(0[1-9]|1[0-2])$")
-    aggregator_id: str = pa.Field(nullable=False)
-    credit_product_id: str = pa.Field(nullable=False)
-    units: pl.Decimal(38, 6) = pa.Field(ge=0)
-    credits_per_unit: pl.Decimal(38, 6) = pa.Field(ge=0)
-    credits: pl.Decimal(38, 12) = pa.Field(ge=0)
-    is_late: bool = pa.Field(nullable=False)
-    booked_at: pl.Datetime = pa.Field(nullable=False)
-    dimensions: str = pa.Field(nullable=True)
+    event_id: Text
+    dedup_key: Text
+    customer_id: Text
+    event_at: Timestamp
+    ingested_at: Timestamp
+    period: Text = period()
+    aggregator_id: Text
+    credit_product_id: Text
+    units: Units = pa.Field(ge=0)
+    credits_per_unit: Units = pa.Field(ge=0)
+    credits: Credits = pa.Field(ge=0)
+    is_late: pl.Boolean
+    booked_at: Timestamp
+    dimensions: Text  # a JSON object, {} when the aggregator keeps none
+
+    @row_rule
+    def credits_are_units_times_rate(cls) -> str:
+        """credits = units × credits_per_unit exactly: the rating rule of SPEC §4."""
+        return "credits = units * credits_per_unit"
+
+    @row_rule
+    def late_events_are_booked_later(cls) -> str:
+        """An on-time event is booked when it happened; a late one afterwards (SPEC §4)."""
+        return "case when is_late then booked_at > event_at else booked_at = event_at end"
+
+
+class DimCustomers(_Strict):
+    """dim_customers: one row per customer with plan, currency, tax rate and current balance."""
+
+    customer_id: Text = pa.Field(unique=True)
+    external_id: Text = pa.Field(nullable=True)
+    customer_name: Text = pa.Field(nullable=True)
+    email: Text = pa.Field(nullable=True)
+    address: Text = pa.Field(nullable=True)
+    country: Text = pa.Field(nullable=True)
+    currency: Text = currency()
+    tax_rate: TaxRate = pa.Field(ge=0, lt=1)
+    created_at: Timestamp = pa.Field(nullable=True)
+    plan_id: Text = pa.Field(nullable=True)
+    current_balance: Credits
+
+
+class EventQuarantine(_Strict):
+    """fct_event_quarantine: every rejected input row, kept whole with file, line and reason."""
+
+    feed: Text = pa.Field(isin=LANDING_TABLES)
+    source_file: Text = pa.Field(str_length={"min_value": 1})
+    line_number: pl.Int64 = pa.Field(ge=1)
+    raw_payload: Text = pa.Field(nullable=True)
+    reason: Text = pa.Field(isin=QUARANTINE_REASONS)
+    ingested_at: Timestamp
+    load_batch_id: Text
+
+
+class Grants(_Strict):
+    """fct_grants: one row per grant, with what became of its credits (SPEC §4)."""
+
+    grant_id: Text = pa.Field(unique=True)
+    customer_id: Text
+    kind: Text = pa.Field(isin=GRANT_KINDS)
+    credits: Credits
+    effective_at: Timestamp
+    expires_at: Timestamp = pa.Field(nullable=True)
+    priority: pl.Int32
+    cost_basis_per_credit: Credits = pa.Field(ge=0)
+    currency: Text = currency(nullable=True)
+    paid_amount: Money = pa.Field(ge=0, nullable=True)
+    source_type: Text = pa.Field(isin=GRANT_SOURCES)
+    source_id: Text
+    credits_consumed: Credits = pa.Field(ge=0)
+    credits_expired: Credits = pa.Field(ge=0)
+    credits_refunded: Credits = pa.Field(ge=0)
+    credits_rolled_over: Credits = pa.Field(ge=0)
+    credits_remaining: Credits = pa.Field(ge=0)
+
+    @row_rule
+    def only_adjustments_take_credits(cls) -> str:
+        """Credits are positive except for an adjustment, which may remove some (SPEC §2.2)."""
+        return "credits > 0 or kind = 'adjustment'"
+
+    @row_rule
+    def credits_are_accounted_for(cls) -> str:
+        """consumed + expired + refunded + rolled over + remaining = credits, for a real grant."""
+        return (
+            "credits <= 0 or credits = credits_consumed + credits_expired + credits_refunded"
+            " + credits_rolled_over + credits_remaining"
+        )
+
+    @row_rule
+    def expiry_follows_effect(cls) -> str:
+        """A grant expires after it takes effect, or never."""
+        return "expires_at is null or expires_at > effective_at"
+
+
+class _SignedEntries(pa.DataFrameModel):
+    """Ledger entries, whose credits are signed by their type (SPEC §4: + adds to the balance)."""
+
+    @row_rule
+    def credits_signed_by_entry_type(cls) -> str:
+        """Grants, repaid shortfalls, settlements, write-offs and voids add; the rest take."""
+        adds = sql_list(ENTRIES_THAT_ADD)
+        return f"case when entry_type in {adds} then credits >= 0 else credits <= 0 end"
+
+
+class CreditLedger(_SignedEntries):
+    """fct_credit_ledger: every signed credit movement and the running balance after it."""
 
     class Config:
         strict = True
 
-    @pa.dataframe_check
-    def credits_are_units_times_rate(cls, data) -> pl.LazyFrame:
-        """credits = units × credits_per_unit exactly: the rating rule of SPEC §4."""
-        return data.lazyframe.select(
-            pl.col("credits") == pl.col("units") * pl.col("credits_per_unit")
+    entry_id: Text = pa.Field(unique=True, str_matches=r"^.+:\d{9}$")
+    customer_id: Text
+    entry_seq: pl.Int64 = pa.Field(ge=1)
+    entry_at: Timestamp
+    period: Text = period()
+    entry_type: Text = pa.Field(isin=ENTRY_TYPES)
+    grant_id: Text = pa.Field(nullable=True)
+    aggregator_id: Text = pa.Field(nullable=True)
+    usage_date: pl.Date
+    credits: Credits
+    balance_after: Credits
+
+    @row_rule
+    def usage_names_its_aggregator(cls) -> str:
+        """Usage, overage and unfunded rows name their aggregator; nothing else does (SPEC §6.1)."""
+        return f"(entry_type in {sql_list(USAGE_ENTRIES)}) = (aggregator_id is not null)"
+
+    @row_rule
+    def shortfalls_draw_on_no_grant(cls) -> str:
+        """Overage and unfunded debits have no grant; usage, grants, expiries, repayments have one."""
+        with_grant = sql_list(("usage", "grant", "expiry", "repayment"))
+        return (
+            f"case when entry_type in {sql_list(SHORTFALLS)} then grant_id is null"
+            f" when entry_type in {with_grant} then grant_id is not null else true end"
+        )
+
+
+class BalancesDaily(_Strict):
+    """fct_balances_daily: each customer's balance day by day, which rolls forward exactly."""
+
+    customer_id: Text
+    balance_date: pl.Date
+    opening_credits: Credits
+    granted_credits: Credits = pa.Field(ge=0)
+    consumed_credits: Credits = pa.Field(ge=0)
+    expired_credits: Credits = pa.Field(ge=0)
+    other_credits: Credits
+    closing_credits: Credits
+
+    @row_rule
+    def balance_rolls_forward(cls) -> str:
+        """opening + granted - consumed - expired + other = closing."""
+        return (
+            "opening_credits + granted_credits - consumed_credits - expired_credits"
+            " + other_credits = closing_credits"
+        )
+
+
+class MonthlyUsage(_Strict):
+    """fct_monthly_usage: events, units and credits per customer, period, aggregator, dimensions."""
+
+    customer_id: Text
+    period: Text = period()
+    aggregator_id: Text
+    dimensions: Text  # a JSON object
+    events: pl.Int64 = pa.Field(ge=1)
+    units: Units = pa.Field(ge=0)
+    credits: Credits = pa.Field(ge=0)
+
+
+class MonthlyUsageByDimension(_Strict):
+    """fct_monthly_usage_by_dimension: the same, per configured dimension value on its own."""
+
+    customer_id: Text
+    period: Text = period()
+    aggregator_id: Text
+    dimension_name: Text
+    dimension_value: Text = pa.Field(nullable=True)
+    events: pl.Int64 = pa.Field(ge=1)
+    units: Units = pa.Field(ge=0)
+    credits: Credits = pa.Field(ge=0)
+
+
+class DeferredRevenue(_Strict):
+    """fct_deferred_revenue: the roll-forward per customer, period and currency, in minor units."""
+
+    customer_id: Text
+    period: Text = period()
+    currency: Text = currency()
+    opening_deferred: Money = pa.Field(ge=0)
+    purchased: Money = pa.Field(ge=0)
+    # A period's recognition, breakage and refund may be negative: a void reverses
+    # revenue in its own period, and cumulative rounding moves a cent between buckets.
+    recognized_usage: Money
+    recognized_breakage: Money
+    refunded: Money
+    closing_deferred: Money = pa.Field(ge=0)
+
+    @row_rule
+    def deferred_rolls_forward(cls) -> str:
+        """opening + purchased - recognized usage - breakage - refunded = closing (SPEC §5)."""
+        return (
+            "opening_deferred + purchased - recognized_usage - recognized_breakage - refunded"
+            " = closing_deferred"
+        )
+
+
+class JournalEntries(_Strict):
+    """fct_journal_entries: double-entry postings in minor units; every journal balances."""
+
+    journal_id: Text
+    posted_at: Timestamp
+    period: Text = period()
+    customer_id: Text
+    account: Text = pa.Field(isin=ACCOUNTS)
+    debit: Money = pa.Field(ge=0)
+    credit: Money = pa.Field(ge=0)
+    currency: Text = currency()
+    source_type: Text = pa.Field(isin=JOURNAL_SOURCES)
+    source_id: Text
+
+    @row_rule
+    def one_side_per_posting(cls) -> str:
+        """Each posting is a debit or a credit, never both, never nothing."""
+        return "(debit > 0) <> (credit > 0)"
+
+    @row_rule
+    def journals_balance(cls) -> str:
+        """Within each journal_id, debits = credits (SPEC §6.1)."""
+        return (
+            "sum(debit) over (partition by journal_id) = sum(credit) over (partition by journal_id)"
+        )
+
+
+class Invoices(_Strict):
+    """fct_invoices: one row per invoice or credit note; numbered once finalized (SPEC §6.2)."""
+
+    invoice_id: Text = pa.Field(unique=True)
+    invoice_number: Text = pa.Field(nullable=True, str_matches=INVOICE_NUMBER)
+    customer_id: Text
+    invoice_type: Text = pa.Field(isin=INVOICE_TYPES)
+    period: Text = period()
+    issued_at: Timestamp
+    currency: Text = currency()
+    subtotal: Money = pa.Field(ge=0)
+    tax_rate: TaxRate = pa.Field(ge=0, lt=1)
+    tax: Money = pa.Field(ge=0)
+    total: Money = pa.Field(ge=0)
+    status: Text = pa.Field(isin=INVOICE_STATUSES)
+
+    @row_rule
+    def total_is_subtotal_plus_tax(cls) -> str:
+        """total = subtotal + tax (SPEC §5)."""
+        return "total = subtotal + tax"
+
+    @row_rule
+    def numbered_once_finalized(cls) -> str:
+        """invoice_number is null while draft and set once finalized (SPEC §6.1)."""
+        return "(invoice_number is null) = (status = 'draft')"
+
+    @row_rule
+    def credit_notes_in_their_series(cls) -> str:
+        """Credit notes are numbered CN-…, everything else INV-… (SPEC §6.2)."""
+        series = "case when invoice_type = 'credit_note' then 'CN-' else 'INV-' end"
+        return f"invoice_number is null or starts_with(invoice_number, {series})"
+
+
+class InvoiceLines(_Strict):
+    """fct_invoice_lines: one row per invoice line; amount = quantity × unit amount."""
+
+    invoice_id: Text
+    line_number: pl.Int64 = pa.Field(ge=1)
+    description: Text = pa.Field(str_length={"min_value": 1})
+    line_kind: Text = pa.Field(isin=LINE_KINDS)
+    quantity: pl.Int32 = pa.Field(ge=1)
+    unit_amount: Money = pa.Field(ge=0)
+    amount: Money = pa.Field(ge=0)
+
+    @row_rule
+    def amount_is_quantity_times_unit(cls) -> str:
+        """amount = quantity × unit_amount, in minor units."""
+        return "amount = quantity * unit_amount"
+
+
+class PromotionalUsage(_Strict):
+    """fct_promotional_usage: consumption of zero-cost credits, valued at list price (SPEC §5)."""
+
+    customer_id: Text
+    period: Text = period()
+    kind: Text = pa.Field(isin=GRANT_KINDS)
+    currency: Text = currency()
+    # Net of voids: a period where voids give back more than is consumed goes negative.
+    credits_consumed: Credits
+    list_value: Money = pa.Field(nullable=True)  # null when no bundle is priced in the currency
+
+
+class Alerts(_Strict):
+    """fct_alerts: one row per customer notification, with a stable id for the outbox."""
+
+    alert_id: Text = pa.Field(unique=True, str_matches=r"^[0-9a-f]{32}$")
+    customer_id: Text
+    alert_type: Text = pa.Field(isin=ALERT_TYPES)
+    triggered_at: Timestamp
+    details: Text  # a JSON object
+
+
+# --- intermediate: the models the ledger and revenue are built from ---------------------
+
+
+class EventsRated(RatedEvents):
+    """int_events_rated: the rated events before the mart drops the row id and event type."""
+
+    class Config:
+        strict = False
+
+    event_row_id: pl.Int64 = pa.Field(ge=0)
+    event_type: Text
+
+
+class UsageAllocatedToGrants(_Open):
+    """int_usage_allocated_to_grants: each debit's exact, positive share of a grant or shortfall."""
+
+    customer_id: Text
+    event_id: Text
+    dedup_key: Text
+    aggregator_id: Text
+    booked_at: Timestamp
+    grant_id: Text = pa.Field(nullable=True)
+    entry_type: Text = pa.Field(isin=USAGE_ENTRIES)
+    span_seq: pl.Int64
+    credits: Credits = pa.Field(gt=0)
+
+    @row_rule
+    def shortfalls_draw_on_no_grant(cls) -> str:
+        """A share is of a grant (usage) or of no grant (overage, unfunded) (SPEC §4)."""
+        return "(entry_type = 'usage') = (grant_id is not null)"
+
+
+class LedgerEntriesOrdered(_SignedEntries):
+    """int_ledger_entries_ordered: every ledger entry, numbered in entry order per customer."""
+
+    customer_id: Text
+    entry_at: Timestamp
+    entry_rank: pl.Int32 = pa.Field(in_range={"min_value": 1, "max_value": 5})
+    entry_seq: pl.Int64
+    period: Text = period()
+    entry_type: Text = pa.Field(isin=ENTRY_TYPES)
+    grant_id: Text = pa.Field(nullable=True)
+    aggregator_id: Text = pa.Field(nullable=True)
+    usage_date: pl.Date
+    credits: Credits
+    entry_number: pl.Int64 = pa.Field(ge=1)
+
+
+class RevenueByGrantPeriod(_Open):
+    """int_revenue_by_grant_period: each paid grant's revenue per period, rounded cumulatively."""
+
+    grant_id: Text
+    customer_id: Text
+    kind: Text = pa.Field(isin=GRANT_KINDS)
+    currency: Text = currency()
+    period: Text = period()
+    amount_paid: Money = pa.Field(gt=0)
+    total_credits: Credits = pa.Field(gt=0)
+    consumed_to_date: Credits = pa.Field(ge=0)
+    recognized_to_date: Money = pa.Field(ge=0)
+    refunded_to_date: Money = pa.Field(ge=0)
+    breakage_to_date: Money = pa.Field(ge=0)
+    deferred_to_date: Money = pa.Field(ge=0)
+    purchased_amount: Money = pa.Field(ge=0)
+    recognized_amount: Money
+    refunded_amount: Money
+    breakage_amount: Money
+    opening_deferred_amount: Money = pa.Field(ge=0)
+    closing_deferred_amount: Money = pa.Field(ge=0)
+
+    @row_rule
+    def amount_paid_is_accounted_for(cls) -> str:
+        """amount_paid = recognized + refunded + breakage + still deferred, exactly (SPEC §5)."""
+        return (
+            "amount_paid = recognized_to_date + refunded_to_date + breakage_to_date"
+            " + deferred_to_date"
+        )
+
+    @row_rule
+    def deferred_rolls_forward(cls) -> str:
+        """opening + purchased - recognized - refunded - breakage = closing, per grant and period."""
+        return (
+            "opening_deferred_amount + purchased_amount - recognized_amount - refunded_amount"
+            " - breakage_amount = closing_deferred_amount"
         )

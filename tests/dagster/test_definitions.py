@@ -26,4 +26,10 @@ def test_job_and_pandera_checks_are_defined():
     job = defs.resolve_job_def("credits_job")
     assert job.name == "credits_job"
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
-    assert {"pandera_raw_event_rows", "pandera_rated_events"} <= checks
+    assert {
+        "pandera_raw_event_rows",
+        "pandera_staged_events",
+        "pandera_events_rated",
+        "pandera_rated_events",
+        "pandera_credit_ledger",
+    } <= checks
