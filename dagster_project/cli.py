@@ -338,7 +338,8 @@ def cmd_demo(args) -> None:
     _say(f"demo finished in {time.monotonic() - started:.1f}s")
     print(f"warehouse: {settings.warehouse}")
     print(f"PDFs: {settings.reports} (<period>/statements, <period>/invoices)")
-    print(f'try: duckdb -readonly {settings.warehouse} "from marts.dim_customers limit 5"')
+    duckdb_cli = Path(sys.executable).parent / "duckdb"
+    print(f'try: {duckdb_cli} -readonly {settings.warehouse} "from marts.dim_customers limit 5"')
 
 
 COMMANDS = {

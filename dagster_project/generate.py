@@ -16,6 +16,9 @@ Layout (relative to `out_dir`):
     catalog.yml                                     copy of the catalog
     landing/customers.csv, subscriptions.csv, purchases.csv, grants.csv,
             auto_topups.csv, voids.csv, refunds.csv
+    landing/customers.jsonl                         later versions of a few customers that set
+                                                    the optional `low_balance_threshold`, and
+                                                    one invalid (negative) threshold
     landing/events/YYYY/MM/events-YYYY-MM-part-NNN.jsonl.gz   odd parts
     landing/events/YYYY/MM/events-YYYY-MM-part-NNN.jsonl      even parts
     landing/events/YYYY/MM/events-YYYY-MM-part-NNN.parquet    flat form, one per month;
@@ -44,6 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dagster_project.catalog import Catalog, load_catalog
+from dagster_project.ingest import FEED_COLUMNS, OPTIONAL_FEED_COLUMNS
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog.yml"
 
@@ -85,6 +89,12 @@ CURRENCY = {"GB": "USD", "US": "USD", "DE": "EUR", "FR": "EUR", "NL": "EUR"}
 ENDPOINTS = ("/v1/chat", "/v1/embeddings", "/v1/models", "/v1/files")
 
 FEEDS = ("customers", "subscriptions", "purchases", "grants", "auto_topups", "voids", "refunds")
+# Customers that set their own low-balance threshold: every LOW_BALANCE_EVERY-th, cycling
+# through thresholds above both plans' warning_limit, between them, and 0 (alert only when
+# the balance goes negative). Chosen by index, not drawn, so other data stay as they were.
+LOW_BALANCE_EVERY = 8
+LOW_BALANCE_THRESHOLDS = ("5000", "250", "0")
+CUSTOMER_SETTINGS = "customers.jsonl"  # loads after customers.csv (path order): later versions
 QUARANTINE_REASONS = (
     "malformed",
     "missing_field",
@@ -387,6 +397,15 @@ def _reference_feeds(
             ]
         )
 
+    # Later versions of a few customers with the optional low_balance_threshold set, and
+    # one with a negative threshold: quarantined, so its customers.csv version stays current.
+    settings_columns = [*FEED_COLUMNS["customers"], *OPTIONAL_FEED_COLUMNS["customers"]]
+    settings = [
+        [*customers[i], LOW_BALANCE_THRESHOLDS[k % len(LOW_BALANCE_THRESHOLDS)]]
+        for k, i in enumerate(range(2, n, LOW_BALANCE_EVERY))
+    ]
+    settings.append([*customers[0], "-100"])
+
     # Subscriptions: ~10% none; free or pro; ~10% of customers upgrade free -> pro.
     free, pro = _plans(catalog)
     has_sub = rng.random(n) >= 0.10
@@ -487,7 +506,7 @@ def _reference_feeds(
     for k, row in enumerate(refunds, start=1):
         row[0] = f"ref_{k:06d}"
     # Deliberately broken purchases: an unknown bundle and a non-ISO currency.
-    reference_quarantine = {"purchases": 0, "grants": 0}
+    reference_quarantine = {"customers": 1, "purchases": 0, "grants": 0}
     if bundles:
         buyer = int(rng.integers(n))
         at = start + int(rng.integers(0, max(1, span - DAY)))
@@ -695,6 +714,7 @@ def _reference_feeds(
             auto_topups,
         ),
         "refunds": (["refund_id", "purchase_id", "refunded_at", "reason"], refunds),
+        CUSTOMER_SETTINGS: (settings_columns, settings),
     }
     return world, feeds, reference_quarantine
 
@@ -1220,6 +1240,16 @@ def generate(
         path = landing / f"{name}.csv"
         _write_csv(path, header, rows)
         files.append(path)
+    header, rows = feeds[CUSTOMER_SETTINGS]
+    path = landing / CUSTOMER_SETTINGS
+    path.write_text(
+        "".join(
+            json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False) + "\n"
+            for row in rows
+        ),
+        encoding="utf-8",
+    )
+    files.append(path)
     files += writer.files
 
     quarantine = dict(writer.quarantine)

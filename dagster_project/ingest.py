@@ -44,6 +44,13 @@ FEED_COLUMNS: dict[str, tuple[str, ...]] = {
     "voids": ("event_id", "voided_at", "reason"),
     "refunds": ("refund_id", "purchase_id", "refunded_at", "reason"),
 }  # fmt: skip
+# Columns a feed may carry beyond SPEC §2.2; a file may leave them out. Ingest keeps every
+# column of a row in its payload, so these are read downstream (dbt staging) by name.
+# customers.low_balance_threshold: credits >= 0, the customer's own low_balance alert
+# threshold in place of the plan's warning_limit (blank = the plan's).
+OPTIONAL_FEED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("low_balance_threshold",),
+}
 REFERENCE_FEEDS = tuple(FEED_COLUMNS)
 LANDING_TABLES = (EVENTS, *REFERENCE_FEEDS)
 EVENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
@@ -379,6 +386,12 @@ def load_landing(
     """Load every new landing file into `raw` as one batch, inside one transaction."""
     files, ignored = discover(landing)
     ensure_raw_schema(con)
+    last_load = con.execute("select max(ingested_at) from raw.load_batches").fetchall()[0][0]
+    if last_load is not None and ingested_at < last_load:
+        raise LandingError(
+            f"the clock {ingested_at.isoformat()} is before the last load at "
+            f"{last_load.isoformat()}; a run cannot go back in time"
+        )
     con.execute("begin transaction")
     try:
         batch = next_batch(con, ingested_at)

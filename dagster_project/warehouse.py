@@ -70,8 +70,16 @@ def transactional_copy(warehouse: Path) -> Iterator[Path]:
     os.replace(work, warehouse)
 
 
+# A new warehouse is written in DuckDB 1.5's storage format, which DuckDB 2.0 reads and
+# writes too: the newest duckdb CLI (1.5.6, `.venv/bin/duckdb`) then opens it for analysts.
+STORAGE_COMPATIBILITY = "v1.5.0"
+
+
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path), read_only=read_only)
+    config = {}
+    if not read_only and not Path(path).exists():
+        config["storage_compatibility_version"] = STORAGE_COMPATIBILITY
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute("set TimeZone = 'UTC'")
     return con
 

@@ -1,5 +1,7 @@
 -- Customers feed rows checked against SPEC §2.2, with the current version of each customer.
 -- A later row for the same customer_id replaces an earlier one (load order, then path, line).
+-- The optional `low_balance_threshold` (credits, >= 0; blank = the plan's warning_limit) is
+-- checked like tax_rate: a value that is not a number, or is negative, quarantines the row.
 with
 
 customers as (
@@ -19,6 +21,10 @@ checked as (
             when currency is not null and currency not in (select currency from currencies)
                 then 'invalid_currency'
             when tax_rate_text is not null and (tax_rate is null or tax_rate < 0 or tax_rate >= 1)
+                then 'invalid_value'
+            when
+                low_balance_threshold_text is not null
+                and (low_balance_threshold is null or low_balance_threshold < 0)
                 then 'invalid_value'
         end as quarantine_reason
     from customers

@@ -1,6 +1,8 @@
 -- Customer notifications (issue 6), one row per alert with a stable alert_id, so an outbox
 -- can send each exactly once across runs:
--- - low_balance: the balance falls below the plan's warning_limit;
+-- - low_balance: the balance falls below the customer's threshold: the customers feed's
+--   low_balance_threshold when set (for the whole history, plan or no plan), else the
+--   warning_limit of the plan in effect at that instant;
 -- - balance_depleted: the balance falls to zero or below;
 -- - credits_expiring: N days (catalog) before an expiry that still has credits then;
 -- - unfunded_usage: the first unfunded usage of a period;
@@ -20,20 +22,45 @@ ledger as (
     from {{ ref('fct_credit_ledger') }}
 ),
 
+overrides as (
+    select customer_id, low_balance_threshold as warning_limit
+    from {{ ref('int_customers_validated') }}
+    where is_current and low_balance_threshold is not null
+),
+
+-- One threshold per customer at any instant: the override over all time, else the plan spells.
 limits as (
-    select spells.customer_id, spells.started_at, spells.ended_at, plans.warning_limit
+    select
+        customer_id,
+        cast(null as timestamp) as started_at,
+        cast(null as timestamp) as ended_at,
+        warning_limit,
+        true as is_override
+    from overrides
+    union all
+    select spells.customer_id, spells.started_at, spells.ended_at, plans.warning_limit, false as is_override
     from {{ ref('int_plan_spells') }} as spells
     inner join {{ ref('stg_catalog__plans') }} as plans on spells.plan_id = plans.plan_id
+    where spells.customer_id not in (select customer_id from overrides)
 ),
 
 low_balance as (
     select
         ledger.customer_id, 'low_balance' as alert_type, ledger.entry_at as triggered_at,
-        json_object('balance', ledger.balance_after, 'warning_limit', limits.warning_limit) as details
+        -- Plan-limit details keep their shape so that alert_ids already sent do not change.
+        case
+            when limits.is_override
+                then json_object(
+                    'balance', ledger.balance_after, 'warning_limit', limits.warning_limit,
+                    'threshold_source', 'customer'
+                )
+            else json_object('balance', ledger.balance_after, 'warning_limit', limits.warning_limit)
+        end as details
     from ledger
     inner join limits
         on
-            ledger.customer_id = limits.customer_id and ledger.entry_at >= limits.started_at
+            ledger.customer_id = limits.customer_id
+            and (limits.started_at is null or ledger.entry_at >= limits.started_at)
             and (limits.ended_at is null or ledger.entry_at < limits.ended_at)
     where ledger.balance_before >= limits.warning_limit and ledger.balance_after < limits.warning_limit
 ),
