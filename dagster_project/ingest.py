@@ -386,11 +386,15 @@ def load_landing(
     """Load every new landing file into `raw` as one batch, inside one transaction."""
     files, ignored = discover(landing)
     ensure_raw_schema(con)
-    last_load = con.execute("select max(ingested_at) from raw.load_batches").fetchall()[0][0]
-    if last_load is not None and ingested_at < last_load:
+    # A clock before the last load or close would back-date rows and rebuild closed periods.
+    last_seen = con.execute(
+        "select max(instant) from (select max(ingested_at) as instant from raw.load_batches"
+        " union all select max(closed_at) from raw.period_closes)"
+    ).fetchall()[0][0]
+    if last_seen is not None and ingested_at < last_seen:
         raise LandingError(
-            f"the clock {ingested_at.isoformat()} is before the last load at "
-            f"{last_load.isoformat()}; a run cannot go back in time"
+            f"the clock {ingested_at.isoformat()} is before the last load or close at "
+            f"{last_seen.isoformat()}; a run cannot go back in time"
         )
     con.execute("begin transaction")
     try:

@@ -105,3 +105,14 @@ def test_a_backfilled_period_is_skipped_and_the_future_refused(landing, backfill
     )
     assert code == 1
     assert "period 2026-04 has not ended by the clock" in capsys.readouterr().err
+
+
+def test_a_run_cannot_go_back_before_the_last_load_or_close(landing, backfilled, capsys):
+    """Loading at a clock before the last load would back-date rows and move closed
+    periods: refused in one line, the warehouse left as it was."""
+    flags = _flags(landing, backfilled)
+    before = _tables(backfilled / "warehouse.duckdb")
+    assert main(["run", *flags, "--as-of", "2026-03-15T00:00:00"]) == 1
+    err = capsys.readouterr().err
+    assert "the clock 2026-03-15T00:00:00 is before the last load or close at 2026-04-01T00:00:00" in err
+    assert _tables(backfilled / "warehouse.duckdb") == before
