@@ -6,6 +6,7 @@ no separate step; `make install` parses it up front.
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,9 +94,14 @@ def credits_dbt_assets(
         context=context,
         raise_on_error=False,
     )
-    yield from invocation.stream()
-    if not invocation.is_successful():
-        raise Failure(failed_nodes_message(invocation.get_artifact("run_results.json")))
+    try:
+        yield from invocation.stream()
+        if not invocation.is_successful():
+            raise Failure(failed_nodes_message(invocation.get_artifact("run_results.json")))
+    finally:
+        # Each invocation writes its own target folder under dbt/target; its artifacts
+        # have been read by now, and a folder per run would pile up.
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
 def failed_nodes_message(run_results: Mapping[str, Any]) -> str:

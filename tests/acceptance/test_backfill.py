@@ -114,5 +114,8 @@ def test_a_run_cannot_go_back_before_the_last_load_or_close(landing, backfilled,
     before = _tables(backfilled / "warehouse.duckdb")
     assert main(["run", *flags, "--as-of", "2026-03-15T00:00:00"]) == 1
     err = capsys.readouterr().err
-    assert "the clock 2026-03-15T00:00:00 is before the last load or close at 2026-04-01T00:00:00" in err
+    assert (
+        "the clock 2026-03-15T00:00:00 is before the last load or close at 2026-04-01T00:00:00"
+        in err
+    )
     assert _tables(backfilled / "warehouse.duckdb") == before
