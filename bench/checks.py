@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/checks.py                          # 1M events, 100 customers, 3 months
     .venv/bin/python bench/checks.py --data /tmp/pandera_1m   # reuse a `credits generate --out` dir
+    .venv/bin/python bench/checks.py --data DIR --events 10000000 --as-of 2027-01-01T00:00:00
 
 First `credits run` as a process under `/usr/bin/time -v`: the wall time a user sees. Then
 the same job in process on another fresh warehouse, to read what a process run does not
@@ -25,7 +26,9 @@ from run import BIN, RESULTS, timed
 AS_OF = "2026-04-01T00:00:00"  # the end of the generated 3 months
 
 
-def in_process(data: Path, warehouse: Path) -> tuple[float, list[tuple[str, int, float, float]]]:
+def in_process(
+    data: Path, warehouse: Path, as_of: str
+) -> tuple[float, list[tuple[str, int, float, float]]]:
     """The job's seconds, and per pandera check: (name, rows, own seconds, step seconds)."""
     from dagster import DagsterEventType, DagsterInstance
 
@@ -37,7 +40,7 @@ def in_process(data: Path, warehouse: Path) -> tuple[float, list[tuple[str, int,
         catalog=str(data / "catalog.yml"),
         warehouse=str(warehouse),
         reports=str(warehouse.parent / "reports"),
-        as_of=AS_OF,
+        as_of=as_of,
     )
     instance = DagsterInstance.ephemeral()
     result = (
@@ -79,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, help="a `credits generate --out` directory")
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--as-of", default=AS_OF, help="the clock: the end of the data's months")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="credits-bench-checks-"))
@@ -90,10 +94,10 @@ def main() -> None:
     command = [
         str(BIN / "credits"), "run", "--landing", str(data / "landing"),
         "--catalog", str(data / "catalog.yml"), "--warehouse", str(root / "process.duckdb"),
-        "--reports", str(root / "reports"), "--as-of", AS_OF,
+        "--reports", str(root / "reports"), "--as-of", args.as_of,
     ]  # fmt: skip
     wall, rss = timed(command)
-    job, checks = in_process(data, root / "in_process.duckdb")
+    job, checks = in_process(data, root / "in_process.duckdb", args.as_of)
     shutil.rmtree(root)
 
     own = sum(c[2] for c in checks)
@@ -106,7 +110,7 @@ def main() -> None:
         f"{args.events:,} events\n\n"
         f"{platform.machine()}, {platform.python_version()}. `bench/checks.py`; the process run:\n\n"
         f"    /usr/bin/time -v credits run --landing DATA/landing --catalog DATA/catalog.yml "
-        f"--warehouse W --reports R --as-of {AS_OF}\n\n"
+        f"--warehouse W --reports R --as-of {args.as_of}\n\n"
         f"| figure | seconds |\n|---|---:|\n"
         f"| `credits run`, wall (process, peak {rss:,.0f} MiB) | {wall:.1f} |\n"
         f"| the same job in process, run start to end | {job:.1f} |\n"

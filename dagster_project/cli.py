@@ -8,7 +8,10 @@ with one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
+import re
 import shutil
 import sys
 import time
@@ -109,7 +112,12 @@ def _execute(settings, job_name: str = "credits_job", partition_key: str | None 
     from dagster_project.warehouse import exclusive_lock, transactional_copy
 
     _preflight(settings)
-    with exclusive_lock(settings.warehouse), transactional_copy(settings.warehouse) as work:
+    with (
+        exclusive_lock(settings.warehouse),
+        transactional_copy(settings.warehouse) as work,
+        DbtOutput(dbt_log_path(settings.warehouse)) as dbt_output,
+        contextlib.redirect_stdout(dbt_output),
+    ):
         resource = CreditsSettings(
             landing=str(settings.landing),
             catalog=str(settings.catalog),
@@ -128,7 +136,51 @@ def _execute(settings, job_name: str = "credits_job", partition_key: str | None 
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
         if not result.success:
-            raise CommandError(_first_failure(result, DagsterEventType))
+            raise CommandError(
+                f"{_first_failure(result, DagsterEventType)} (dbt's log: {dbt_output.path})"
+            )
+
+
+def dbt_log_path(warehouse: Path) -> Path:
+    return warehouse.with_name(f"{warehouse.name}.dbt.log")
+
+
+class DbtOutput(io.TextIOBase):
+    """Where dbt's own output goes during a command: appended to a log beside the
+    warehouse, and shown on stderr as a progress bar of the nodes dbt has finished."""
+
+    FINISHED = re.compile(r"\b\d+ of (\d+) (?:OK|PASS|ERROR|FAIL|WARN|SKIP)\b")
+    ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done = 0
+
+    def __enter__(self) -> DbtOutput:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.path.open("a", encoding="utf-8")
+        self._log.write(
+            f"--- credits {' '.join(sys.argv[1:])} at {dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}\n"
+        )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._log.close()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        from dagster_project.assets.ingest import progress_bar
+
+        self._log.write(text)
+        for match in self.FINISHED.finditer(self.ANSI.sub("", text)):
+            self.done += 1
+            progress_bar("dbt", self.done, int(match.group(1)))
+        return len(text)
+
+    def flush(self) -> None:
+        self._log.flush()
 
 
 def _preflight(settings) -> None:

@@ -50,7 +50,12 @@ def test_run_twice_loads_nothing_twice(workspace, capsys):
     assert main(["run", *flags]) == 0
     assert _scalar(warehouse, "select count(*) from raw.events") == rows
     assert _scalar(warehouse, "select count(*) from raw.loaded_files") == files
-    assert "0 new files" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "0 new files" in err
+    # dbt's own output goes to a log beside the warehouse, its progress to stderr.
+    assert "Running with dbt" not in out
+    assert "dbt: 1/" in err
+    assert "Running with dbt" in (root / "warehouse.duckdb.dbt.log").read_text()
 
 
 def _numbers(warehouse):
