@@ -23,6 +23,7 @@ small subset; and `parallel.write_documents_parallel` runs one renderer per core
 from __future__ import annotations
 
 import gc
+import hashlib
 import mimetypes
 import os
 import re
@@ -327,10 +328,16 @@ def safe_filename(name: str) -> str:
     """Make one path component from untrusted text (a customer id, an invoice number).
 
     Every character outside [A-Za-z0-9._-] becomes "_", leading dots are dropped (no
-    hidden files, no "..") and the result is 1 to 120 characters long.
+    hidden files, no "..") and the result is 1 to 120 characters long. A name that had to
+    change ends in 8 hex digits of its hash, so `a/b` and `a_b` never share a file; a
+    name that is already safe is kept as it is.
     """
-    cleaned = _UNSAFE_FILENAME_CHARS.sub("_", str(name)).lstrip(".")
-    return cleaned[:MAX_FILENAME_LENGTH] or "_"
+    name = str(name)
+    cleaned = _UNSAFE_FILENAME_CHARS.sub("_", name).lstrip(".")
+    if cleaned == name and 0 < len(name) <= MAX_FILENAME_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{cleaned[: MAX_FILENAME_LENGTH - 9]}-{digest}".lstrip("-")
 
 
 def _document_path(reports_dir: Path, period: str, folder: str, name: str) -> Path:

@@ -278,6 +278,12 @@ def test_safe_filename(name):
     assert all(ch.isascii() and (ch.isalnum() or ch in "._-") for ch in cleaned)
 
 
+def test_names_that_differ_never_share_a_file():
+    names = ["a/b", "a_b", "a\\b", "a b", "../a_b", ".a_b", "x" * 500, "x" * 501]
+    assert len({safe_filename(n) for n in names}) == len(names)
+    assert safe_filename("a_b") == "a_b"
+
+
 def test_safe_filename_keeps_safe_names():
     assert safe_filename("cus_000001") == "cus_000001"
     assert safe_filename("INV-2026-000001") == "INV-2026-000001"
