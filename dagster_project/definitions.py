@@ -4,7 +4,7 @@ Thin on purpose, and reads no environment at import: settings resolve when a run
 The `credits` CLI executes these same definitions in process.
 """
 
-from dagster import Definitions, in_process_executor
+from dagster import AssetSpec, Definitions, in_process_executor
 
 from dagster_project.assets.alerts import alert_outbox
 from dagster_project.assets.documents import statement_pdfs
@@ -16,6 +16,22 @@ from dagster_project.jobs import backfill_job, close_job, credits_job
 from dagster_project.resources import CreditsSettings, dbt_resource
 from dagster_project.schedules import daily_build_schedule, monthly_close_schedule
 from dagster_project.sensors import landing_sensor
+
+
+# Tables the finance assets append to and dbt reads back as sources. They are external
+# here: an asset that both read and wrote them would close a cycle.
+CONTROL_TABLES = [
+    AssetSpec(
+        ["raw", "invoice_numbers"],
+        group_name="raw",
+        description="Numbers of finalized invoices, appended by finance/invoice_numbers; never changed.",
+    ),
+    AssetSpec(
+        ["raw", "frozen_figures"],
+        group_name="raw",
+        description="Closed periods' figures, appended by finance/frozen_figures; every build must reproduce them.",
+    ),
+]
 
 
 def build_definitions(settings: CreditsSettings | None = None) -> Definitions:
@@ -30,6 +46,7 @@ def build_definitions(settings: CreditsSettings | None = None) -> Definitions:
             frozen_figures,
             statement_pdfs,
             alert_outbox,
+            *CONTROL_TABLES,
         ],
         asset_checks=ASSET_CHECKS,
         jobs=[credits_job, close_job, backfill_job],
