@@ -17,7 +17,6 @@ from dagster_project.resources import CreditsSettings, dbt_resource
 from dagster_project.schedules import daily_build_schedule, monthly_close_schedule
 from dagster_project.sensors import landing_sensor
 
-
 # Tables the finance assets append to and dbt reads back as sources. They are external
 # here: an asset that both read and wrote them would close a cycle.
 CONTROL_TABLES = [

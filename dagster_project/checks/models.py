@@ -347,8 +347,14 @@ class CreditLedger(_SignedEntries):
 
     @row_rule
     def usage_names_its_aggregator(cls) -> str:
-        """Usage, overage and unfunded rows name their aggregator; nothing else does (SPEC §6.1)."""
-        return f"(entry_type in {sql_list(USAGE_ENTRIES)}) = (aggregator_id is not null)"
+        """Usage and overage rows name their aggregator, and no row but a shortfall does; an
+        unfunded row may lack one, as a negative adjustment's shortfall has none (SPEC §6.1)."""
+        return (
+            f"case when entry_type in {sql_list(('usage', 'overage'))}"
+            " then aggregator_id is not null"
+            f" when entry_type in {sql_list(USAGE_ENTRIES)} then true"
+            " else aggregator_id is null end"
+        )
 
     @row_rule
     def shortfalls_draw_on_no_grant(cls) -> str:

@@ -124,6 +124,29 @@ def _journal(**columns) -> pl.DataFrame:
     return pl.DataFrame(base).with_columns(pl.col("posted_at").cast(pl.Datetime("us")))
 
 
+def _ledger(**columns) -> pl.DataFrame:
+    """A grant of 10, usage of 4 on it, then a negative adjustment of 8: 6 from the grant
+    (booked as the adjustment) and 2 unfunded, a shortfall with no aggregator."""
+    base = {
+        "entry_id": [f"c1:{n:09d}" for n in range(1, 5)],
+        "customer_id": ["c1"] * 4,
+        "entry_seq": [1, 2, 3, 4],
+        "entry_at": [dt.datetime(2026, 1, d) for d in (1, 2, 3, 3)],
+        "period": ["2026-01"] * 4,
+        "entry_type": ["grant", "usage", "adjustment", "unfunded"],
+        "grant_id": ["g1", "g1", "g1", None],
+        "aggregator_id": [None, "nova_fast", None, None],
+        "usage_date": [dt.date(2026, 1, d) for d in (1, 2, 3, 3)],
+        "credits": [Decimal(10), Decimal(-4), Decimal(-6), Decimal(-2)],
+        "balance_after": [Decimal(10), Decimal(6), Decimal(0), Decimal(-2)],
+    }
+    base.update(columns)
+    return pl.DataFrame(base).with_columns(
+        pl.col("entry_at").cast(pl.Datetime("us")),
+        pl.col("credits", "balance_after").cast(pl.Decimal(38, 12)),
+    )
+
+
 def _pandera_passes(model, frame: pl.DataFrame) -> bool:
     try:
         model.validate(frame, lazy=True)
@@ -176,6 +199,15 @@ BROKEN = {
     "an invoice id twice": (m.Invoices, _invoices(invoice_id=["i1", "i1"])),
     "a null customer": (m.Invoices, _invoices(customer_id=["c1", None])),
     "valid journal": (m.JournalEntries, _journal()),
+    "valid ledger, with an adjustment's unfunded shortfall": (m.CreditLedger, _ledger()),
+    "usage without its aggregator": (
+        m.CreditLedger,
+        _ledger(aggregator_id=[None, None, None, None]),
+    ),
+    "a grant naming an aggregator": (
+        m.CreditLedger,
+        _ledger(aggregator_id=["nova_fast", "nova_fast", None, None]),
+    ),
     "an unbalanced journal": (m.JournalEntries, _journal(credit=[0, 1000, 100])),
     "a posting on both sides": (
         m.JournalEntries,
