@@ -1,7 +1,8 @@
 """A backfill is the history replayed: `credits backfill --from 2026-01 --to 2026-03` must
 leave the same warehouse and the same documents as running and closing each of the three
-months by hand at its end. Both sides run the Dagster jobs in process, so this also covers
-the partitioned `backfill_job` and `close_job` on generated data.
+months by hand at its end, and as the runs a Dagster partition backfill of `backfill_job`
+launches over the same range. All run the Dagster jobs in process, so this also covers the
+partitioned `backfill_job` and `close_job` on generated data.
 """
 
 import datetime as dt
@@ -9,8 +10,10 @@ import hashlib
 
 import duckdb
 import pytest
+from dagster import DagsterInstance
 
 from dagster_project.cli import main
+from dagster_project.definitions import build_definitions
 from dagster_project.generate import generate
 
 PERIODS = [("2026-01", "2026-02-01T00:00:00"), ("2026-02", "2026-03-01T00:00:00"),
@@ -47,6 +50,32 @@ def backfilled(landing, tmp_path_factory):
     root = tmp_path_factory.mktemp("backfilled")
     flags = _flags(landing, root)
     assert main(["backfill", "--from", "2026-01", "--to", "2026-03", *flags]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def dagster_backfilled(landing, tmp_path_factory):
+    """The runs a Dagster partition backfill of backfill_job launches, oldest first (as the
+    UI's instance queues them, one at a time): settings from the environment, the clock
+    from the job's partitioned config, the warehouse written in place."""
+    root = tmp_path_factory.mktemp("dagster_backfilled")
+    env = {
+        "CREDITS_LANDING": str(landing.landing),
+        "CREDITS_CATALOG": str(landing.catalog),
+        "CREDITS_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "CREDITS_REPORTS": str(root / "reports"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        patch.delenv("CREDITS_AS_OF", raising=False)
+        job = build_definitions().resolve_job_def("backfill_job")
+        for period, _ in PERIODS:
+            with DagsterInstance.ephemeral() as instance:
+                result = job.execute_in_process(
+                    partition_key=period, instance=instance, raise_on_error=False
+                )
+                assert result.success, period
     return root
 
 
@@ -87,6 +116,16 @@ def test_backfill_leaves_the_same_warehouse_as_run_and_close_by_hand(by_hand, ba
     assert different == []
     closes = got["raw.period_closes"]
     assert [(p, at.isoformat()) for p, at in closes] == PERIODS
+
+
+def test_a_dagster_partition_backfill_leaves_the_same_warehouse_and_documents(
+    backfilled, dagster_backfilled
+):
+    expected = _tables(backfilled / "warehouse.duckdb")
+    got = _tables(dagster_backfilled / "warehouse.duckdb")
+    assert [name for name in expected if got.get(name) != expected[name]] == []
+    assert set(got) == set(expected)
+    assert _files(dagster_backfilled) == _files(backfilled)
 
 
 def test_backfill_writes_the_same_documents_byte_for_byte(by_hand, backfilled):
