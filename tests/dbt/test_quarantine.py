@@ -163,6 +163,16 @@ PURCHASES = [
         "currency": "EUR",
         "status": "succeeded",
     },
+    {  # line 5: a real currency, but not the customer's (cus_2 is billed in EUR)
+        "purchase_id": "p-wrong-currency",
+        "customer_id": "cus_2",
+        "bundle_id": "pack_10k",
+        "quantity": 1,
+        "purchased_at": "2026-03-01T00:00:00Z",
+        "amount_paid": 10000,
+        "currency": "USD",
+        "status": "succeeded",
+    },
 ]
 
 
@@ -221,6 +231,7 @@ def test_broken_reference_rows_are_quarantined(warehouse):
         ("grants", "grants.csv", 3, "unknown_customer"),
         ("purchases", "purchases.csv", 2, "unknown_bundle"),
         ("purchases", "purchases.csv", 3, "invalid_currency"),
+        ("purchases", "purchases.csv", 5, "invalid_currency"),
     ]
     assert json.loads(got[0][4])["grant_id"] == "g-ghost"
     assert json.loads(got[2][4])["currency"] == "usd"
@@ -229,7 +240,9 @@ def test_broken_reference_rows_are_quarantined(warehouse):
     assert "g-start" in grants
     assert "g-ghost" not in grants
     assert "purchase:p-ok" in grants
-    assert not {g for g in grants if "p-unknown-bundle" in g or "p-lower-currency" in g}
+    assert not {
+        g for g in grants if any(p in g for p in ("p-unknown-bundle", "p-lower", "p-wrong"))
+    }
 
 
 def test_accepted_plus_quarantined_is_landed(warehouse):
