@@ -4,10 +4,12 @@ The manifest is parsed on first use (or when a model changed since), so a fresh 
 no separate step; `make install` parses it up front.
 """
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,26 +35,44 @@ def _project_files() -> list[Path]:
     return files + [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
 
 
+def _manifest_is_fresh() -> bool:
+    if not MANIFEST_PATH.exists():
+        return False
+    built = MANIFEST_PATH.stat().st_mtime
+    return all(p.stat().st_mtime <= built for p in _project_files())
+
+
 def ensure_manifest() -> Path:
-    """Run `dbt parse` when the manifest is missing or older than any project file."""
-    if MANIFEST_PATH.exists():
-        built = MANIFEST_PATH.stat().st_mtime
-        if all(p.stat().st_mtime <= built for p in _project_files()):
+    """Run `dbt parse` when the manifest is missing or older than any project file.
+
+    Processes that start together (pytest's workers, say) parse one at a time, and the new
+    manifest replaces the old one whole, so no process reads a half-written file.
+    """
+    if _manifest_is_fresh():
+        return MANIFEST_PATH
+    MANIFEST_PATH.parent.mkdir(parents=True, exist_ok=True)
+    with open(MANIFEST_PATH.parent / ".parse.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # wait for a parse already under way
+        if _manifest_is_fresh():
             return MANIFEST_PATH
-    subprocess.run(
-        [
-            dbt_executable(),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        check=True,
-        cwd=DBT_PROJECT_DIR,
-        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-    )
+        with tempfile.TemporaryDirectory(dir=MANIFEST_PATH.parent, prefix=".parse-") as target:
+            subprocess.run(
+                [
+                    dbt_executable(),
+                    "parse",
+                    "--quiet",
+                    "--project-dir",
+                    str(DBT_PROJECT_DIR),
+                    "--profiles-dir",
+                    str(DBT_PROJECT_DIR),
+                    "--target-path",
+                    target,
+                ],
+                check=True,
+                cwd=DBT_PROJECT_DIR,
+                env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+            )
+            os.replace(Path(target) / "manifest.json", MANIFEST_PATH)
     return MANIFEST_PATH
 
 
