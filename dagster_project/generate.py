@@ -37,7 +37,7 @@ import io
 import json
 import math
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,7 +177,7 @@ def _prefixed(prefix: str, hexes: pl.Series) -> pl.Series:
     return hexes.to_frame("h").select(pl.concat_str([pl.lit(prefix), pl.col("h")]).alias("h"))["h"]
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
+def _write_csv(path: Path, header: Sequence[str], rows: list[list[object]]) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
@@ -658,62 +658,17 @@ def _reference_feeds(
         existing=np.flatnonzero(~is_new),
         unknown_customer=unknown,
     )
+    # Each feed's header is its SPEC §2.2 columns, as ingest defines them.
+    rows = {
+        "customers": customers,
+        "subscriptions": subscriptions,
+        "purchases": purchases,
+        "grants": grants,
+        "auto_topups": auto_topups,
+        "refunds": refunds,
+    }
     feeds = {
-        "customers": (
-            [
-                "customer_id",
-                "external_id",
-                "name",
-                "email",
-                "address",
-                "country",
-                "currency",
-                "tax_rate",
-                "created_at",
-            ],
-            customers,
-        ),
-        "subscriptions": (["customer_id", "plan_id", "started_at", "ended_at"], subscriptions),
-        "purchases": (
-            [
-                "purchase_id",
-                "customer_id",
-                "bundle_id",
-                "quantity",
-                "purchased_at",
-                "amount_paid",
-                "currency",
-                "status",
-            ],
-            purchases,
-        ),
-        "grants": (
-            [
-                "grant_id",
-                "customer_id",
-                "kind",
-                "credits",
-                "effective_at",
-                "expires_at",
-                "priority",
-                "cost_basis_per_credit",
-                "reason",
-                "created_by",
-            ],
-            grants,
-        ),
-        "auto_topups": (
-            [
-                "customer_id",
-                "threshold",
-                "bundle_id",
-                "max_per_period",
-                "enabled_from",
-                "enabled_to",
-            ],
-            auto_topups,
-        ),
-        "refunds": (["refund_id", "purchase_id", "refunded_at", "reason"], refunds),
+        **{feed: (FEED_COLUMNS[feed], feed_rows) for feed, feed_rows in rows.items()},
         CUSTOMER_SETTINGS: (settings_columns, settings),
     }
     return world, feeds, reference_quarantine
@@ -1232,7 +1187,7 @@ def generate(
     n_voids = min(60, max(10, events // 1000), events // 20)
     for index, month in enumerate(periods):
         writer.month(index, periods, counts[month.day_lo : month.day_hi], n_voids)
-    feeds["voids"] = (["event_id", "voided_at", "reason"], writer.voids(n_voids))
+    feeds["voids"] = (FEED_COLUMNS["voids"], writer.voids(n_voids))
 
     files = [catalog_out]
     for name in FEEDS:
