@@ -37,13 +37,7 @@ renamed as (
     select
         -- A landed row's identity (the same path may be loaded again when its content changes).
         landed_row_id as event_row_id,
-        load_batch_id,
-        batch_seq,
-        source_file,
-        line_number,
-        raw_payload,
-        ingested_at,
-        is_object,
+        {{ landing_row_columns() }}
         fields[1] as event_id,
         fields[2] as idempotency_key,
         fields[3] as customer_ref,
