@@ -23,6 +23,7 @@ from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from dagster_project.ingest import load_landing
 from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable
+from dagster_project.settings import ENV_VARS
 from dagster_project.warehouse import connect, write_catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +81,17 @@ def write_landing(
         else:
             path.write_text(content, encoding="utf-8")
     return landing
+
+
+def use_settings_env(
+    monkeypatch: pytest.MonkeyPatch, landing: Path, catalog: Path, warehouse: Path, reports: Path
+) -> None:
+    """Point the CREDITS_* variables at a test's files, with no clock: how a run launched
+    from the UI or the daemon finds its settings."""
+    paths = {"landing": landing, "catalog": catalog, "warehouse": warehouse, "reports": reports}
+    for key, path in paths.items():
+        monkeypatch.setenv(ENV_VARS[key], str(path))
+    monkeypatch.delenv(ENV_VARS["as_of"], raising=False)
 
 
 def build_warehouse(

@@ -10,6 +10,7 @@ import hashlib
 
 import duckdb
 import pytest
+from conftest import use_settings_env
 from dagster import DagsterInstance
 
 from dagster_project.cli import main
@@ -59,16 +60,10 @@ def dagster_backfilled(landing, tmp_path_factory):
     UI's instance queues them, one at a time): settings from the environment, the clock
     from the job's partitioned config, the warehouse written in place."""
     root = tmp_path_factory.mktemp("dagster_backfilled")
-    env = {
-        "CREDITS_LANDING": str(landing.landing),
-        "CREDITS_CATALOG": str(landing.catalog),
-        "CREDITS_WAREHOUSE": str(root / "warehouse.duckdb"),
-        "CREDITS_REPORTS": str(root / "reports"),
-    }
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        patch.delenv("CREDITS_AS_OF", raising=False)
+        use_settings_env(
+            patch, landing.landing, landing.catalog, root / "warehouse.duckdb", root / "reports"
+        )
         job = build_definitions().resolve_job_def("backfill_job")
         for period, _ in PERIODS:
             with DagsterInstance.ephemeral() as instance:

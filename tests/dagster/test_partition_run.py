@@ -5,6 +5,7 @@ job's partitioned config."""
 import datetime as dt
 
 import duckdb
+from conftest import use_settings_env
 from dagster import AssetKey, DagsterInstance
 
 from dagster_project.definitions import build_definitions
@@ -22,11 +23,7 @@ def test_one_partition_materializes_and_closes_its_period(tmp_path, monkeypatch)
         tmp_path, customers=4, events=1_500, start=dt.date(2026, 1, 1), months=2, seed=5
     )
     warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("CREDITS_LANDING", str(summary.landing))
-    monkeypatch.setenv("CREDITS_CATALOG", str(summary.catalog))
-    monkeypatch.setenv("CREDITS_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CREDITS_REPORTS", str(tmp_path / "reports"))
-    monkeypatch.delenv("CREDITS_AS_OF", raising=False)
+    use_settings_env(monkeypatch, summary.landing, summary.catalog, warehouse, tmp_path / "reports")
 
     job = build_definitions().resolve_job_def("backfill_job")
     with DagsterInstance.ephemeral() as instance:
