@@ -4,15 +4,30 @@
     .venv/bin/python bench/run.py --events 10000000 --customers 10000 --months 12
 
 Each figure is one run of a fresh process measured with GNU time (`/usr/bin/time -v`),
-so it includes Python, Dagster and dbt start-up, as a user would see it. Results are
-appended to bench/results.md.
+so it includes Python, Dagster and dbt start-up, as a user would see it. In one bench run:
+
+- `credits generate` writes the history (starting 2026-01);
+- the bare aggregate: DuckDB alone, `group by customer, day` over the same event files
+  (JSON lines and Parquet), in a fresh process: the yardstick for the full run;
+- `credits run` over the whole history (the full run), then again with nothing new;
+- `credits close` of the last month, which closes every month of the history;
+- one day of new events (`--day-events`, on the first day after the history) loaded on
+  top of that closed history, and the same day on a warehouse with the same customers and
+  no event history;
+- a `credits run --full-refresh` after the day: the marts must equal the incremental ones
+  (load-batch columns aside), checked here too.
+
+Results are appended to bench/results.md as one table.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
+import json
 import platform
+import random
 import re
 import shutil
 import subprocess
@@ -22,6 +37,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 RESULTS = Path(__file__).with_name("results.md")
+MODELS = ("nova-fast", "nova-pro", "nova-ultra")
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
@@ -37,43 +53,205 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return seconds, rss_kb / 1024
 
 
+BARE_AGGREGATE = """
+import sys, duckdb
+landing = sys.argv[1]
+con = duckdb.connect()
+jsonl = con.sql(
+    "select customer_id, cast(try_cast(timestamp as timestamptz) as date) as day, "
+    "sum(try_cast(json_extract_string(properties, '$.tokens') as bigint)) as tokens "
+    "from read_json(?, format='newline_delimited', ignore_errors=true, "
+    "columns={customer_id: 'varchar', timestamp: 'varchar', properties: 'json'}) group by all",
+    params=[landing + '/events/**/*.jsonl*'],
+)
+parquet = con.sql(
+    "select customer_id, cast(try_cast(timestamp as timestamptz) as date) as day, count(*) as n "
+    "from read_parquet(?, union_by_name=true) group by all",
+    params=[landing + '/events/**/*.parquet'],
+)
+print(len(jsonl.fetchall()) + len(parquet.fetchall()))
+"""
+
+
+def day_events(path: Path, day: dt.date, events: int, customers: list[str], seed: int) -> None:
+    """One day of plain usage events for the generated customers, as JSON lines."""
+    rng = random.Random(seed)
+    start = dt.datetime.combine(day, dt.time())
+    lines = []
+    for i in range(events):
+        at = start + dt.timedelta(seconds=rng.randrange(86_400), microseconds=i % 1000)
+        lines.append(
+            json.dumps(
+                {
+                    "event_id": f"day-{day:%Y%m%d}-{i:07d}",
+                    "customer_id": rng.choice(customers),
+                    "event_type": "llm_token_usage",
+                    "timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "properties": {
+                        "model": rng.choice(MODELS),
+                        "tokens": rng.randrange(100, 5000),
+                        "user_id": f"u{rng.randrange(20)}",
+                    },
+                },
+                separators=(",", ":"),
+            )
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def marts_checksums(warehouse: Path) -> dict[str, str]:
+    """A checksum of every mart's rows, load-batch columns left out."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        out = {}
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+        for (table,) in tables:
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+                    [table],
+                ).fetchall()
+                if c != "load_batch_id"
+            ]
+            listed = ", ".join(f'"{c}"' for c in columns)
+            out[table] = con.execute(
+                f"select count(*), bit_xor(hash(row({listed}))) from marts.{table}"  # noqa: S608
+            ).fetchall()[0]
+        return out
+    finally:
+        con.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=100)
     parser.add_argument("--months", type=int, default=3)
+    parser.add_argument("--day-events", type=int, default=20_000)
+    parser.add_argument(
+        "--no-close",
+        dest="close",
+        action="store_false",
+        help="skip the close of the history (it writes a statement per customer and month)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="credits-bench-"))
     credits = str(BIN / "credits")
-    end = dt.date(2026, 1, 1)
-    end = dt.date(2026 + (args.months // 12), 1 + args.months % 12, 1) if args.months else end
-    flags = [
-        "--landing", str(root / "landing"), "--catalog", str(root / "catalog.yml"),
-        "--warehouse", str(root / "warehouse.duckdb"), "--reports", str(root / "reports"),
-        "--as-of", f"{end.isoformat()}T00:00:00",
-    ]  # fmt: skip
-    rows = []
-    gen = [credits, "generate", "--out", str(root), "--events", str(args.events),
-           "--customers", str(args.customers), "--months", str(args.months)]  # fmt: skip
-    rows.append(("credits generate", *timed(gen)))
-    rows.append(("credits run (first load)", *timed([credits, "run", *flags])))
-    rows.append(("credits run (nothing new)", *timed([credits, "run", *flags])))
-    size = (root / "warehouse.duckdb").stat().st_size / 2**20
+    start = dt.date(2026, 1, 1)
+    end = dt.date(2026 + (args.months // 12), 1 + args.months % 12, 1)
+    last_period = f"{end - dt.timedelta(days=1):%Y-%m}"
+
+    def flags(where: str, as_of: dt.datetime) -> list[str]:
+        base = root / where
+        return [
+            "--landing", str(base / "landing"), "--catalog", str(root / "gen" / "catalog.yml"),
+            "--warehouse", str(base / "warehouse.duckdb"), "--reports", str(base / "reports"),
+            "--as-of", as_of.isoformat(timespec="seconds"),
+        ]  # fmt: skip
+
+    rows: list[tuple[str, float, float]] = []
+
+    def measure(name: str, cmd: list[str]) -> float:
+        wall, rss = timed(cmd)
+        rows.append((name, wall, rss))
+        print(f"  {name}: {wall:.1f} s, {rss:,.0f} MiB", flush=True)
+        return wall
+
+    gen = [credits, "generate", "--out", str(root / "gen"), "--events", str(args.events),
+           "--customers", str(args.customers), "--months", str(args.months),
+           "--start", start.isoformat()]  # fmt: skip
+    measure("credits generate", gen)
+    history = root / "history"
+    history.mkdir()
+    (history / "landing").symlink_to(root / "gen" / "landing")
+
+    clock = dt.datetime.combine(end, dt.time())
+    bare = measure(
+        "bare DuckDB aggregate of the same files",
+        [sys.executable, "-c", BARE_AGGREGATE, str(root / "gen" / "landing")],
+    )
+    full = measure("credits run, the whole history", [credits, "run", *flags("history", clock)])
+    nothing = measure("credits run, nothing new", [credits, "run", *flags("history", clock)])
+    close, statements = 0.0, 0
+    if args.close:
+        close = measure(
+            f"credits close {last_period} (every period of the history)",
+            [credits, "close", last_period, *flags("history", clock)],
+        )
+        statements = len(list((root / "history" / "reports").rglob("statements/*.pdf")))
+
+    # One day after the history, on top of it, and on a warehouse with no event history.
+    day_clock = clock + dt.timedelta(days=1)
+    day_file = root / "day" / f"events-{end:%Y-%m-%d}.jsonl"
+    with (root / "gen" / "landing" / "customers.csv").open() as fh:
+        customer_ids = sorted({row["customer_id"] for row in csv.DictReader(fh)})
+    day_events(day_file, end, args.day_events, customer_ids, seed=1)
+    (root / "gen" / "landing" / "events" / "day").mkdir()
+    shutil.copy2(day_file, root / "gen" / "landing" / "events" / "day" / day_file.name)
+    on_history = measure(
+        f"credits run, {args.day_events:,} events of one day on the closed history",
+        [credits, "run", *flags("history", day_clock)],
+    )
+    empty = root / "empty" / "landing"
+    (empty / "events").mkdir(parents=True)
+    for feed in (root / "gen" / "landing").iterdir():
+        if feed.is_file():
+            shutil.copy2(feed, empty / feed.name)
+    shutil.copy2(day_file, empty / "events" / day_file.name)
+    on_empty = measure(
+        "credits run, the same day with no event history",
+        [credits, "run", *flags("empty", day_clock)],
+    )
+    incremental = marts_checksums(root / "history" / "warehouse.duckdb")
+    shutil.copy2(root / "history" / "warehouse.duckdb", root / "refresh.duckdb")
+    refresh_flags = flags("history", day_clock)
+    refresh_flags[refresh_flags.index("--warehouse") + 1] = str(root / "refresh.duckdb")
+    measure(
+        "credits run --full-refresh after the day",
+        [credits, "run", "--full-refresh", *refresh_flags],
+    )
+    same = incremental == marts_checksums(root / "refresh.duckdb")
+    size = (root / "history" / "warehouse.duckdb").stat().st_size / 2**20
     if not args.keep:
         shutil.rmtree(root)
 
+    peak = max(rss for _, _, rss in rows)
     header = (
         f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — {args.events:,} events, "
         f"{args.customers:,} customers, {args.months} months\n\n"
-        f"{platform.machine()}, {platform.python_version()}, warehouse {size:,.0f} MiB\n\n"
+        f"{platform.machine()}, {platform.python_version()}, warehouse {size:,.0f} MiB. "
+        "`bench/run.py`; each row one fresh process under `/usr/bin/time -v`.\n\n"
         "| command | wall s | peak MiB |\n|---|---:|---:|\n"
     )
     table = "".join(f"| {name} | {wall:.1f} | {rss:,.0f} |\n" for name, wall, rss in rows)
-    print(header + table)
+    summary = (
+        "\n| figure | value |\n|---|---:|\n"
+        f"| full run ÷ bare aggregate | {full / bare:.1f}× |\n"
+        f"| day on the {'closed ' if statements else ''}history ÷ day with no history | {on_history / on_empty:.2f}× |\n"
+        f"| nothing new | {nothing:.1f} s |\n"
+        + (
+            f"| close: statements written | {statements:,} |\n"
+            f"| close: seconds per statement | {close / statements:.3f} |\n"
+            if statements
+            else "| close | not measured (--no-close): the history stays open |\n"
+        )
+        + f"| peak RSS of any command | {peak:,.0f} MiB |\n"
+        f"| marts after the day: incremental = full refresh (load-batch columns aside) | {'yes' if same else 'NO'} |\n"
+    )
+    print(header + table + summary)
     with RESULTS.open("a") as fh:
-        fh.write(header + table)
+        fh.write(header + table + summary)
+    if not same:
+        sys.exit("bench: incremental marts differ from a full refresh")
 
 
 if __name__ == "__main__":

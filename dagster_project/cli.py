@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="load new landing files and rebuild open periods as of the clock"
     )
+    run.add_argument(
+        "--full-refresh",
+        dest="full_refresh",
+        action="store_true",
+        help="rebuild every model from raw instead of only what the new rows change",
+    )
     _common(run)
 
     close = sub.add_parser(
@@ -102,7 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
 # --- the one write path -------------------------------------------------------------------
 
 
-def _execute(settings, job_name: str = "credits_job", partition_key: str | None = None) -> None:
+def _execute(
+    settings,
+    job_name: str = "credits_job",
+    partition_key: str | None = None,
+    full_refresh: bool = False,
+) -> None:
     """Run a Dagster job on a copy of the warehouse; swap it in only on success. The clock
     and paths are the resource's; a partitioned job also takes its billing period."""
     from dagster import DagsterEventType, DagsterInstance
@@ -125,6 +136,7 @@ def _execute(settings, job_name: str = "credits_job", partition_key: str | None 
             reports=str(settings.reports),
             as_of=settings.as_of_iso,
             hold_writer_lock=False,
+            full_refresh=full_refresh,
         )
         job = build_definitions(resource).resolve_job_def(job_name)
         result = job.execute_in_process(
@@ -252,8 +264,12 @@ def cmd_run(args, settings=None) -> None:
     settings = settings or _settings(args)
     _preflight(settings)
     started = time.monotonic()
-    _say(f"run as of {settings.as_of_iso}: {settings.landing} -> {settings.warehouse}")
-    _execute(settings)
+    full_refresh = getattr(args, "full_refresh", False)
+    _say(
+        f"run as of {settings.as_of_iso}: {settings.landing} -> {settings.warehouse}"
+        + (" (full refresh)" if full_refresh else "")
+    )
+    _execute(settings, full_refresh=full_refresh)
     _say(f"run finished in {time.monotonic() - started:.1f}s")
 
 

@@ -22,8 +22,10 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from dagster_project.incremental import build_fingerprint, full_refresh_reason, record_build
 from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
+from dagster_project.warehouse import connect
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 LAYERS = ("staging", "intermediate", "marts")
@@ -103,21 +105,33 @@ def credits_dbt_assets(
     context: AssetExecutionContext, dbt: DbtCliResource, settings: CreditsSettings
 ):
     """Every dbt model and test, built against the run's warehouse with the run's clock and,
-    in a partitioned run, its billing period's window."""
+    in a partitioned run, its billing period's window. Incremental unless asked otherwise or
+    the catalog or models changed (dagster_project/incremental.py)."""
     resolved = settings.resolve()
     period = context.partition_key if context.has_partition_key else None
+    con = connect(resolved.warehouse)
+    try:
+        fingerprint = build_fingerprint(con, MANIFEST_PATH)
+        reason = "asked for" if settings.full_refresh else full_refresh_reason(con, fingerprint)
+    finally:
+        con.close()  # dbt opens the file next, in another process
+    args = ["build", "--vars", json.dumps(dbt_vars(resolved.as_of, period))]
+    if reason:
+        context.log.info(f"dbt rebuilds everything from raw: {reason}")
+        args.append("--full-refresh")
     # dbt runs as a subprocess and finds the warehouse through its profile's env_var.
     os.environ["CREDITS_WAREHOUSE"] = str(resolved.warehouse)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    invocation = dbt.cli(
-        ["build", "--vars", json.dumps(dbt_vars(resolved.as_of, period))],
-        context=context,
-        raise_on_error=False,
-    )
+    invocation = dbt.cli(args, context=context, raise_on_error=False)
     try:
         yield from invocation.stream()
         if not invocation.is_successful():
             raise Failure(failed_nodes_message(invocation.get_artifact("run_results.json")))
+        con = connect(resolved.warehouse)
+        try:
+            record_build(con, fingerprint, resolved.as_of, bool(reason))
+        finally:
+            con.close()
     finally:
         # Each invocation writes its own target folder under dbt/target; its artifacts
         # have been read by now, and a folder per run would pile up.

@@ -29,6 +29,8 @@ class CreditsSettings(ConfigurableResource):
     # command never write the file at once. The CLI takes the lock itself (on the real
     # file, around its working copy) and sets this off.
     hold_writer_lock: bool = True
+    # Rebuild every dbt model from raw instead of incrementally (`credits run --full-refresh`).
+    full_refresh: bool = False
 
     _held: contextlib.ExitStack | None = PrivateAttr(default=None)
 

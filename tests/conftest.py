@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from dagster_project.catalog import load_catalog
+from dagster_project.dbt import ensure_manifest
+from dagster_project.incremental import build_fingerprint, full_refresh_reason, record_build
 from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from dagster_project.ingest import load_landing
 from dagster_project.partitions import dbt_vars
@@ -126,6 +128,19 @@ def build_warehouse(
     finally:
         con.close()
 
+    dbt_build(warehouse, as_of, tmp_path)
+    return warehouse
+
+
+def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool = False) -> Path:
+    """`dbt build` an already loaded warehouse, incrementally unless `full_refresh` or the
+    catalog or models changed: the decision the dbt asset makes (dagster_project/incremental.py)."""
+    con = connect(warehouse)
+    try:
+        fingerprint = build_fingerprint(con, ensure_manifest())
+        full_refresh = full_refresh or full_refresh_reason(con, fingerprint) is not None
+    finally:
+        con.close()
     target = tmp_path / "dbt_target"
     logs = tmp_path / "dbt_logs"
     command = [
@@ -141,6 +156,7 @@ def build_warehouse(
         str(target),
         "--log-path",
         str(logs),
+        *(["--full-refresh"] if full_refresh else []),
     ]
     env = {
         **os.environ,
@@ -158,6 +174,11 @@ def build_warehouse(
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
         pytest.fail(f"dbt build failed (exit {result.returncode}):\n{tail}", pytrace=False)
+    con = connect(warehouse)
+    try:
+        record_build(con, fingerprint, dt.datetime.fromisoformat(as_of), full_refresh)
+    finally:
+        con.close()
     return warehouse
 
 

@@ -3,12 +3,20 @@
 -- several aggregators. Filters arrive as catalog rows, never as SQL text.
 -- Each filtered property is read once per event and matched by a join on its value, so
 -- the cost grows with the events, not with events × aggregators.
+-- Incremental by load batch: a row's matches depend only on the row and the catalog, and a
+-- catalog change rebuilds everything (docs/incremental.md). A batch with no matches is
+-- looked at again next run, which the delete+insert makes harmless.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_row_id') }}
 with
 
 events as (
-    select event_row_id, event_type, properties
+    select event_row_id, batch_seq, event_type, properties
     from {{ ref('stg_landing__events') }}
-    where is_object and event_type is not null and properties_type is distinct from 'ARRAY'
+    where
+        is_object and event_type is not null and properties_type is distinct from 'ARRAY'
+        {% if is_incremental() -%}
+            and batch_seq > (select coalesce(max(batch_seq), 0) from {{ this }})
+        {%- endif %}
 ),
 
 aggregators as (
@@ -63,6 +71,7 @@ matches as (
 
 select
     matches.event_row_id,
+    events.batch_seq,
     aggregators.aggregator_id,
     aggregators.operation,
     case

@@ -2,10 +2,28 @@
 -- operation, credits = units × (weight / per) with the weight in effect at the event's
 -- timestamp. The rate is exact at 6 digits (validated in the catalog), so credits are an
 -- exact product and nothing is divided here.
+--
+-- Incremental (docs/incremental.md): a run rates the rows judged since this table last
+-- took any (`verdict_seq`); a row judged again replaces its earlier rating, and the post-hook
+-- drops the ratings of rows judged quarantined since. A rating depends only on its row, its
+-- load batch and the catalog, and a catalog change rebuilds everything.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_row_id',
+    post_hook="delete from {{ this }} where event_row_id in (select event_row_id from {{ ref('int_events_validated') }} where quarantine_reason is not null)"
+) }}
 with
 
-accepted as (
+judged as (
     select * from {{ ref('int_events_validated') }}
+    {% if is_incremental() -%}
+        where verdict_seq > (select coalesce(max(verdict_seq), 0) from {{ this }})
+    {%- endif %}
+),
+
+accepted as (
+    select * from judged
     where quarantine_reason is null
 ),
 
@@ -23,6 +41,9 @@ lateness as (
 
 matched as (
     select * from {{ ref('int_events_matched_to_aggregators') }}
+    {% if is_incremental() -%}
+        where event_row_id in (select event_row_id from accepted)
+    {%- endif %}
 ),
 
 rates as (
@@ -51,6 +72,7 @@ rated as (
                 then strptime(lateness.closed_through_at_ingest, '%Y-%m') + interval 1 month
             else accepted.event_at
         end as booked_at,
+        accepted.verdict_seq,
         matched.aggregator_id,
         rates.credit_product_id,
         case

@@ -1,11 +1,16 @@
 -- Every landed event row with its verdict (SPEC §2.1): a quarantine reason, or accepted.
 -- Checks apply in a fixed order and the first failing one names the reason. Dedup runs over
 -- the rows that pass every other check, in "seen" order: load batch, then path, then line.
+--
+-- Incremental (docs/incremental.md): a run judges the rows of new load batches, plus the
+-- few earlier rows whose verdict can change without new rows of their own: those from the
+-- future (the clock moves) and those whose customer reference now resolves otherwise (the
+-- customers feed changed). Dedup is exact forever: every row sharing a dedup key with a
+-- judged row is ranked again with it, found through this table's dedup_key column, never by
+-- re-reading old payloads. `verdict_seq` numbers the run that last judged a row, so the
+-- models downstream take exactly the rows judged since they last ran.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_row_id') }}
 with
-
-events as (
-    select * from {{ ref('stg_landing__events') }}
-),
 
 customers as (
     select customer_id, external_id from {{ ref('int_customers_validated') }} where is_current
@@ -22,6 +27,34 @@ external_ids as (
     having count(*) = 1
 ),
 
+{% if is_incremental() -%}
+changed_refs as (
+    -- References whose resolution differs from the one this table recorded.
+    select earlier.customer_ref
+    from (select distinct customer_ref, customer_id from {{ this }}) as earlier
+    left join customers as by_id on earlier.customer_ref = by_id.customer_id
+    left join external_ids on earlier.customer_ref = external_ids.external_id
+    where coalesce(by_id.customer_id, external_ids.customer_id) is distinct from earlier.customer_id
+),
+
+revisited as (
+    select event_row_id
+    from {{ this }}
+    where
+        quarantine_reason = 'future_timestamp'
+        or customer_ref in (select customer_ref from changed_refs)
+),
+{%- endif %}
+
+events as (
+    select * from {{ ref('stg_landing__events') }}
+    {% if is_incremental() -%}
+        where
+            batch_seq > (select coalesce(max(batch_seq), 0) from {{ this }})
+            or event_row_id in (select event_row_id from revisited)
+    {%- endif %}
+),
+
 quantities as (
     select
         event_row_id,
@@ -33,6 +66,9 @@ quantities as (
         bool_or(try_cast(quantity_text as {{ units_type() }}) < 0) as has_negative_quantity,
         count(*) as aggregators_matched
     from {{ ref('int_events_matched_to_aggregators') }}
+    {% if is_incremental() -%}
+        where event_row_id in (select event_row_id from events)
+    {%- endif %}
     group by event_row_id
 ),
 
@@ -78,30 +114,50 @@ checked as (
     from resolved
 ),
 
-key_counts as (
-    -- Dedup runs over the rows that pass every other check. Most keys are seen once; only
-    -- the repeated ones need ordering, which keeps the sort small.
-    select dedup_key
+judged_keys as (
+    -- A row's dedup key depends on its own content only, so a judged row's key is the same
+    -- as when it was last judged: every row sharing it must be ranked again.
+    select distinct dedup_key from checked
+),
+
+participants as (
+    -- Rows in dedup: those judged now that pass every other check, and the earlier rows of
+    -- the same keys that passed them (their checks cannot have changed).
+    select event_row_id, customer_id, event_type, event_at, properties, dedup_key, batch_seq, source_file, line_number
     from checked
     where check_reason is null
+    {% if is_incremental() -%}
+        union all
+        select event_row_id, customer_id, event_type, event_at, properties, dedup_key, batch_seq, source_file, line_number
+        from {{ this }}
+        where
+            dedup_key in (select dedup_key from judged_keys)
+            and event_row_id not in (select event_row_id from events)
+            and (quarantine_reason is null or quarantine_reason in ('duplicate', 'conflicting_duplicate'))
+    {%- endif %}
+),
+
+key_counts as (
+    -- Most keys are seen once; only the repeated ones need ordering, which keeps the sort small.
+    select dedup_key
+    from participants
     group by dedup_key
     having count(*) > 1
 ),
 
 repeated as (
     select
-        checked.event_row_id,
+        participants.event_row_id,
         md5(concat_ws(
-            '|', checked.customer_id, checked.event_type, strftime(checked.event_at, '%Y-%m-%dT%H:%M:%S.%f'),
-            {{ canonical_properties('checked.properties') }}
+            '|', participants.customer_id, participants.event_type, strftime(participants.event_at, '%Y-%m-%dT%H:%M:%S.%f'),
+            {{ canonical_properties('participants.properties') }}
         )) as body_hash,
-        checked.dedup_key,
-        checked.batch_seq,
-        checked.source_file,
-        checked.line_number
-    from checked
-    inner join key_counts on checked.dedup_key = key_counts.dedup_key
-    where checked.check_reason is null
+        participants.dedup_key,
+        participants.batch_seq,
+        participants.source_file,
+        participants.line_number
+    from participants
+    inner join key_counts on participants.dedup_key = key_counts.dedup_key
 ),
 
 ranked as (
@@ -116,12 +172,36 @@ ranked as (
     window seen as (partition by dedup_key order by batch_seq, source_file, line_number)
 ),
 
+run as (
+    select
+        {% if is_incremental() -%}
+            (select coalesce(max(verdict_seq), 0) + 1 from {{ this }})
+        {%- else -%}
+            1
+        {%- endif %} as verdict_seq
+),
+
 verdicts as (
     select
         checked.* exclude (check_reason),
-        coalesce(checked.check_reason, ranked.dedup_reason) as quarantine_reason
+        coalesce(checked.check_reason, ranked.dedup_reason) as quarantine_reason,
+        run.verdict_seq
     from checked
+    cross join run
     left join ranked on checked.event_row_id = ranked.event_row_id
+    {% if is_incremental() -%}
+        union all
+        -- Earlier rows of a judged key, with the rank they hold now.
+        select
+            earlier.* exclude (quarantine_reason, verdict_seq),
+            ranked.dedup_reason as quarantine_reason,
+            run.verdict_seq
+        from {{ this }} as earlier
+        cross join run
+        inner join participants on earlier.event_row_id = participants.event_row_id
+        left join ranked on earlier.event_row_id = ranked.event_row_id
+        where earlier.event_row_id not in (select event_row_id from events)
+    {%- endif %}
 )
 
 select * from verdicts

@@ -7,8 +7,10 @@ voids as (
 ),
 
 events as (
+    -- Only the events some void names: the rated events are many, the voids few.
     select event_id, min(customer_id) as customer_id, min(event_at) as event_at
     from {{ ref('int_events_rated') }}
+    where event_id in (select event_id from voids)
     group by event_id
 ),
 

@@ -1,0 +1,314 @@
+"""Incremental builds equal a full refresh (docs/incremental.md).
+
+A warehouse is loaded in several batches with a build after each, as the daily runs would,
+then a copy of it is rebuilt with `--full-refresh` from the same `raw`. Every mart, and the
+event models the incremental ones keep, must be identical row for row; only `verdict_seq`
+(which run last judged a row) may differ.
+
+The batches are chosen to reach every way an earlier row's verdict can change later:
+- events from the future that the clock reaches in a later run;
+- an event of an unknown customer whose customer row arrives in a later batch;
+- duplicates and conflicting duplicates of earlier batches' events, loaded later;
+- a late file for a period closed in between, and a catalog change (which must rebuild).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import CATALOG_PATH, dbt_build, jsonl_text, query, write_csv
+from reference.compare import customer_diff, warehouse_figures
+from reference.ledger import reference_ledger
+from reference.scenario import TEST_CATALOG_PATH, Scenario, rfc3339, write_landing
+from reference.strategies import seeded_customer
+
+from dagster_project.catalog import load_catalog
+from dagster_project.generate import generate
+from dagster_project.incremental import RUN_BOOKKEEPING_COLUMNS, full_refresh_reason
+from dagster_project.ingest import FEED_COLUMNS, load_landing
+from dagster_project.warehouse import connect, write_catalog
+
+INCREMENTAL_MODELS = (
+    "staging.stg_landing__events",
+    "intermediate.int_events_matched_to_aggregators",
+    "intermediate.int_events_validated",
+    "intermediate.int_events_rated",
+)
+
+
+def _tables(warehouse: Path) -> list[str]:
+    marts = [
+        f"marts.{name}"
+        for (name,) in query(
+            warehouse,
+            "select table_name from information_schema.tables where table_schema = 'marts' "
+            "order by table_name",
+        )
+    ]
+    return marts + list(INCREMENTAL_MODELS)
+
+
+def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every mart and incremental model's rows, sorted, without the run columns."""
+    out = {}
+    for table in _tables(warehouse):
+        schema, name = table.split(".")
+        columns = [
+            c
+            for (c,) in query(
+                warehouse,
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, name],
+            )
+            if c not in RUN_BOOKKEEPING_COLUMNS
+        ]
+        listed = ", ".join(f'"{c}"' for c in columns)
+        # JSON columns compare as text.
+        out[table] = query(warehouse, f"select {listed} from {table} order by all")  # noqa: S608
+    return out
+
+
+def assert_same(incremental: Path, full: Path) -> None:
+    a, b = snapshot(incremental), snapshot(full)
+    assert a.keys() == b.keys()
+    differing = []
+    for table in a:
+        if a[table] != b[table]:
+            only_a = set(a[table]) - set(b[table])
+            only_b = set(b[table]) - set(a[table])
+            differing.append(
+                f"{table}: {len(a[table])} rows incremental, {len(b[table])} full; "
+                f"first only incremental {sorted(only_a, key=repr)[:2]}, "
+                f"first only full {sorted(only_b, key=repr)[:2]}"
+            )
+    assert not differing, "incremental differs from full refresh:\n" + "\n".join(differing)
+
+
+def load(warehouse: Path, landing: Path, at: str, catalog: Path) -> None:
+    con = connect(warehouse)
+    try:
+        write_catalog(con, load_catalog(catalog))
+        load_landing(con, landing, dt.datetime.fromisoformat(at))
+    finally:
+        con.close()
+
+
+def close(warehouse: Path, period: str, at: str) -> None:
+    con = connect(warehouse)
+    try:
+        con.execute(
+            "insert into raw.period_closes values (?, ?)", [period, dt.datetime.fromisoformat(at)]
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def full_refresh_copy(warehouse: Path, as_of: str, tmp: Path) -> Path:
+    copy = tmp / "full" / "warehouse.duckdb"
+    copy.parent.mkdir(parents=True)
+    shutil.copy2(warehouse, copy)
+    return dbt_build(copy, as_of, copy.parent, full_refresh=True)
+
+
+def _move(src: Path, landing: Path, relative: str, new_name: str | None = None) -> None:
+    target = landing / (new_name or relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src / relative, target)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> tuple[Path, Path]:
+    """Generated data loaded in three batches, a build and a close after each month, then
+    a full refresh of a copy: (incremental warehouse, full-refresh warehouse)."""
+    root = tmp_path_factory.mktemp("incremental_generated")
+    generate(root / "gen", customers=20, events=20_000, months=3, seed=11)
+    src, catalog = root / "gen" / "landing", root / "gen" / "catalog.yml"
+    landing = root / "landing"
+    warehouse = root / "inc" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    events = sorted(p.relative_to(src).as_posix() for p in (src / "events").rglob("*.*"))
+    feeds = [p.name for p in src.iterdir() if p.is_file() and p.name != "customers.jsonl"]
+
+    # Batch 1, February 1st: the feeds, January, the API batch, and an event of a customer
+    # nobody knows yet (February, so it is not late once the customer arrives).
+    for name in feeds:
+        _move(src, landing, name)
+    for rel in events:
+        if rel.startswith(("events/2026/01/", "events/api/")) and "late" not in rel:
+            _move(src, landing, rel)
+    stranger = {
+        "event_id": "evt_stranger_1",
+        "customer_id": "cus_stranger",
+        "event_type": "llm_token_usage",
+        "timestamp": "2026-02-10T12:00:00Z",
+        "properties": {"model": "nova-fast", "tokens": 5000, "user_id": "u1"},
+    }
+    (landing / "events" / "stranger.jsonl").write_text(jsonl_text([stranger]))
+    load(warehouse, landing, "2026-02-01T00:00:00", catalog)
+    dbt_build(warehouse, "2026-02-01T00:00:00", root / "inc")
+    close(warehouse, "2026-01", "2026-02-01T00:00:00")
+
+    # Batch 2, March 1st: February, its late January file, a March file early (its events
+    # are from the future until the next run), customers' later versions, the stranger's
+    # customer row, and January's second file again under another name (duplicates).
+    for rel in events:
+        if (
+            rel.startswith("events/2026/02/")
+            or rel == "events/2026/03/events-2026-03-part-002.jsonl"
+        ):
+            _move(src, landing, rel)
+    _move(src, landing, "customers.jsonl")
+    write_csv(
+        landing / "customers" / "stranger.csv",
+        FEED_COLUMNS["customers"],
+        [{"customer_id": "cus_stranger", "name": "Stranger Ltd", "country": "US",
+          "currency": "USD", "tax_rate": "0", "created_at": "2026-01-01T00:00:00Z"}],
+    )  # fmt: skip
+    _move(src, landing, "events/2026/01/events-2026-01-part-002.jsonl", "events/replay/jan-2.jsonl")
+    load(warehouse, landing, "2026-03-01T00:00:00", catalog)
+    dbt_build(warehouse, "2026-03-01T00:00:00", root / "inc")
+    close(warehouse, "2026-02", "2026-03-01T00:00:00")
+
+    # Batch 3, April 1st: the rest, and conflicting copies of some February events.
+    for rel in events:
+        _move(src, landing, rel)
+    february = (src / "events/2026/02/events-2026-02-part-002.jsonl").read_text().splitlines()
+    conflicting = []
+    for line in february[:50]:
+        event = json.loads(line)
+        event["properties"]["tokens"] = int(event["properties"].get("tokens", 0)) + 1
+        conflicting.append(event)
+    (landing / "events" / "replay" / "feb-conflicting.jsonl").write_text(jsonl_text(conflicting))
+    load(warehouse, landing, "2026-04-01T00:00:00", catalog)
+    dbt_build(warehouse, "2026-04-01T00:00:00", root / "inc")
+    return warehouse, full_refresh_copy(warehouse, "2026-04-01T00:00:00", root)
+
+
+def test_generated_batches_equal_full_refresh(generated):
+    assert_same(*generated)
+
+
+def test_generated_batches_reached_every_kind_of_change(generated):
+    """The batches did what they are for: each verdict that can change later did."""
+    incremental, _ = generated
+    reasons = dict(
+        query(
+            incremental,
+            "select quarantine_reason, count(*) from intermediate.int_events_validated "
+            "group by all",
+        )
+    )
+    assert reasons.get("duplicate", 0) > 1000  # the January file loaded twice
+    assert reasons.get("conflicting_duplicate", 0) >= 50
+    # March's early file: from the future in the second run, accepted by the third.
+    assert query(
+        incremental,
+        "select count(*) > 1000 from intermediate.int_events_validated "
+        "where source_file = 'events/2026/03/events-2026-03-part-002.jsonl' "
+        "and quarantine_reason is null and verdict_seq = 3",
+    ) == [(True,)]
+    assert query(
+        incremental,
+        "select count(*) from intermediate.int_events_validated "
+        "where quarantine_reason = 'future_timestamp' and event_at < '2026-04-02'",
+    ) == [(0,)]
+    # The stranger's event: unknown customer in the first run, accepted by the run that
+    # loaded its customer row.
+    assert query(
+        incremental,
+        "select count(*), max(verdict_seq) from intermediate.int_events_validated "
+        "where event_id = 'evt_stranger_1' and quarantine_reason is null",
+    ) == [(1, 2)]
+    late = query(incremental, "select count(*) from marts.fct_rated_events where is_late")
+    assert late[0][0] > 0
+
+
+def test_catalog_change_asks_for_a_full_refresh(generated, tmp_path):
+    incremental, _ = generated
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy2(incremental, copy)
+    con = connect(copy)
+    try:
+        from dagster_project.dbt import MANIFEST_PATH
+        from dagster_project.incremental import build_fingerprint
+
+        assert full_refresh_reason(con, build_fingerprint(con, MANIFEST_PATH)) is None
+        # nova-ultra repriced: every nova-ultra event must be rated again.
+        text = CATALOG_PATH.read_text()
+        assert "weight: 15" in text
+        repriced = tmp_path / "catalog.yml"
+        repriced.write_text(text.replace("weight: 15", "weight: 12", 1))
+        write_catalog(con, load_catalog(repriced))
+        reason = full_refresh_reason(con, build_fingerprint(con, MANIFEST_PATH))
+    finally:
+        con.close()
+    assert reason == "the catalog or the dbt models changed since the last build"
+
+
+# --- hypothesis customers -------------------------------------------------------------
+
+CUSTOMERS = 120
+AS_OF = "2026-04-01T00:00:00"
+LOADS = ("2026-01-20T00:00:00", "2026-02-25T00:00:00", AS_OF)
+
+
+@pytest.fixture(scope="module")
+def reference_customers(tmp_path_factory):
+    """The reference suite's random customers, their events shuffled into three load
+    batches (with exact and conflicting duplicates in later ones), a build after each."""
+    root = tmp_path_factory.mktemp("incremental_reference")
+    seeds = {f"c{i:04d}": f"0:{i}" for i in range(CUSTOMERS)}
+    scenario = Scenario.merge(seeded_customer(cid, seed) for cid, seed in seeds.items())
+    whole = write_landing(scenario, root / "whole")
+    lines = (whole / "events" / "events.jsonl").read_text().splitlines()
+    rng = random.Random(20261201)
+    parts: list[list[str]] = [[], [], []]
+    for line in lines:
+        parts[rng.randrange(3)].append(line)
+    for i in (1, 2):  # copies of earlier batches' events, exact or with another body
+        for line in rng.sample(parts[i - 1], len(parts[i - 1]) // 10):
+            event = json.loads(line)
+            if rng.random() < 0.3:
+                instant = dt.datetime.fromisoformat(event["timestamp"].replace("Z", ""))
+                event["timestamp"] = rfc3339(instant + dt.timedelta(microseconds=1))
+            parts[i].append(json.dumps(event))
+        rng.shuffle(parts[i])
+
+    landing = root / "landing"
+    landing.mkdir()
+    for feed in FEED_COLUMNS:
+        shutil.copy2(whole / f"{feed}.csv", landing / f"{feed}.csv")
+    warehouse = root / "inc" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    for n, at in enumerate(LOADS):
+        (landing / "events").mkdir(exist_ok=True)
+        (landing / "events" / f"part-{n}.jsonl").write_text("\n".join(parts[n]) + "\n")
+        load(warehouse, landing, at, TEST_CATALOG_PATH)
+        dbt_build(warehouse, at, root / "inc")
+    full = full_refresh_copy(warehouse, AS_OF, root)
+    return seeds, scenario, warehouse, full
+
+
+def test_reference_customers_in_batches_equal_full_refresh(reference_customers):
+    _, _, incremental, full = reference_customers
+    assert_same(incremental, full)
+
+
+def test_reference_customers_in_batches_match_the_reference(reference_customers):
+    seeds, scenario, incremental, _ = reference_customers
+    expected = reference_ledger(
+        scenario, load_catalog(TEST_CATALOG_PATH), dt.datetime.fromisoformat(AS_OF)
+    )
+    grants, totals, fields = warehouse_figures(incremental)
+    failing = {
+        cid: diff
+        for cid in seeds
+        if (diff := customer_diff(cid, expected, grants.get(cid, {}), totals.get(cid, {}), fields))
+    }
+    assert not failing, f"{len(failing)} customers differ, first: {next(iter(failing.items()))}"
