@@ -22,7 +22,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dagster_project.incremental import build_fingerprint, full_refresh_reason, record_build
+from dagster_project.incremental import plan_build, record_build
 from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
 from dagster_project.warehouse import connect
@@ -111,13 +111,13 @@ def credits_dbt_assets(
     period = context.partition_key if context.has_partition_key else None
     con = connect(resolved.warehouse)
     try:
-        fingerprint = build_fingerprint(con, MANIFEST_PATH)
-        reason = "asked for" if settings.full_refresh else full_refresh_reason(con, fingerprint)
+        plan = plan_build(con, MANIFEST_PATH, settings.full_refresh)
     finally:
         con.close()  # dbt opens the file next, in another process
-    args = ["build", "--vars", json.dumps(dbt_vars(resolved.as_of, period))]
-    if reason:
-        context.log.info(f"dbt rebuilds everything from raw: {reason}")
+    variables = dbt_vars(resolved.as_of, period, plan.resume_from, plan.checkpoint_at)
+    args = ["build", "--vars", json.dumps(variables)]
+    if plan.full_refresh:
+        context.log.info(f"dbt rebuilds everything from raw: {plan.full_refresh_reason}")
         args.append("--full-refresh")
     # dbt runs as a subprocess and finds the warehouse through its profile's env_var.
     os.environ["CREDITS_WAREHOUSE"] = str(resolved.warehouse)
@@ -129,7 +129,7 @@ def credits_dbt_assets(
             raise Failure(failed_nodes_message(invocation.get_artifact("run_results.json")))
         con = connect(resolved.warehouse)
         try:
-            record_build(con, fingerprint, resolved.as_of, bool(reason))
+            record_build(con, plan, resolved.as_of)
         finally:
             con.close()
     finally:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import hashlib
+import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -183,6 +185,13 @@ class CustomerInput:
     voids: list[Void] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
     positions: Callable[[dt.datetime], Positions] | None = None
+    # Resuming (docs/incremental.md): the state at the last close, and the spans an earlier
+    # build gave the segments before it that a void now names. `segments` then holds only
+    # the segments after it; the other inputs are whole.
+    checkpoint: dict | None = None
+    prior_spans: dict[dt.datetime, list[tuple[Decimal, Decimal, str | None, str]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -190,14 +199,87 @@ class WalkOutput:
     entries: list[dict] = field(default_factory=list)
     spans: list[dict] = field(default_factory=list)
     created: list[Grant] = field(default_factory=list)
+    checkpoint: dict | None = None
+
+
+class CheckpointMismatch(RuntimeError):
+    """An input dated before the checkpoint differs from what the checkpoint was built on:
+    a closed period would change, which a resumed walk cannot show."""
+
+
+GRANT_FIELDS = (
+    "grant_id", "customer_id", "kind", "credits", "effective_at", "expires_at", "priority",
+    "cost_basis_per_credit", "currency", "paid_amount", "source_type", "source_id",
+)  # fmt: skip
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+def inputs_before(data: CustomerInput, at: dt.datetime) -> str:
+    """A digest of every input that acts before `at`, as far as it acts before `at`: what a
+    checkpoint at `at` was computed from. A spell or setting still running at `at` counts
+    as open, so ending it later (a plan change after the close) changes nothing here."""
+    clip = lambda t: _text(t) if t is not None and t < at else None  # noqa: E731
+    parts = [
+        sorted(
+            [_text(getattr(g, f)) for f in GRANT_FIELDS] for g in data.grants if g.effective_at < at
+        ),
+        sorted(
+            [
+                _text(s.started_at),
+                clip(s.ended_at),
+                s.overage,
+                _text(s.rollover_max_credits),
+                s.rollover_expires_after_periods,
+            ]
+            for s in data.spells
+            if s.started_at < at
+        ),  # fmt: skip
+        sorted(
+            [
+                _text(t.enabled_from),
+                clip(t.enabled_to),
+                _text(t.threshold),
+                t.max_per_period,
+                _text(t.bundle_credits),
+                t.expires_after_days,
+                t.priority,
+                _text(t.cost_basis_per_credit),
+                t.currency,
+                t.price_amount,
+            ]
+            for t in data.topups
+            if t.enabled_from < at
+        ),  # fmt: skip
+        sorted([_text(v.voided_at), v.event_id] for v in data.voids if v.voided_at < at),
+        sorted(
+            [_text(r.refunded_at), r.refund_id, r.grant_id]
+            for r in data.refunds
+            if r.refunded_at < at
+        ),
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 class Walk:
     """One customer's walk. Public entry point: `walk_customer`."""
 
-    def __init__(self, data: CustomerInput, as_of: dt.datetime):
+    def __init__(
+        self, data: CustomerInput, as_of: dt.datetime, checkpoint_at: dt.datetime | None = None
+    ):
         self.data = data
         self.as_of = as_of
+        self.checkpoint_at = checkpoint_at
+        self.checkpoint_taken = False
+        self.acted_before_checkpoint = False
         self.out = WalkOutput()
         self.active: list[tuple[tuple, Grant]] = []  # sorted by consumption key
         self.owed: deque[Owed] = deque()  # oldest first
@@ -210,6 +292,7 @@ class Walk:
             dt.datetime, list[tuple[Decimal, Decimal, str | None, str]]
         ] = {}
         self.keep_spans = {s[0] for v in data.voids for s in v.spans}
+        self.spans_emitted = 0
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -387,14 +470,16 @@ class Walk:
             self.emit_span(segment, position, position + amount, None, kind, spans)
 
     def emit_span(self, segment, span_from, span_to, grant_id, kind, spans) -> None:
+        self.spans_emitted += 1
         self.out.spans.append(
             {
                 "segment_start_at": segment.start,
+                "segment_first_at": segment.first_at,
                 "position_from": span_from,
                 "position_to": span_to,
                 "grant_id": grant_id,
                 "entry_type": kind,
-                "span_seq": len(self.out.spans) + 1,
+                "span_seq": self.spans_emitted,
             }
         )
         if spans is not None:
@@ -430,8 +515,7 @@ class Walk:
             source_type="auto_topup",
             source_id=f"{self.data.customer_id}:{self.topup_count}",
         )
-        self.out.created.append(grant)
-        self.grants_by_id[grant.grant_id] = grant
+        self.created(grant)
         self.take_effect(t, grant)
         self.schedule_expiry(grant)
 
@@ -488,25 +572,35 @@ class Walk:
     def run(self) -> WalkOutput:
         data, as_of = self.data, self.as_of
         self.grants_by_id = {g.grant_id: g for g in data.grants}
+        self.created_all: list[Grant] = []
+        resume_at = self.restore(data.checkpoint) if data.checkpoint else None
+        after = (lambda t: t >= resume_at) if resume_at else (lambda t: True)  # noqa: E731
         actions: list[tuple] = []  # (at, rank, tie, kind, payload)
         for g in data.grants:
-            if g.effective_at <= as_of:
+            if g.effective_at <= as_of and after(g.effective_at):
                 actions.append((g.effective_at, RANK_GRANT, (g.credits < 0, g.key), "grant", g))
-            if g.expires_at is not None and g.expires_at <= as_of and g.credits > 0:
+            if (
+                g.expires_at is not None
+                and g.expires_at <= as_of
+                and g.credits > 0
+                and after(g.expires_at)
+            ):
                 actions.append((g.expires_at, RANK_EXPIRY, g.key, "expiry", g))
         for v in data.voids:
-            if v.voided_at <= as_of:
+            if v.voided_at <= as_of and after(v.voided_at):
                 actions.append((v.voided_at, RANK_VOID_REFUND, (0, v.event_id), "void", v))
         for r in data.refunds:
-            if r.refunded_at <= as_of:
+            if r.refunded_at <= as_of and after(r.refunded_at):
                 actions.append((r.refunded_at, RANK_VOID_REFUND, (1, r.refund_id), "refund", r))
-        for n, s in enumerate(data.segments):
-            actions.append((s.start, RANK_USAGE, (n,), "usage", s))
-        starts = [g.effective_at for g in data.grants] + [s.first_at for s in data.segments]
-        if not starts:
-            return self.out
-        first = min(starts)
-        end = add_months(month_start(first), 1)
+        for n, seg in enumerate(data.segments):
+            actions.append((seg.start, RANK_USAGE, (n,), "usage", seg))
+        if resume_at is not None:
+            end = resume_at
+        else:
+            starts = [g.effective_at for g in data.grants] + [s.first_at for s in data.segments]
+            if not starts:
+                return self.out
+            end = add_months(month_start(min(starts)), 1)
         while end <= as_of:
             actions.append((end, RANK_PERIOD_END, (), "period_end", end))
             end = add_months(end, 1)
@@ -516,11 +610,20 @@ class Walk:
         index = 0
         while index < len(actions):
             at = actions[index][0]
+            if self.checkpoint_at is not None and not self.checkpoint_taken:
+                if at >= self.checkpoint_at:
+                    self.take_checkpoint()
             self.flush_dynamic_expiries(before=at)
             group = []
             while index < len(actions) and actions[index][0] == at:
                 group.append(actions[index])
                 index += 1
+            if self.checkpoint_at is not None and not self.acted_before_checkpoint:
+                # A segment of debits before any instant is placed at the epoch; it acts
+                # when its first debit does.
+                self.acted_before_checkpoint = any(
+                    (a[4].first_at if a[3] == "usage" else at) < self.checkpoint_at for a in group
+                )
             expiring = [a[4] for a in group if a[3] == "expiry"]
             expiring += [e[2] for e in self.dynamic_expiries if e[0] == at]
             self.dynamic_expiries = [e for e in self.dynamic_expiries if e[0] != at]
@@ -535,8 +638,7 @@ class Walk:
             for g in sorted(arriving, key=lambda g: (g.credits < 0, g.key)):
                 if g.credits > 0:
                     if g.kind == "rollover":
-                        self.out.created.append(g)
-                        self.grants_by_id[g.grant_id] = g
+                        self.created(g)
                         self.schedule_expiry(g)
                     self.take_effect(at, g)
                 elif g.credits < 0:
@@ -550,8 +652,118 @@ class Walk:
             for a in group:
                 if a[3] == "usage":
                     self.run_segment(a[4])
+        if self.checkpoint_at is not None and not self.checkpoint_taken:
+            self.take_checkpoint()
         self.flush_dynamic_expiries(before=as_of, inclusive=True)
         return self.out
+
+    def created(self, grant: Grant) -> None:
+        """A grant the walk made (a top-up or a rollover): an output, and known from now on."""
+        self.out.created.append(grant)
+        self.created_all.append(grant)
+        self.grants_by_id[grant.grant_id] = grant
+
+    # --- checkpoints (docs/incremental.md) --------------------------------------------------
+
+    def take_checkpoint(self) -> None:
+        """The state before anything at `checkpoint_at` happens, when anything happened
+        before it: what a later build needs to walk on from there and nowhere earlier."""
+        at = self.checkpoint_at
+        self.checkpoint_taken = True
+        self.flush_dynamic_expiries(before=at)
+        if not self.acted_before_checkpoint:
+            return
+        active = {id(g) for _, g in self.active}
+        created = {g.grant_id for g in self.created_all}
+
+        def state(g: Grant) -> dict:
+            return {"remaining": str(g.remaining), "closed": g.closed, "active": id(g) in active}
+
+        self.out.checkpoint = {
+            "at": at.isoformat(),
+            "inputs": inputs_before(self.data, at),
+            "balance": str(self.balance),
+            "seq": self.seq,
+            "spans_emitted": self.spans_emitted,
+            "topup_count": self.topup_count,
+            "topups_by_period": dict(self.topups_by_period),
+            "grants": {
+                g.grant_id: state(g)
+                for g in self.data.grants
+                if g.effective_at < at and g.grant_id not in created
+            },
+            "created": [
+                {**{f: _text(getattr(g, f)) for f in GRANT_FIELDS}, **state(g)}
+                for g in self.created_all
+            ],
+            "owed": [
+                {
+                    "kind": o.kind,
+                    "segment_start": _text(o.segment_start),
+                    "spans": [[str(a), str(b)] for a, b in o.spans],
+                }
+                for o in self.owed
+            ],
+        }
+
+    def restore(self, checkpoint: dict) -> dt.datetime:
+        """Take up the state a checkpoint kept; returns its instant."""
+        at = dt.datetime.fromisoformat(checkpoint["at"])
+        if inputs_before(self.data, at) != checkpoint["inputs"]:
+            raise CheckpointMismatch(
+                f"customer {self.data.customer_id}: a grant, void, refund, subscription or "
+                f"top-up setting dated before {at.isoformat()} (a closed period) differs from "
+                "what the last close saw; closed periods never change"
+            )
+        self.acted_before_checkpoint = True
+        self.balance = Decimal(checkpoint["balance"])
+        self.seq = checkpoint["seq"]
+        self.spans_emitted = checkpoint["spans_emitted"]
+        self.topup_count = checkpoint["topup_count"]
+        self.topups_by_period = dict(checkpoint["topups_by_period"])
+        for row in checkpoint["created"]:
+            grant = Grant(
+                grant_id=row["grant_id"],
+                customer_id=row["customer_id"],
+                kind=row["kind"],
+                credits=Decimal(row["credits"]),
+                effective_at=_instant(row["effective_at"]),
+                expires_at=_instant(row["expires_at"]),
+                priority=int(row["priority"]),
+                cost_basis_per_credit=Decimal(row["cost_basis_per_credit"]),
+                currency=row["currency"],
+                paid_amount=None if row["paid_amount"] is None else int(row["paid_amount"]),
+                source_type=row["source_type"],
+                source_id=row["source_id"],
+            )
+            self.created_all.append(grant)
+            self.grants_by_id[grant.grant_id] = grant
+        states = {**checkpoint["grants"], **{r["grant_id"]: r for r in checkpoint["created"]}}
+        for grant_id, st in states.items():
+            grant = self.grants_by_id[grant_id]
+            grant.remaining = Decimal(st["remaining"])
+            grant.closed = st["closed"]
+            if st["active"]:
+                bisect.insort(self.active, (grant.key, grant), key=lambda item: item[0])
+        for grant in self.created_all:
+            if (
+                grant.expires_at is not None
+                and grant.expires_at >= at
+                and states[grant.grant_id]["active"]
+            ):
+                self.schedule_expiry(grant)
+        self.owed = deque(
+            Owed(
+                o["kind"],
+                _instant(o["segment_start"]),
+                [[Decimal(a), Decimal(b)] for a, b in o["spans"]],
+            )
+            for o in checkpoint["owed"]
+        )
+        for segment_start, spans in self.data.prior_spans.items():
+            if segment_start in self.keep_spans:
+                self.spans_by_segment[segment_start] = list(spans)
+        return at
 
     def flush_dynamic_expiries(self, before: dt.datetime, inclusive: bool = False) -> None:
         """Expire top-up grants whose expiry falls strictly between processed instants."""
@@ -563,6 +775,10 @@ class Walk:
             self.expire_at(at, [grant], is_period_end=False)
 
 
-def walk_customer(data: CustomerInput, as_of: dt.datetime) -> WalkOutput:
-    """The ledger of one customer as of the clock: entries, segment spans, created grants."""
-    return Walk(data, as_of).run()
+def walk_customer(
+    data: CustomerInput, as_of: dt.datetime, checkpoint_at: dt.datetime | None = None
+) -> WalkOutput:
+    """The ledger of one customer as of the clock: entries, segment spans, created grants,
+    and, when `checkpoint_at` is given, the state there for a later build to resume from.
+    With `data.checkpoint`, the walk starts at that checkpoint instead of the beginning."""
+    return Walk(data, as_of, checkpoint_at).run()

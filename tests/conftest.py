@@ -20,7 +20,7 @@ import pytest
 
 from dagster_project.catalog import load_catalog
 from dagster_project.dbt import ensure_manifest
-from dagster_project.incremental import build_fingerprint, full_refresh_reason, record_build
+from dagster_project.incremental import plan_build, record_build
 from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from dagster_project.ingest import load_landing
 from dagster_project.partitions import dbt_vars
@@ -137,10 +137,10 @@ def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool
     catalog or models changed: the decision the dbt asset makes (dagster_project/incremental.py)."""
     con = connect(warehouse)
     try:
-        fingerprint = build_fingerprint(con, ensure_manifest())
-        full_refresh = full_refresh or full_refresh_reason(con, fingerprint) is not None
+        plan = plan_build(con, ensure_manifest(), full_refresh)
     finally:
         con.close()
+    clock = dt.datetime.fromisoformat(as_of)
     target = tmp_path / "dbt_target"
     logs = tmp_path / "dbt_logs"
     command = [
@@ -151,12 +151,12 @@ def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--vars",
-        json.dumps(dbt_vars(dt.datetime.fromisoformat(as_of))),
+        json.dumps(dbt_vars(clock, None, plan.resume_from, plan.checkpoint_at)),
         "--target-path",
         str(target),
         "--log-path",
         str(logs),
-        *(["--full-refresh"] if full_refresh else []),
+        *(["--full-refresh"] if plan.full_refresh else []),
     ]
     env = {
         **os.environ,
@@ -176,7 +176,7 @@ def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool
         pytest.fail(f"dbt build failed (exit {result.returncode}):\n{tail}", pytrace=False)
     con = connect(warehouse)
     try:
-        record_build(con, fingerprint, dt.datetime.fromisoformat(as_of), full_refresh)
+        record_build(con, plan, clock)
     finally:
         con.close()
     return warehouse

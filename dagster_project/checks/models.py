@@ -176,20 +176,26 @@ class RawAutoTopupRows(LandedRows):
 # --- staging: rename and cast only, so only shapes are checked --------------------------
 
 
-class _StagedRows(_Open):
-    """The landing columns every staged feed keeps, nullable as a view's columns are."""
+class _StagedRowOrigin(_Open):
+    """Where a staged row landed, nullable as a view's columns are."""
 
     load_batch_id: Text
     batch_seq: pl.Int32 = pa.Field(ge=1)
     source_file: Text
     line_number: pl.Int64 = pa.Field(ge=1)
-    raw_payload: Text = pa.Field(nullable=True)
     ingested_at: Timestamp
     is_object: pl.Boolean
 
 
-class StagedEvents(_StagedRows):
-    """stg_landing__events: each landed event's fields parsed out, null where they do not parse."""
+class _StagedRows(_StagedRowOrigin):
+    """The landing columns every staged reference feed keeps: its origin and its payload."""
+
+    raw_payload: Text = pa.Field(nullable=True)
+
+
+class StagedEvents(_StagedRowOrigin):
+    """stg_landing__events: each landed event's fields parsed out, null where they do not
+    parse; the payload stays in raw.events."""
 
     event_row_id: pl.Int64 = pa.Field(ge=0)
     event_id: Text = pa.Field(nullable=True)

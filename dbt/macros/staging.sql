@@ -12,13 +12,16 @@
     from {{ relation }}
 {%- endmacro %}
 
-{# The columns every staged landing row keeps: where it came from and its verdict input. #}
-{% macro landing_row_columns() -%}
+{# The columns every staged landing row keeps: where it came from and its verdict input.
+   Staged events leave the payload out (`with_payload=false`): at 10M events it is 2 GB of
+   text that the downstream tables copied on every build; fct_event_quarantine reads the
+   few quarantined rows' payloads back from raw.events by row id instead. #}
+{% macro landing_row_columns(with_payload=true) -%}
         load_batch_id,
         batch_seq,
         source_file,
         line_number,
-        raw_payload,
+        {% if with_payload -%} raw_payload, {%- endif %}
         ingested_at,
         is_object,
 {%- endmacro %}

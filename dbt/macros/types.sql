@@ -17,6 +17,11 @@
     strftime({{ ts }}, '%Y-%m')
 {%- endmacro %}
 
+{# The first instant of a period named YYYY-MM. #}
+{% macro period_start_of(period) -%}
+    strptime({{ period }}, '%Y-%m')
+{%- endmacro %}
+
 {# The cost basis of a paid grant, amount_minor / credits, rounded half up to 12 digits, exactly:
    DuckDB divides decimals in double precision, so this divides scaled integers instead.
    It orders consumption (SPEC §4); revenue (issue 4) uses the exact ratio itself. #}

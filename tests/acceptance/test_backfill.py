@@ -85,7 +85,9 @@ def _tables(warehouse) -> dict[str, list[tuple]]:
             "select table_schema, table_name from information_schema.tables "
             "where table_type = 'BASE TABLE' order by all"
         ).fetchall()
-        kept = f"columns(lambda c: c not in ({', '.join(repr(c) for c in RUN_BOOKKEEPING_COLUMNS)}))"
+        kept = (
+            f"columns(lambda c: c not in ({', '.join(repr(c) for c in RUN_BOOKKEEPING_COLUMNS)}))"
+        )
         return {
             f"{schema}.{name}": con.execute(
                 f'select {kept} from "{schema}"."{name}" order by all'  # noqa: S608 - catalog names

@@ -28,8 +28,9 @@ from reference.scenario import TEST_CATALOG_PATH, Scenario, rfc3339, write_landi
 from reference.strategies import seeded_customer
 
 from dagster_project.catalog import load_catalog
+from dagster_project.dbt import MANIFEST_PATH
 from dagster_project.generate import generate
-from dagster_project.incremental import RUN_BOOKKEEPING_COLUMNS, full_refresh_reason
+from dagster_project.incremental import RUN_BOOKKEEPING_COLUMNS, plan_build
 from dagster_project.ingest import FEED_COLUMNS, load_landing
 from dagster_project.warehouse import connect, write_catalog
 
@@ -187,11 +188,35 @@ def generated(tmp_path_factory) -> tuple[Path, Path]:
     (landing / "events" / "replay" / "feb-conflicting.jsonl").write_text(jsonl_text(conflicting))
     load(warehouse, landing, "2026-04-01T00:00:00", catalog)
     dbt_build(warehouse, "2026-04-01T00:00:00", root / "inc")
+    # Once more with nothing new: it resumes and checkpoints at the same instant.
+    dbt_build(warehouse, "2026-04-01T00:00:00", root / "inc")
     return warehouse, full_refresh_copy(warehouse, "2026-04-01T00:00:00", root)
 
 
 def test_generated_batches_equal_full_refresh(generated):
     assert_same(*generated)
+
+
+def test_builds_after_a_close_resume_the_ledger_at_its_checkpoint(generated):
+    incremental, _ = generated
+    builds = query(
+        incremental,
+        "select build_seq, full_refresh, resume_from, checkpoint_at from raw.build_state",
+    )
+    at = dt.datetime.fromisoformat
+    assert builds == [
+        (1, False, None, None),
+        (2, False, None, at("2026-02-01T00:00:00")),
+        (3, False, at("2026-02-01T00:00:00"), at("2026-03-01T00:00:00")),
+        (4, False, at("2026-03-01T00:00:00"), at("2026-03-01T00:00:00")),
+    ]
+    # One checkpoint per customer who had a ledger before March: the one the last build
+    # resumed from is the one it kept for the next.
+    assert query(
+        incremental,
+        "select walked_at, count(*) = count(distinct customer_id) "
+        "from intermediate.int_ledger_walked where row_kind = 'checkpoint' group by all",
+    ) == [(at("2026-03-01T00:00:00"), True)]
 
 
 def test_generated_batches_reached_every_kind_of_change(generated):
@@ -235,17 +260,14 @@ def test_catalog_change_asks_for_a_full_refresh(generated, tmp_path):
     shutil.copy2(incremental, copy)
     con = connect(copy)
     try:
-        from dagster_project.dbt import MANIFEST_PATH
-        from dagster_project.incremental import build_fingerprint
-
-        assert full_refresh_reason(con, build_fingerprint(con, MANIFEST_PATH)) is None
+        assert plan_build(con, MANIFEST_PATH).full_refresh_reason is None
         # nova-ultra repriced: every nova-ultra event must be rated again.
         text = CATALOG_PATH.read_text()
         assert "weight: 15" in text
         repriced = tmp_path / "catalog.yml"
         repriced.write_text(text.replace("weight: 15", "weight: 12", 1))
         write_catalog(con, load_catalog(repriced))
-        reason = full_refresh_reason(con, build_fingerprint(con, MANIFEST_PATH))
+        reason = plan_build(con, MANIFEST_PATH).full_refresh_reason
     finally:
         con.close()
     assert reason == "the catalog or the dbt models changed since the last build"
@@ -255,23 +277,31 @@ def test_catalog_change_asks_for_a_full_refresh(generated, tmp_path):
 
 CUSTOMERS = 120
 AS_OF = "2026-04-01T00:00:00"
-LOADS = ("2026-01-20T00:00:00", "2026-02-25T00:00:00", AS_OF)
+# (load clock, periods closed after that load, at that clock), as the daily runs and the
+# monthly closes would go: every build after the first resumes the ledger at a checkpoint.
+LOADS = (
+    ("2026-01-20T00:00:00", ()),
+    ("2026-02-25T00:00:00", ("2026-01",)),
+    (AS_OF, ("2026-02", "2026-03")),
+)
 
 
 @pytest.fixture(scope="module")
 def reference_customers(tmp_path_factory):
-    """The reference suite's random customers, their events shuffled into three load
-    batches (with exact and conflicting duplicates in later ones), a build after each."""
+    """The reference suite's random customers, their events in three load batches by time
+    (each with exact and conflicting duplicates of earlier batches' events), a build after
+    each, and the months closed as they end."""
     root = tmp_path_factory.mktemp("incremental_reference")
     seeds = {f"c{i:04d}": f"0:{i}" for i in range(CUSTOMERS)}
     scenario = Scenario.merge(seeded_customer(cid, seed) for cid, seed in seeds.items())
     whole = write_landing(scenario, root / "whole")
     lines = (whole / "events" / "events.jsonl").read_text().splitlines()
     rng = random.Random(20261201)
-    parts: list[list[str]] = [[], [], []]
+    parts: list[list[str]] = [[] for _ in LOADS]
     for line in lines:
-        parts[rng.randrange(3)].append(line)
-    for i in (1, 2):  # copies of earlier batches' events, exact or with another body
+        stamp = json.loads(line)["timestamp"].replace("Z", "")
+        parts[sum(stamp >= at for at, _ in LOADS[:-1])].append(line)
+    for i in range(1, len(LOADS)):  # copies of earlier events, exact or with another body
         for line in rng.sample(parts[i - 1], len(parts[i - 1]) // 10):
             event = json.loads(line)
             if rng.random() < 0.3:
@@ -281,15 +311,16 @@ def reference_customers(tmp_path_factory):
         rng.shuffle(parts[i])
 
     landing = root / "landing"
-    landing.mkdir()
+    (landing / "events").mkdir(parents=True)
     for feed in FEED_COLUMNS:
         shutil.copy2(whole / f"{feed}.csv", landing / f"{feed}.csv")
     warehouse = root / "inc" / "warehouse.duckdb"
     warehouse.parent.mkdir()
-    for n, at in enumerate(LOADS):
-        (landing / "events").mkdir(exist_ok=True)
+    for n, (at, closes) in enumerate(LOADS):
         (landing / "events" / f"part-{n}.jsonl").write_text("\n".join(parts[n]) + "\n")
         load(warehouse, landing, at, TEST_CATALOG_PATH)
+        for period in closes:
+            close(warehouse, period, at)
         dbt_build(warehouse, at, root / "inc")
     full = full_refresh_copy(warehouse, AS_OF, root)
     return seeds, scenario, warehouse, full

@@ -1,15 +1,22 @@
 -- Each debit's exact share of each grant (or shortfall): the overlap of its span of the
 -- segment's running total with the spans the walk gave each grant. No loop, no rounding.
+-- Resumes after the last close (docs/incremental.md).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_resume_window('booked_at') }}"
+) }}
 with
 
 debits as (
     select * from {{ ref('int_usage_positioned') }}
+    where {{ in_resume_window('booked_at') }}
 ),
 
 spans as (
     select customer_id, segment_start_at, position_from, position_to, grant_id, entry_type, span_seq
     from {{ ref('int_ledger_walked') }}
-    where row_kind = 'span'
+    where row_kind = 'span' and {{ in_resume_window('walked_at') }}
 )
 
 select

@@ -2,6 +2,13 @@
 -- position there in debit order (timestamp, dedup key, aggregator). The walk decides which
 -- grant covers which span of a segment; a debit's share of each grant is then the overlap
 -- of its [position_before, position_after) with that span, exact and without a loop.
+-- Resumes after the last close (docs/incremental.md): a segment never spans the first
+-- instant of a period, so the debits from there on are placed and positioned on their own.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_resume_window('booked_at') }}"
+) }}
 with
 
 as_of as (
@@ -11,7 +18,7 @@ as_of as (
 debits as (
     select customer_id, event_id, dedup_key, aggregator_id, booked_at, credits
     from {{ ref('int_events_rated') }}
-    where booked_at <= (select as_of_at from as_of)
+    where booked_at <= (select as_of_at from as_of) and {{ in_resume_window('booked_at') }}
 ),
 
 timeline as (

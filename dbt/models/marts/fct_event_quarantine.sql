@@ -1,7 +1,8 @@
 -- One row per rejected input row, kept whole with its file and line (SPEC §2.1, §6.1):
 -- events and every reference feed, each with the reason its validation model gave.
+-- Events carry no payload past staging, so their quarantined rows take it from raw.events
+-- by row id (event_row_id is the landed row's rowid there).
 {%- set validated = [
-    ('events', 'int_events_validated'),
     ('customers', 'int_customers_validated'),
     ('subscriptions', 'int_subscriptions_validated'),
     ('purchases', 'int_purchases_validated'),
@@ -10,8 +11,30 @@
     ('voids', 'int_voids_validated'),
     ('refunds', 'int_refunds_validated'),
 ] %}
+with
 
+quarantined_events as (
+    select event_row_id, quarantine_reason
+    from {{ ref('int_events_validated') }}
+    where quarantine_reason is not null
+)
+
+select
+    'events' as feed,
+    landed.source_file,
+    landed.line_number,
+    landed.raw_payload,
+    quarantined_events.quarantine_reason as reason,
+    landed.ingested_at,
+    landed.load_batch_id
+from (
+    select rowid as event_row_id, *
+    from {{ source('raw', 'events') }}
+    where rowid in (select event_row_id from quarantined_events)
+) as landed
+inner join quarantined_events on landed.event_row_id = quarantined_events.event_row_id
 {% for feed, model in validated %}
+union all
 select
     '{{ feed }}' as feed,
     source_file,
@@ -22,5 +45,4 @@ select
     load_batch_id
 from {{ ref(model) }}
 where quarantine_reason is not null
-{% if not loop.last %}union all{% endif %}
 {% endfor %}

@@ -1,9 +1,17 @@
 -- Usage per customer, billed period, aggregator and each configured dimension on its own
 -- (SPEC §6.1 "fct_monthly_usage ... dimensions"): one row per dimension value.
+-- Resumes after the last close (docs/incremental.md): only the open periods are summed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_resume_window(period_start_of('period')) }}"
+) }}
 with
 
 rated as (
     select * from {{ ref('int_events_rated') }}
+    where {{ in_resume_window('booked_at') }}
 ),
 
 dimension_names as (

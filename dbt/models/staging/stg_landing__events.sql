@@ -41,7 +41,7 @@ renamed as (
     select
         -- A landed row's identity (the same path may be loaded again when its content changes).
         landed_row_id as event_row_id,
-        {{ landing_row_columns() }}
+        {{ landing_row_columns(with_payload=false) }}
         fields[1] as event_id,
         fields[2] as idempotency_key,
         fields[3] as customer_ref,
