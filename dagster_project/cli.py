@@ -265,12 +265,38 @@ def cmd_run(args, settings=None) -> None:
     _preflight(settings)
     started = time.monotonic()
     full_refresh = getattr(args, "full_refresh", False)
+    if not full_refresh and _up_to_date(settings):
+        _say(
+            f"run as of {settings.as_of_iso}: nothing new has landed or closed since the last "
+            f"build at this clock; {settings.warehouse} is up to date"
+        )
+        return
     _say(
         f"run as of {settings.as_of_iso}: {settings.landing} -> {settings.warehouse}"
         + (" (full refresh)" if full_refresh else "")
     )
     _execute(settings, full_refresh=full_refresh)
     _say(f"run finished in {time.monotonic() - started:.1f}s")
+
+
+def _up_to_date(settings) -> bool:
+    """Whether a run would change nothing (dagster_project.incremental.up_to_date), read
+    under the writer lock so that no run is half way through swapping the file."""
+    from dagster_project.catalog import load_catalog
+    from dagster_project.dbt import MANIFEST_PATH
+    from dagster_project.incremental import up_to_date
+    from dagster_project.warehouse import exclusive_lock
+
+    if not settings.warehouse.exists():
+        return False
+    with exclusive_lock(settings.warehouse):
+        return up_to_date(
+            settings.warehouse,
+            settings.landing,
+            load_catalog(settings.catalog),
+            settings.as_of,
+            MANIFEST_PATH,
+        )
 
 
 def cmd_close(args, settings=None, period: str | None = None) -> None:
