@@ -40,9 +40,11 @@ RESULTS = Path(__file__).with_name("results.md")
 MODELS = ("nova-fast", "nova-pro", "nova-ultra")
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS in MiB of one process run."""
+def timed(cmd: list[str], stderr: list[str] | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS in MiB of one process run (its stderr into `stderr`)."""
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
+    if stderr is not None:
+        stderr.append(proc.stderr)
     if proc.returncode != 0:
         sys.exit(f"bench: {' '.join(cmd[:2])} failed:\n{proc.stderr[-2000:]}")
     wall_pattern = r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)"
@@ -160,8 +162,8 @@ def main() -> None:
 
     rows: list[tuple[str, float, float]] = []
 
-    def measure(name: str, cmd: list[str]) -> float:
-        wall, rss = timed(cmd)
+    def measure(name: str, cmd: list[str], stderr: list[str] | None = None) -> float:
+        wall, rss = timed(cmd, stderr)
         rows.append((name, wall, rss))
         print(f"  {name}: {wall:.1f} s, {rss:,.0f} MiB", flush=True)
         return wall
@@ -181,13 +183,17 @@ def main() -> None:
     )
     full = measure("credits run, the whole history", [credits, "run", *flags("history", clock)])
     nothing = measure("credits run, nothing new", [credits, "run", *flags("history", clock)])
-    close, statements = 0.0, 0
+    close, statements, documents, rendering = 0.0, 0, 0, 0.0
     if args.close:
+        said: list[str] = []
         close = measure(
             f"credits close {last_period} (every period of the history)",
             [credits, "close", last_period, *flags("history", clock)],
+            said,
         )
         statements = len(list((root / "history" / "reports").rglob("statements/*.pdf")))
+        written = re.search(r"documents: (\d+) written in ([\d.]+)s", said[0])
+        documents, rendering = int(written.group(1)), float(written.group(2))
 
     # One day after the history, on top of it, and on a warehouse with no event history.
     day_clock = clock + dt.timedelta(days=1)
@@ -239,8 +245,9 @@ def main() -> None:
         f"| day on the {'closed ' if statements else ''}history ÷ day with no history | {on_history / on_empty:.2f}× |\n"
         f"| nothing new | {nothing:.1f} s |\n"
         + (
-            f"| close: statements written | {statements:,} |\n"
-            f"| close: seconds per statement | {close / statements:.3f} |\n"
+            f"| close: statements written (PDFs with invoices and credit notes) | {statements:,} ({documents:,}) |\n"
+            f"| close: seconds per statement, all in | {close / statements:.3f} |\n"
+            f"| close: rendering the PDFs / everything else | {rendering:.1f} s / {close - rendering:.1f} s |\n"
             if statements
             else "| close | not measured (--no-close): the history stays open |\n"
         )

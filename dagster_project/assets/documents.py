@@ -1,10 +1,12 @@
 """The documents stage: statement PDFs for closed periods."""
 
+import time
+
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.assets.finance import invoice_numbers
-from dagster_project.assets.ingest import progress_bar
+from dagster_project.assets.ingest import progress_bar, progress_line
 from dagster_project.catalog import load_catalog
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.resources import CreditsSettings
@@ -35,9 +37,13 @@ def statement_pdfs(context: AssetExecutionContext, settings: CreditsSettings) ->
         def progress(i: int, n: int) -> None:
             progress_bar("documents", i, n)
 
+        started = time.monotonic()
         run = write_documents_for_closed_periods(con, catalog, resolved.reports, progress)
+        seconds = time.monotonic() - started
     finally:
         con.close()
+    if run.written:
+        progress_line(f"  documents: {run.written} written in {seconds:.1f}s")
     return MaterializeResult(
         metadata={"written": run.written, "frozen": run.frozen, "reports": str(resolved.reports)}
     )
