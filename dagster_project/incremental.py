@@ -28,20 +28,10 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.catalog import Catalog
-from dagster_project.ingest import discover, pending_files
+from dagster_project.ingest import BUILD_STATE_DDL, discover, pending_files
 from dagster_project.periods import period_bounds
 from dagster_project.warehouse import CATALOG_DDL, connect, write_catalog
 
-BUILD_STATE_DDL = """
-create table if not exists raw.build_state (
-    build_seq integer primary key,
-    fingerprint varchar not null,
-    as_of timestamp not null,
-    full_refresh boolean not null,
-    resume_from timestamp,
-    checkpoint_at timestamp
-)
-"""
 # What records which build did the work rather than what the data is: the same data reached
 # by other runs (a backfill, or a run and a close by hand) differs only here.
 RUN_BOOKKEEPING_TABLES = ("raw.build_state",)

@@ -106,7 +106,21 @@ create table if not exists raw.alerts_sent (
     sent_at timestamp not null
 )
 """
-CONTROL_DDL = (PERIOD_CLOSES_DDL, INVOICE_NUMBERS_DDL, FROZEN_FIGURES_DDL, ALERTS_SENT_DDL)
+# Each dbt build, recorded by dagster_project/incremental.py: what it read (a fingerprint of
+# the catalog and the models), its clock, and where its ledger resumed and checkpointed.
+BUILD_STATE_DDL = """
+create table if not exists raw.build_state (
+    build_seq integer primary key,
+    fingerprint varchar not null,
+    as_of timestamp not null,
+    full_refresh boolean not null,
+    resume_from timestamp,
+    checkpoint_at timestamp
+)
+"""
+CONTROL_DDL = (
+    PERIOD_CLOSES_DDL, INVOICE_NUMBERS_DDL, FROZEN_FIGURES_DDL, ALERTS_SENT_DDL, BUILD_STATE_DDL,
+)  # fmt: skip
 
 
 class LandingError(RuntimeError):
