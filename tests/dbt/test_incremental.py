@@ -150,7 +150,10 @@ def generated(tmp_path_factory) -> tuple[Path, Path]:
         "timestamp": "2026-02-10T12:00:00Z",
         "properties": {"model": "nova-fast", "tokens": 5000, "user_id": "u1"},
     }
-    (landing / "events" / "stranger.jsonl").write_text(jsonl_text([stranger]))
+    # ... and one of a customer whose row arrives only after January has closed.
+    ghost = {**stranger, "event_id": "evt_ghost_1", "customer_id": "cus_ghost"}
+    ghost["timestamp"] = "2026-01-15T12:00:00Z"
+    (landing / "events" / "stranger.jsonl").write_text(jsonl_text([stranger, ghost]))
     load(warehouse, landing, "2026-02-01T00:00:00", catalog)
     dbt_build(warehouse, "2026-02-01T00:00:00", root / "inc")
     close(warehouse, "2026-01", "2026-02-01T00:00:00")
@@ -252,6 +255,51 @@ def test_generated_batches_reached_every_kind_of_change(generated):
     ) == [(1, 2)]
     late = query(incremental, "select count(*) from marts.fct_rated_events where is_late")
     assert late[0][0] > 0
+
+
+def _arrives_after_the_closes(warehouse: Path, tmp_path: Path, feed: str, row: dict) -> Path:
+    """A copy of the warehouse after one more reference row lands (dated in a closed
+    period), ready for the next build."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy2(warehouse, copy)
+    landing = tmp_path / "landing"
+    write_csv(landing / feed / "late.csv", FEED_COLUMNS[feed], [row])
+    con = connect(copy)
+    try:
+        load_landing(con, landing, dt.datetime.fromisoformat("2026-04-01T00:00:00"))
+    finally:
+        con.close()
+    return copy
+
+
+def test_a_grant_dated_in_a_closed_period_stops_the_resumed_walk(generated, tmp_path):
+    """Closed periods never change: a build resuming after the close refuses, naming the
+    customer, rather than show a ledger that a full refresh would not."""
+    incremental, _ = generated
+    customer = query(incremental, "select min(customer_id) from marts.dim_customers")[0][0]
+    copy = _arrives_after_the_closes(
+        incremental, tmp_path, "grants",
+        {"grant_id": "gr_backdated", "customer_id": customer, "kind": "promotional",
+         "credits": "100", "effective_at": "2026-01-15T00:00:00Z", "priority": "50",
+         "reason": "backdated", "created_by": "test"},
+    )  # fmt: skip
+    with pytest.raises(pytest.fail.Exception, match=f"customer {customer}: a grant, void"):
+        dbt_build(copy, "2026-04-01T00:00:00", tmp_path)
+
+
+def test_an_event_accepted_into_a_closed_period_fails_the_build(generated, tmp_path):
+    """The ghost's January event waited as unknown_customer; its customer row arrives after
+    January closed, so the event would be booked in a closed period."""
+    incremental, _ = generated
+    copy = _arrives_after_the_closes(
+        incremental, tmp_path, "customers",
+        {"customer_id": "cus_ghost", "name": "Ghost Ltd", "country": "US", "currency": "USD",
+         "tax_rate": "0", "created_at": "2026-01-01T00:00:00Z"},
+    )  # fmt: skip
+    with pytest.raises(
+        pytest.fail.Exception, match="assert_ledger_saw_every_event_before_the_resume_point"
+    ):
+        dbt_build(copy, "2026-04-01T00:00:00", tmp_path)
 
 
 def test_catalog_change_asks_for_a_full_refresh(generated, tmp_path):
