@@ -195,13 +195,15 @@ class DbtOutput(io.TextIOBase):
         self._log.flush()
 
 
-def _preflight(settings) -> None:
-    """Refuse bad input before anything is written: the catalog, then the landing directory."""
+def _preflight(settings):
+    """Refuse bad input before anything is written: the catalog, then the landing directory.
+    Returns the validated catalog."""
     from dagster_project.catalog import load_catalog
 
-    load_catalog(settings.catalog)
+    catalog = load_catalog(settings.catalog)
     if not settings.landing.is_dir():
         raise CommandError(f"landing directory {settings.landing} does not exist")
+    return catalog
 
 
 def _first_failure(result, event_types) -> str:
@@ -262,10 +264,10 @@ def cmd_generate(args) -> None:
 
 def cmd_run(args, settings=None) -> None:
     settings = settings or _settings(args)
-    _preflight(settings)
+    catalog = _preflight(settings)
     started = time.monotonic()
     full_refresh = getattr(args, "full_refresh", False)
-    if not full_refresh and _up_to_date(settings):
+    if not full_refresh and _up_to_date(settings, catalog):
         _say(
             f"run as of {settings.as_of_iso}: nothing new has landed or closed since the last "
             f"build at this clock; {settings.warehouse} is up to date"
@@ -279,10 +281,9 @@ def cmd_run(args, settings=None) -> None:
     _say(f"run finished in {time.monotonic() - started:.1f}s")
 
 
-def _up_to_date(settings) -> bool:
+def _up_to_date(settings, catalog) -> bool:
     """Whether a run would change nothing (dagster_project.incremental.up_to_date), read
     under the writer lock so that no run is half way through swapping the file."""
-    from dagster_project.catalog import load_catalog
     from dagster_project.dbt import MANIFEST_PATH
     from dagster_project.incremental import up_to_date
     from dagster_project.warehouse import exclusive_lock
@@ -293,7 +294,7 @@ def _up_to_date(settings) -> bool:
         return up_to_date(
             settings.warehouse,
             settings.landing,
-            load_catalog(settings.catalog),
+            catalog,
             settings.as_of,
             MANIFEST_PATH,
         )

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.catalog import Catalog
-from dagster_project.ingest import BUILD_STATE_DDL, discover, pending_files
+from dagster_project.ingest import discover, pending_files
 from dagster_project.periods import period_bounds
 from dagster_project.warehouse import CATALOG_DDL, connect, write_catalog
 
@@ -67,8 +67,8 @@ def build_fingerprint(con: duckdb.DuckDBPyConnection, manifest_path: Path) -> st
 
 
 def full_refresh_reason(con: duckdb.DuckDBPyConnection, fingerprint: str) -> str | None:
-    """Why the next build must rebuild everything, or None when it may be incremental."""
-    con.execute(BUILD_STATE_DDL)
+    """Why the next build must rebuild everything, or None when it may be incremental.
+    `raw.build_state` is a control table, made with the others when a run loads."""
     last = _last_build(con)
     if last is None:
         has_models = con.execute(
@@ -155,7 +155,6 @@ def up_to_date(
 
 def record_build(con: duckdb.DuckDBPyConnection, plan: BuildPlan, as_of: dt.datetime) -> None:
     """Remember what a successful build read and where it checkpointed, for the next build."""
-    con.execute(BUILD_STATE_DDL)
     con.execute(
         "insert into raw.build_state"
         " select coalesce(max(build_seq), 0) + 1, ?, ?, ?, ?, ? from raw.build_state",

@@ -18,16 +18,14 @@
     {% if is_resuming() %}{{ column }} >= {{ resume_from() }}{% else %}true{% endif %}
 {%- endmacro %}
 
-{# A pre-hook: drop the rows the build recomputes (all of them when not resuming). `keep`
-   is a condition for rows in the window to keep all the same. #}
-{% macro delete_resume_window(column, keep='false') -%}
+{# A pre-hook: drop the rows the build recomputes (all of them when not resuming). #}
+{% macro delete_resume_window(column) -%}
     {% if is_incremental() -%}
-        delete from {{ this }} where {{ in_resume_window(column) }} and not ({{ keep }})
+        delete from {{ this }} where {{ in_resume_window(column) }}
     {%- else -%}
         select 1
     {%- endif %}
 {%- endmacro %}
-
 
 {# dbt-duckdb leaves the table an incremental Python model's output was written to (in
    schema main, named after the model) behind after inserting from it: a post-hook drops it. #}
