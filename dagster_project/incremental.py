@@ -11,8 +11,13 @@ warehouse with no record (new, or built before this existed), rebuilds everythin
 
 The ledger resumes at the last build's checkpoint: the first instant after the periods
 that were closed at that build, where the walk kept each customer's state. Rows before it
-belong to closed periods and are never recomputed; a build checkpoints again at the first
-instant after the periods closed now.
+belong to closed periods and are never recomputed. The walk keeps its state at every later
+period end too, so whichever period is closed next, the build after resumes there.
+
+A build whose only news is a close (nothing landed since the last build, the same clock,
+catalog and models) changes only what a close changes: the invoices' statuses and numbers
+and what reads them (`int_invoices_numbered` and downstream). It rebuilds only those; the
+ledger's checkpoint at the new close was taken by the last build.
 
 No Dagster imports: the dbt asset and the tests' build helper both call this.
 """
@@ -80,11 +85,53 @@ def full_refresh_reason(con: duckdb.DuckDBPyConnection, fingerprint: str) -> str
     return None
 
 
-def _last_build(con: duckdb.DuckDBPyConnection) -> tuple[str, dt.datetime | None] | None:
+def _last_build(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    """(fingerprint, checkpoint_at, as_of, last_batch_seq) of the last build."""
     rows = con.execute(
-        "select fingerprint, checkpoint_at from raw.build_state order by build_seq desc limit 1"
+        "select fingerprint, checkpoint_at, as_of, last_batch_seq from raw.build_state"
+        " order by build_seq desc limit 1"
     ).fetchall()
     return rows[0] if rows else None
+
+
+def last_batch_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """The last load batch that loaded anything (0 before any)."""
+    return con.execute(
+        "select coalesce(max(batch_seq), 0) from raw.load_batches where files_loaded > 0"
+    ).fetchall()[0][0]
+
+
+# What a close changes when nothing else did (see the module's docstring).
+CLOSE_CHANGES = "int_invoices_numbered"
+
+
+def models_a_close_leaves_alone(manifest_path: Path) -> list[str]:
+    """The models a close-only build skips, each after its parents: all but `CLOSE_CHANGES`
+    and what reads it."""
+    manifest = json.loads(manifest_path.read_text())
+    models = {
+        uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"
+    }
+    root = next(uid for uid, node in models.items() if node["name"] == CLOSE_CHANGES)
+    changed, queue = {root}, [root]
+    while queue:
+        for child in manifest["child_map"].get(queue.pop(), []):
+            if child in models and child not in changed:
+                changed.add(child)
+                queue.append(child)
+    left = {uid for uid in models if uid not in changed}
+    return [models[uid]["name"] for uid in _upstream_first(left, manifest["parent_map"])]
+
+
+def _upstream_first(nodes: set[str], parent_map: dict[str, list[str]]) -> list[str]:
+    """`nodes` in an order where each comes after its parents among them (ties by name)."""
+    done: list[str] = []
+    waiting = sorted(nodes)
+    while waiting:
+        ready = [n for n in waiting if not set(parent_map.get(n, [])) & (nodes - set(done))]
+        done += ready
+        waiting = [n for n in waiting if n not in ready]
+    return done
 
 
 def checkpoint_instant(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
@@ -100,7 +147,9 @@ class BuildPlan:
     fingerprint: str
     full_refresh_reason: str | None
     resume_from: dt.datetime | None  # None: the ledger from the beginning
-    checkpoint_at: dt.datetime | None  # None: nothing closed, no checkpoint
+    checkpoint_at: dt.datetime | None  # None: nothing closed; else where the next resumes
+    last_batch_seq: int = 0  # the last load batch this build reads
+    closes_only: bool = False  # only closes changed since the last build
 
     @property
     def full_refresh(self) -> bool:
@@ -108,18 +157,45 @@ class BuildPlan:
 
 
 def plan_build(
-    con: duckdb.DuckDBPyConnection, manifest_path: Path, full_refresh: bool = False
+    con: duckdb.DuckDBPyConnection,
+    manifest_path: Path,
+    full_refresh: bool = False,
+    as_of: dt.datetime | None = None,
 ) -> BuildPlan:
-    """How the next build goes; `full_refresh` asks for everything from raw."""
+    """How the next build goes, as of `as_of`; `full_refresh` asks for everything from raw."""
     fingerprint = build_fingerprint(con, manifest_path)
     reason = "asked for" if full_refresh else full_refresh_reason(con, fingerprint)
     last = None if reason else _last_build(con)
+    checkpoint_at = checkpoint_instant(con)
+    batch_seq = last_batch_seq(con)
     return BuildPlan(
         fingerprint=fingerprint,
         full_refresh_reason=reason,
         resume_from=last[1] if last else None,
-        checkpoint_at=checkpoint_instant(con),
+        checkpoint_at=checkpoint_at,
+        last_batch_seq=batch_seq,
+        closes_only=last is not None
+        and as_of is not None
+        and last[2] == as_of
+        and last[3] == batch_seq
+        and checkpoint_at is not None
+        and checkpoint_at != last[1],
     )
+
+
+def dbt_build_args(plan: BuildPlan, variables: dict[str, str], manifest_path: Path) -> list[str]:
+    """`dbt build`'s arguments for a plan: everything, incremental, or a close's models."""
+    args = ["build", "--vars", json.dumps(variables)]
+    if plan.full_refresh:
+        return [*args, "--full-refresh"]
+    if plan.closes_only:
+        # One argument, the names space-separated (a union in dbt's selection syntax):
+        # dagster-dbt takes the single value after --exclude into its own selection.
+        # `buildable`: a check runs when every model it reads is built or upstream of one
+        # built, so the frozen-figures and invoice checks run, those of skipped models not.
+        skipped = " ".join(models_a_close_leaves_alone(manifest_path))
+        return [*args, "--exclude", skipped, "--indirect-selection", "buildable"]
+    return args
 
 
 def up_to_date(
@@ -157,6 +233,13 @@ def record_build(con: duckdb.DuckDBPyConnection, plan: BuildPlan, as_of: dt.date
     """Remember what a successful build read and where it checkpointed, for the next build."""
     con.execute(
         "insert into raw.build_state"
-        " select coalesce(max(build_seq), 0) + 1, ?, ?, ?, ?, ? from raw.build_state",
-        [plan.fingerprint, as_of, plan.full_refresh, plan.resume_from, plan.checkpoint_at],
+        " select coalesce(max(build_seq), 0) + 1, ?, ?, ?, ?, ?, ? from raw.build_state",
+        [
+            plan.fingerprint,
+            as_of,
+            plan.full_refresh,
+            plan.resume_from,
+            plan.checkpoint_at,
+            plan.last_batch_seq,
+        ],
     ).fetchall()

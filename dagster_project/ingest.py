@@ -115,7 +115,8 @@ create table if not exists raw.build_state (
     as_of timestamp not null,
     full_refresh boolean not null,
     resume_from timestamp,
-    checkpoint_at timestamp
+    checkpoint_at timestamp,
+    last_batch_seq integer
 )
 """
 CONTROL_DDL = (
@@ -211,6 +212,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create table if not exists raw.{table} ({ROW_COLUMNS})")
     for ddl in CONTROL_DDL:
         con.execute(ddl)
+    # Warehouses whose builds were recorded before the last load batch was.
+    con.execute("alter table raw.build_state add column if not exists last_batch_seq integer")
 
 
 def sha256_file(path: Path) -> str:

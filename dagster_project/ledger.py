@@ -12,8 +12,9 @@ Only customers with an auto top-up need debit-level positions, to find the debit
 which the balance falls below the threshold (and a top-up's own expiry inside a segment).
 Those are read from running sums, never debit by debit.
 
-This module has no Dagster or dbt imports; the dbt Python model `int_ledger_walked` is a
-thin adapter around `walk_customer`.
+This module has no Dagster or dbt imports. `ledger_batches.walk_batches` runs it over Arrow
+record batches grouped by customer; the dbt Python model `int_ledger_walked` is a thin step
+around that.
 """
 
 from __future__ import annotations
@@ -199,7 +200,10 @@ class WalkOutput:
     entries: list[dict] = field(default_factory=list)
     spans: list[dict] = field(default_factory=list)
     created: list[Grant] = field(default_factory=list)
-    checkpoint: dict | None = None
+    # The state at each period end the walk passed (after the one it resumed from), for
+    # a customer with anything before it: whichever period is closed next, a later build
+    # resumes from its checkpoint (docs/incremental.md).
+    checkpoints: list[dict] = field(default_factory=list)
 
 
 class CheckpointMismatch(RuntimeError):
@@ -272,14 +276,10 @@ def inputs_before(data: CustomerInput, at: dt.datetime) -> str:
 class Walk:
     """One customer's walk. Public entry point: `walk_customer`."""
 
-    def __init__(
-        self, data: CustomerInput, as_of: dt.datetime, checkpoint_at: dt.datetime | None = None
-    ):
+    def __init__(self, data: CustomerInput, as_of: dt.datetime):
         self.data = data
         self.as_of = as_of
-        self.checkpoint_at = checkpoint_at
-        self.checkpoint_taken = False
-        self.acted_before_checkpoint = False
+        self.first_act: dt.datetime | None = None  # the earliest instant anything acted
         self.out = WalkOutput()
         self.active: list[tuple[tuple, Grant]] = []  # sorted by consumption key
         self.owed: deque[Owed] = deque()  # oldest first
@@ -610,24 +610,21 @@ class Walk:
         index = 0
         while index < len(actions):
             at = actions[index][0]
-            if self.checkpoint_at is not None and not self.checkpoint_taken:
-                if at >= self.checkpoint_at:
-                    self.take_checkpoint()
-            self.flush_dynamic_expiries(before=at)
             group = []
             while index < len(actions) and actions[index][0] == at:
                 group.append(actions[index])
                 index += 1
-            if self.checkpoint_at is not None and not self.acted_before_checkpoint:
-                # A segment of debits before any instant is placed at the epoch; it acts
-                # when its first debit does.
-                self.acted_before_checkpoint = any(
-                    (a[4].first_at if a[3] == "usage" else at) < self.checkpoint_at for a in group
-                )
+            is_period_end = any(a[3] == "period_end" for a in group)
+            if is_period_end and (resume_at is None or at > resume_at):
+                self.take_checkpoint(at)
+            self.flush_dynamic_expiries(before=at)
+            # A segment of debits before any instant is placed at the epoch; it acts when
+            # its first debit does.
+            acts = min((a[4].first_at if a[3] == "usage" else at) for a in group)
+            self.first_act = acts if self.first_act is None else min(self.first_act, acts)
             expiring = [a[4] for a in group if a[3] == "expiry"]
             expiring += [e[2] for e in self.dynamic_expiries if e[0] == at]
             self.dynamic_expiries = [e for e in self.dynamic_expiries if e[0] != at]
-            is_period_end = any(a[3] == "period_end" for a in group)
             for a in group:
                 if a[3] == "period_end":
                     self.period_end(at)
@@ -652,8 +649,6 @@ class Walk:
             for a in group:
                 if a[3] == "usage":
                     self.run_segment(a[4])
-        if self.checkpoint_at is not None and not self.checkpoint_taken:
-            self.take_checkpoint()
         self.flush_dynamic_expiries(before=as_of, inclusive=True)
         return self.out
 
@@ -665,13 +660,11 @@ class Walk:
 
     # --- checkpoints (docs/incremental.md) --------------------------------------------------
 
-    def take_checkpoint(self) -> None:
-        """The state before anything at `checkpoint_at` happens, when anything happened
+    def take_checkpoint(self, at: dt.datetime) -> None:
+        """The state before anything at `at` (a period end) happens, when anything happened
         before it: what a later build needs to walk on from there and nowhere earlier."""
-        at = self.checkpoint_at
-        self.checkpoint_taken = True
         self.flush_dynamic_expiries(before=at)
-        if not self.acted_before_checkpoint:
+        if self.first_act is None or self.first_act >= at:
             return
         active = {id(g) for _, g in self.active}
         created = {g.grant_id for g in self.created_all}
@@ -679,32 +672,34 @@ class Walk:
         def state(g: Grant) -> dict:
             return {"remaining": str(g.remaining), "closed": g.closed, "active": id(g) in active}
 
-        self.out.checkpoint = {
-            "at": at.isoformat(),
-            "inputs": inputs_before(self.data, at),
-            "balance": str(self.balance),
-            "seq": self.seq,
-            "spans_emitted": self.spans_emitted,
-            "topup_count": self.topup_count,
-            "topups_by_period": dict(self.topups_by_period),
-            "grants": {
-                g.grant_id: state(g)
-                for g in self.data.grants
-                if g.effective_at < at and g.grant_id not in created
-            },
-            "created": [
-                {**{f: _text(getattr(g, f)) for f in GRANT_FIELDS}, **state(g)}
-                for g in self.created_all
-            ],
-            "owed": [
-                {
-                    "kind": o.kind,
-                    "segment_start": _text(o.segment_start),
-                    "spans": [[str(a), str(b)] for a, b in o.spans],
-                }
-                for o in self.owed
-            ],
-        }
+        self.out.checkpoints.append(
+            {
+                "at": at.isoformat(),
+                "inputs": inputs_before(self.data, at),
+                "balance": str(self.balance),
+                "seq": self.seq,
+                "spans_emitted": self.spans_emitted,
+                "topup_count": self.topup_count,
+                "topups_by_period": dict(self.topups_by_period),
+                "grants": {
+                    g.grant_id: state(g)
+                    for g in self.data.grants
+                    if g.effective_at < at and g.grant_id not in created
+                },
+                "created": [
+                    {**{f: _text(getattr(g, f)) for f in GRANT_FIELDS}, **state(g)}
+                    for g in self.created_all
+                ],
+                "owed": [
+                    {
+                        "kind": o.kind,
+                        "segment_start": _text(o.segment_start),
+                        "spans": [[str(a), str(b)] for a, b in o.spans],
+                    }
+                    for o in self.owed
+                ],
+            }
+        )
 
     def restore(self, checkpoint: dict) -> dt.datetime:
         """Take up the state a checkpoint kept; returns its instant."""
@@ -715,7 +710,7 @@ class Walk:
                 f"top-up setting dated before {at.isoformat()} (a closed period) differs from "
                 "what the last close saw; closed periods never change"
             )
-        self.acted_before_checkpoint = True
+        self.first_act = dt.datetime.min  # the checkpoint stands for what acted before
         self.balance = Decimal(checkpoint["balance"])
         self.seq = checkpoint["seq"]
         self.spans_emitted = checkpoint["spans_emitted"]
@@ -776,9 +771,27 @@ class Walk:
 
 
 def walk_customer(
-    data: CustomerInput, as_of: dt.datetime, checkpoint_at: dt.datetime | None = None
+    data: CustomerInput, as_of: dt.datetime, resume_from: dt.datetime | None = None
 ) -> WalkOutput:
     """The ledger of one customer as of the clock: entries, segment spans, created grants,
-    and, when `checkpoint_at` is given, the state there for a later build to resume from.
-    With `data.checkpoint`, the walk starts at that checkpoint instead of the beginning."""
-    return Walk(data, as_of, checkpoint_at).run()
+    and the state at each period end, for a later build to resume from. With
+    `data.checkpoint`, the walk starts at that checkpoint instead of the beginning.
+
+    `resume_from` says the build resumes there: `data.segments` then start there, and a
+    customer without a checkpoint must have nothing acting before it."""
+    if resume_from is not None and data.checkpoint is None and _acts_before(data, resume_from):
+        raise CheckpointMismatch(
+            f"customer {data.customer_id}: a grant, void or refund dated before "
+            f"{resume_from.isoformat()} (a closed period) arrived after the close; "
+            "closed periods never change"
+        )
+    return Walk(data, as_of).run()
+
+
+def _acts_before(data: CustomerInput, at: dt.datetime) -> bool:
+    """Whether a customer's grants, voids or refunds act before `at`."""
+    return (
+        any(g.effective_at < at for g in data.grants)
+        or any(v.voided_at < at for v in data.voids)
+        or any(r.refunded_at < at for r in data.refunds)
+    )

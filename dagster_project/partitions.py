@@ -31,25 +31,19 @@ def dbt_vars(
     as_of: dt.datetime,
     period: str | None = None,
     resume_from: dt.datetime | None = None,
-    checkpoint_at: dt.datetime | None = None,
 ) -> dict[str, str]:
     """The --vars of a dbt build: the run's clock, its partition's half-open window, and
-    where an incremental build resumes the ledger and checkpoints it next
-    (dagster_project/incremental.py decides both).
+    where an incremental build resumes the ledger (dagster_project/incremental.py decides).
 
     Outside a partition (a plain `credits run`) the window is empty strings, which the dbt
     models read as "no window"; likewise an empty `resume_from` rebuilds the ledger from the
-    beginning and an empty `checkpoint_at` keeps no checkpoint.
+    beginning.
     """
     window = {"period": "", "period_start": "", "period_end": ""}
     if period:
         start, end = period_bounds(period)
         window = {"period": period, "period_start": _iso(start), "period_end": _iso(end)}
-    resume = {
-        "resume_from": _iso(resume_from) if resume_from else "",
-        "checkpoint_at": _iso(checkpoint_at) if checkpoint_at else "",
-    }
-    return {"as_of": _iso(as_of), **window, **resume}
+    return {"as_of": _iso(as_of), **window, "resume_from": _iso(resume_from) if resume_from else ""}
 
 
 def replay_clock(period: str) -> dt.datetime:

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from dagster_project.catalog import load_catalog
-from dagster_project.dbt import ensure_manifest
-from dagster_project.incremental import plan_build, record_build
+from dagster_project.dbt import MANIFEST_PATH, ensure_manifest
+from dagster_project.incremental import dbt_build_args, plan_build, record_build
 from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from dagster_project.ingest import load_landing
 from dagster_project.partitions import dbt_vars
@@ -137,26 +137,23 @@ def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool
     catalog or models changed: the decision the dbt asset makes (dagster_project/incremental.py)."""
     con = connect(warehouse)
     try:
-        plan = plan_build(con, ensure_manifest(), full_refresh)
+        clock = dt.datetime.fromisoformat(as_of)
+        plan = plan_build(con, ensure_manifest(), full_refresh, clock)
     finally:
         con.close()
-    clock = dt.datetime.fromisoformat(as_of)
     target = tmp_path / "dbt_target"
     logs = tmp_path / "dbt_logs"
     command = [
         dbt_executable(),
-        "build",
+        *dbt_build_args(plan, dbt_vars(clock, None, plan.resume_from), MANIFEST_PATH),
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
-        "--vars",
-        json.dumps(dbt_vars(clock, None, plan.resume_from, plan.checkpoint_at)),
         "--target-path",
         str(target),
         "--log-path",
         str(logs),
-        *(["--full-refresh"] if plan.full_refresh else []),
     ]
     env = {
         **os.environ,

@@ -20,6 +20,7 @@ import random
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import CATALOG_PATH, dbt_build, jsonl_text, query, write_csv
 from reference.compare import customer_diff, warehouse_figures
@@ -28,10 +29,15 @@ from reference.scenario import TEST_CATALOG_PATH, Scenario, rfc3339, write_landi
 from reference.strategies import seeded_customer
 
 from dagster_project.catalog import load_catalog
-from dagster_project.dbt import MANIFEST_PATH
+from dagster_project.dbt import MANIFEST_PATH, ensure_manifest
 from dagster_project.generate import generate
-from dagster_project.incremental import RUN_BOOKKEEPING_COLUMNS, plan_build
+from dagster_project.incremental import (
+    RUN_BOOKKEEPING_COLUMNS,
+    models_a_close_leaves_alone,
+    plan_build,
+)
 from dagster_project.ingest import FEED_COLUMNS, load_landing
+from dagster_project.ledger_batches import INPUT_KINDS, INPUT_SCHEMA
 from dagster_project.warehouse import connect, write_catalog
 
 INCREMENTAL_MODELS = (
@@ -193,7 +199,35 @@ def generated(tmp_path_factory) -> tuple[Path, Path]:
     dbt_build(warehouse, "2026-04-01T00:00:00", root / "inc")
     # Once more with nothing new: it resumes and checkpoints at the same instant.
     dbt_build(warehouse, "2026-04-01T00:00:00", root / "inc")
-    return warehouse, full_refresh_copy(warehouse, "2026-04-01T00:00:00", root)
+    # March closes with nothing new: the build rebuilds only what a close changes, and
+    # the walk's checkpoint at April 1st is the one build 3 took while March was open.
+    close(warehouse, "2026-03", "2026-04-01T00:00:00")
+    assert _plan(warehouse, "2026-04-01T00:00:00").closes_only
+    dbt_build(warehouse, "2026-04-01T00:00:00", root / "inc")
+
+    # Batch 4, April 2nd: a day of April usage, resumed from that checkpoint.
+    march_file = next(r for r in events if r.startswith("events/2026/03/") and r.endswith(".jsonl"))
+    march = (src / march_file).read_text().splitlines()
+    april = []
+    for n, line in enumerate(march[:300]):
+        event = json.loads(line)
+        event["event_id"] = f"evt_april_{n}"
+        event.pop("idempotency_key", None)
+        event["timestamp"] = f"2026-04-01T{n % 24:02}:{n % 60:02}:00Z"
+        april.append(event)
+    (landing / "events" / "april.jsonl").write_text(jsonl_text(april))
+    load(warehouse, landing, "2026-04-02T00:00:00", catalog)
+    assert not _plan(warehouse, "2026-04-02T00:00:00").closes_only
+    dbt_build(warehouse, "2026-04-02T00:00:00", root / "inc")
+    return warehouse, full_refresh_copy(warehouse, "2026-04-02T00:00:00", root)
+
+
+def _plan(warehouse: Path, as_of: str):
+    con = connect(warehouse)
+    try:
+        return plan_build(con, MANIFEST_PATH, as_of=dt.datetime.fromisoformat(as_of))
+    finally:
+        con.close()
 
 
 def test_generated_batches_equal_full_refresh(generated):
@@ -212,14 +246,43 @@ def test_builds_after_a_close_resume_the_ledger_at_its_checkpoint(generated):
         (2, False, None, at("2026-02-01T00:00:00")),
         (3, False, at("2026-02-01T00:00:00"), at("2026-03-01T00:00:00")),
         (4, False, at("2026-03-01T00:00:00"), at("2026-03-01T00:00:00")),
+        (5, False, at("2026-03-01T00:00:00"), at("2026-04-01T00:00:00")),
+        (6, False, at("2026-04-01T00:00:00"), at("2026-04-01T00:00:00")),
     ]
-    # One checkpoint per customer who had a ledger before March: the one the last build
-    # resumed from is the one it kept for the next.
+    # One checkpoint per customer who had a ledger before April: the one the last build
+    # resumed from is the one it kept for the next (no period ended after it).
     assert query(
         incremental,
         "select walked_at, count(*) = count(distinct customer_id) "
         "from intermediate.int_ledger_walked where row_kind = 'checkpoint' group by all",
-    ) == [(at("2026-03-01T00:00:00"), True)]
+    ) == [(at("2026-04-01T00:00:00"), True)]
+
+
+def test_a_close_with_nothing_new_rebuilds_only_the_invoices_and_what_reads_them():
+    skipped = set(models_a_close_leaves_alone(ensure_manifest()))
+    assert {
+        "stg_landing__events",
+        "int_events_rated",
+        "int_ledger_walked",
+        "fct_credit_ledger",
+    } <= skipped
+    rebuilt = {"int_invoices_numbered", "int_period_figures", "fct_invoices", "fct_journal_entries"}
+    assert not rebuilt & skipped
+
+
+def test_walk_inputs_view_has_the_columns_the_walk_reads(generated):
+    """`int_ledger_walk_inputs` (dbt/macros/walk_inputs.sql) and ledger_batches.INPUT_SCHEMA
+    name the same columns, in the same order, with the same types."""
+    incremental, _ = generated
+    with duckdb.connect(str(incremental), read_only=True) as con:
+        view = con.sql("select * from intermediate.int_ledger_walk_inputs limit 0").to_arrow_table()
+        kinds = {k for (k,) in con.sql(
+            "select distinct input_kind from intermediate.int_ledger_walk_inputs"
+        ).fetchall()}  # fmt: skip
+    assert view.schema.names == INPUT_SCHEMA.names
+    assert [f.type for f in view.schema] == [f.type for f in INPUT_SCHEMA]
+    # The generated data reaches every kind the view makes (the step adds the other two).
+    assert kinds == set(INPUT_KINDS) - {"checkpoint", "prior_span"}
 
 
 def test_generated_batches_reached_every_kind_of_change(generated):
@@ -266,7 +329,7 @@ def _arrives_after_the_closes(warehouse: Path, tmp_path: Path, feed: str, row: d
     write_csv(landing / feed / "late.csv", FEED_COLUMNS[feed], [row])
     con = connect(copy)
     try:
-        load_landing(con, landing, dt.datetime.fromisoformat("2026-04-01T00:00:00"))
+        load_landing(con, landing, dt.datetime.fromisoformat("2026-04-02T00:00:00"))
     finally:
         con.close()
     return copy
@@ -284,7 +347,7 @@ def test_a_grant_dated_in_a_closed_period_stops_the_resumed_walk(generated, tmp_
          "reason": "backdated", "created_by": "test"},
     )  # fmt: skip
     with pytest.raises(pytest.fail.Exception, match=f"customer {customer}: a grant, void"):
-        dbt_build(copy, "2026-04-01T00:00:00", tmp_path)
+        dbt_build(copy, "2026-04-02T00:00:00", tmp_path)
 
 
 def test_an_event_accepted_into_a_closed_period_fails_the_build(generated, tmp_path):
@@ -299,7 +362,7 @@ def test_an_event_accepted_into_a_closed_period_fails_the_build(generated, tmp_p
     with pytest.raises(
         pytest.fail.Exception, match="assert_ledger_saw_every_event_before_the_resume_point"
     ):
-        dbt_build(copy, "2026-04-01T00:00:00", tmp_path)
+        dbt_build(copy, "2026-04-02T00:00:00", tmp_path)
 
 
 def test_catalog_change_asks_for_a_full_refresh(generated, tmp_path):

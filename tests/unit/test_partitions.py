@@ -19,7 +19,6 @@ def test_a_partition_window_is_the_period_half_open():
         "period_start": "2026-02-01T00:00:00",
         "period_end": "2026-03-01T00:00:00",
         "resume_from": "",
-        "checkpoint_at": "",
     }
 
 
@@ -44,17 +43,13 @@ def test_outside_a_partition_the_window_is_empty():
         "period_start": "",
         "period_end": "",
         "resume_from": "",
-        "checkpoint_at": "",
     }
 
 
-def test_a_resumed_build_names_where_the_ledger_resumes_and_checkpoints():
-    """Where a build resumes and checkpoints are period starts (docs/incremental.md)."""
-    got = dbt_vars(CLOCK, None, dt.datetime(2026, 2, 1), dt.datetime(2026, 3, 1))
-    assert (got["resume_from"], got["checkpoint_at"]) == (
-        "2026-02-01T00:00:00",
-        "2026-03-01T00:00:00",
-    )
+def test_a_resumed_build_names_where_the_ledger_resumes():
+    """Where a build resumes is a period start (docs/incremental.md)."""
+    got = dbt_vars(CLOCK, None, dt.datetime(2026, 2, 1))
+    assert got["resume_from"] == "2026-02-01T00:00:00"
 
 
 @pytest.mark.parametrize("period", ["2020-01", "2024-02", "2026-02", "2026-10"])
