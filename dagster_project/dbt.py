@@ -145,12 +145,16 @@ def credits_dbt_assets(
         shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
+# The `build` note on a model a close-only build left alone (its pandera check reads it).
+LEFT_AS_BUILT = "unchanged: only periods closed since the last build, which built and tested it"
+
+
 def _left_as_built(context: AssetExecutionContext, models: list[str]) -> Iterator:
     """The models a close-only build left alone are what the last build made and tested:
     they are reported as materialized (unchanged), so the steps that read them (statements,
     alerts, pandera checks) run, and their dbt tests as passed at that build."""
     names = set(models)
-    note = "unchanged: only periods closed since the last build, which built and tested it"
+    note = LEFT_AS_BUILT
     selected = {key.path[-1]: key for key in context.selected_asset_keys}
     for key in (selected[name] for name in models if name in selected):
         yield Output(

@@ -252,97 +252,38 @@ def _rows(table: pa.Table, kind: str, columns: list[str]) -> list[dict]:
     return table.filter(pc.equal(table.column("input_kind"), kind)).select(columns).to_pylist()
 
 
+def _made(table: pa.Table, kind: str, cls: type, fields: dict[str, str], **fixed) -> list:
+    """The rows of `kind` as `cls` objects: each field from its input column."""
+    return [
+        cls(**fixed, **{f: row[c] for f, c in fields.items()})
+        for row in _rows(table, kind, list(fields.values()))
+    ]
+
+
+# Each input kind's object fields and the input columns they come from.
+GRANT_FIELDS = {f: f for f in GRANT_OUTPUT_FIELDS} | {"kind": "grant_kind"}
+SEGMENT_FIELDS = {
+    "start": "segment_start_at", "credits": "credits", "first_at": "first_booked_at",
+    "last_at": "last_booked_at",
+}  # fmt: skip
+SPELL_FIELDS = {
+    f: f for f in ("started_at", "ended_at", "overage", "rollover_max_credits",
+                   "rollover_expires_after_periods")
+}  # fmt: skip
+TOPUP_FIELDS = {
+    f: f for f in ("enabled_from", "enabled_to", "max_per_period", "bundle_credits",
+                   "expires_after_days", "priority", "cost_basis_per_credit", "currency",
+                   "price_amount")
+} | {"threshold": "threshold_credits"}  # fmt: skip
+
+
 def customer_input(customer_id: str, table: pa.Table) -> CustomerInput:
     """One customer's walk inputs, from its tagged rows."""
-    grants = [
-        Grant(
-            grant_id=g["grant_id"],
-            customer_id=customer_id,
-            kind=g["grant_kind"],
-            credits=g["credits"],
-            effective_at=g["effective_at"],
-            expires_at=g["expires_at"],
-            priority=g["priority"],
-            cost_basis_per_credit=g["cost_basis_per_credit"],
-            currency=g["currency"],
-            paid_amount=g["paid_amount"],
-            source_type=g["source_type"],
-            source_id=g["source_id"],
-        )
-        for g in _rows(
-            table,
-            "grant",
-            [
-                "grant_id",
-                "grant_kind",
-                "credits",
-                "effective_at",
-                "expires_at",
-                "priority",
-                "cost_basis_per_credit",
-                "currency",
-                "paid_amount",
-                "source_type",
-                "source_id",
-            ],
-        )  # fmt: skip
-    ]
-    segments = [
-        Segment(s["segment_start_at"], s["credits"], s["first_booked_at"], s["last_booked_at"])
-        for s in _rows(
-            table, "segment", ["segment_start_at", "credits", "first_booked_at", "last_booked_at"]
-        )
-    ]
-    spells = [
-        PlanSpell(
-            s["started_at"],
-            s["ended_at"],
-            s["overage"],
-            s["rollover_max_credits"] or Decimal(0),
-            s["rollover_expires_after_periods"] or 1,
-        )
-        for s in _rows(
-            table,
-            "spell",
-            [
-                "started_at",
-                "ended_at",
-                "overage",
-                "rollover_max_credits",
-                "rollover_expires_after_periods",
-            ],
-        )  # fmt: skip
-    ]
-    topups = [
-        TopupSetting(
-            enabled_from=t["enabled_from"],
-            enabled_to=t["enabled_to"],
-            threshold=t["threshold_credits"],
-            max_per_period=t["max_per_period"],
-            bundle_credits=t["bundle_credits"],
-            expires_after_days=t["expires_after_days"],
-            priority=t["priority"],
-            cost_basis_per_credit=t["cost_basis_per_credit"],
-            currency=t["currency"],
-            price_amount=t["price_amount"],
-        )
-        for t in _rows(
-            table,
-            "topup",
-            [
-                "enabled_from",
-                "enabled_to",
-                "threshold_credits",
-                "max_per_period",
-                "bundle_credits",
-                "expires_after_days",
-                "priority",
-                "cost_basis_per_credit",
-                "currency",
-                "price_amount",
-            ],
-        )  # fmt: skip
-    ]
+    spells = _made(table, "spell", PlanSpell, SPELL_FIELDS)
+    for spell in spells:  # a plan without rollover
+        spell.rollover_max_credits = spell.rollover_max_credits or Decimal(0)
+        spell.rollover_expires_after_periods = spell.rollover_expires_after_periods or 1
+    topups = _made(table, "topup", TopupSetting, TOPUP_FIELDS)
     voids: dict[str, Void] = {}
     void_columns = [
         "event_id",
@@ -367,8 +308,8 @@ def customer_input(customer_id: str, table: pa.Table) -> CustomerInput:
         )
     return CustomerInput(
         customer_id=customer_id,
-        grants=grants,
-        segments=segments,
+        grants=_made(table, "grant", Grant, GRANT_FIELDS, customer_id=customer_id),
+        segments=_made(table, "segment", Segment, SEGMENT_FIELDS),
         spells=spells,
         topups=topups,
         voids=[voids[event_id] for event_id in sorted(voids)],

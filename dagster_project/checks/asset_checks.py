@@ -2,7 +2,8 @@
 
 One table says which model checks which asset and what it reads; the checks are generated
 from it. Every check is blocking: a table that breaks its model stops the run, and
-`credits close` refuses the period (SPEC §7). Each check reports its rows and its own
+`credits close` refuses the period (SPEC §7). A table that a close-only build left as the
+last build made it (docs/incremental.md) is not judged again. Each check reports its rows and its own
 duration in `seconds`, so its cost shows in the run (bench/results.md).
 """
 
@@ -23,7 +24,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.checks import models as m
 from dagster_project.checks.pushdown import judge
-from dagster_project.dbt import credits_dbt_assets
+from dagster_project.dbt import LEFT_AS_BUILT, credits_dbt_assets
 from dagster_project.resources import CreditsSettings
 from dagster_project.warehouse import connect
 
@@ -114,6 +115,16 @@ def run_check(spec: PanderaCheck, settings: CreditsSettings) -> AssetCheckResult
     )
 
 
+def _left_as_built_in_this_run(context: AssetCheckExecutionContext, asset: AssetKey) -> bool:
+    """Whether this run's close-only build reported the table unchanged (dagster_project/
+    dbt.py): the last build checked the same rows, so judging them again proves nothing."""
+    event = context.instance.get_latest_materialization_event(asset)
+    if event is None or event.run_id != context.run.run_id or event.asset_materialization is None:
+        return False
+    note = event.asset_materialization.metadata.get("build")
+    return note is not None and note.value == LEFT_AS_BUILT
+
+
 def _asset_check(spec: PanderaCheck) -> AssetChecksDefinition:
     @asset_check(
         asset=spec.asset,
@@ -122,6 +133,8 @@ def _asset_check(spec: PanderaCheck) -> AssetChecksDefinition:
         description=(spec.model.__doc__ or "").strip().splitlines()[0],
     )
     def _check(context: AssetCheckExecutionContext, settings: CreditsSettings) -> AssetCheckResult:
+        if _left_as_built_in_this_run(context, spec.asset):
+            return AssetCheckResult(passed=True, metadata={"build": LEFT_AS_BUILT})
         return run_check(spec, settings)
 
     return _check
