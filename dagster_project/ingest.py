@@ -321,7 +321,12 @@ def _insert(
     source: str,
     select_sql: str,
     params: list,
+    landing_rows: pa.Table | None = None,
 ) -> int:
+    """Insert what `select_sql` reads (it may name `landing_rows`, an Arrow table DuckDB
+    finds by this variable's name) as rows of one file. Not `con.register`: a view
+    registered inside the load's transaction keeps its table alive until the commit, and
+    100M events then held every file's text in memory at once (bench/results.md)."""
     before = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]  # noqa: S608
     con.execute(
         f"""
@@ -343,13 +348,9 @@ def _load_file(con: duckdb.DuckDBPyConnection, item: LandingFile, batch: LoadSum
             if name.endswith(".json")
             else _lines_table(_read_text(item.path))
         )
-        con.register("landing_rows", arrow)
-        try:
-            return _insert(
-                con, item.feed, batch, item.source_file, "select * from landing_rows", []
-            )
-        finally:
-            con.unregister("landing_rows")
+        return _insert(
+            con, item.feed, batch, item.source_file, "select * from landing_rows", [], arrow
+        )
     if item.feed == EVENTS:
         return _insert(
             con,
@@ -366,13 +367,10 @@ def _load_file(con: duckdb.DuckDBPyConnection, item: LandingFile, batch: LoadSum
     except duckdb.Error as err:
         # A reference file DuckDB cannot read at all is kept as one malformed row.
         text = json.dumps({"unreadable_file": item.source_file, "error": str(err).splitlines()[0]})
-        con.register("landing_rows", pa.table({"line_number": [1], "raw_payload": [text]}))
-        try:
-            return _insert(
-                con, item.feed, batch, item.source_file, "select * from landing_rows", []
-            )
-        finally:
-            con.unregister("landing_rows")
+        one_row = pa.table({"line_number": [1], "raw_payload": [text]})
+        return _insert(
+            con, item.feed, batch, item.source_file, "select * from landing_rows", [], one_row
+        )
 
 
 def next_batch(con: duckdb.DuckDBPyConnection, ingested_at: dt.datetime) -> LoadSummary:

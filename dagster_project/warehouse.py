@@ -75,8 +75,15 @@ def transactional_copy(warehouse: Path) -> Iterator[Path]:
 STORAGE_COMPATIBILITY = "v1.5.0"
 
 
+# DuckDB spills to a temp directory beside the file beyond this (its default is 80% of the
+# machine's memory, which loading 100M events took to 24 GB). dbt's profile reads the same
+# variable.
+MEMORY_LIMIT_VAR = "CREDITS_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "6GB"
+
+
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    config = {}
+    config = {"memory_limit": os.environ.get(MEMORY_LIMIT_VAR, DEFAULT_MEMORY_LIMIT)}
     if not read_only and not Path(path).exists():
         config["storage_compatibility_version"] = STORAGE_COMPATIBILITY
     con = duckdb.connect(str(path), read_only=read_only, config=config)

@@ -50,14 +50,43 @@ def landed(table: str, model: type[pa.DataFrameModel]) -> PanderaCheck:
 
 
 def modelled(
-    dbt_model: str, model: type[pa.DataFrameModel], json: tuple[str, ...] = ()
+    dbt_model: str,
+    model: type[pa.DataFrameModel],
+    json: tuple[str, ...] = (),
+    changed: str = "true",
 ) -> PanderaCheck:
-    """A dbt model, whole; its JSON columns are read as text."""
+    """A dbt model, the rows the last build may have written (`changed`, a predicate; all
+    of them by default); its JSON columns are read as text."""
     key = get_asset_key_for_model([credits_dbt_assets], dbt_model)
     schema = key.path[0]  # the translator's layer is the schema dbt builds the model in
     as_text = ", ".join(f"{c}::varchar as {c}" for c in json)
     columns = f"* replace ({as_text})" if json else "*"
-    return PanderaCheck(model, key, f"select {columns} from {schema}.{dbt_model}")  # noqa: S608
+    return PanderaCheck(
+        model,
+        key,
+        f"select {columns} from {schema}.{dbt_model} where {changed}",  # noqa: S608
+    )
+
+
+# Incremental models never rewrite a row outside what their build recomputes
+# (docs/incremental.md), and every rule is a rule on one row: so their checks judge only
+# the rows the last build may have written. A full refresh records no resume point, and
+# then every row is judged.
+LAST_RESUME = "(select resume_from from raw.build_state order by build_seq desc limit 1)"
+
+
+def since_last_resume(column: str) -> str:
+    """Rows dated from the point the last build resumed the ledger (all after a full one)."""
+    return f"{column} >= coalesce({LAST_RESUME}, '-infinity'::timestamp)"
+
+
+# Events the last build judged: its verdict_seq (int_events_validated numbers each build's).
+LAST_VERDICTS = "verdict_seq = (select max(verdict_seq) from intermediate.int_events_validated)"
+RATED_LAST = (
+    "(dedup_key, aggregator_id) in (select dedup_key, aggregator_id"
+    " from intermediate.int_events_rated"
+    " where verdict_seq = (select max(verdict_seq) from intermediate.int_events_validated))"
+)
 
 
 PANDERA_CHECKS = (
@@ -71,15 +100,21 @@ PANDERA_CHECKS = (
     landed("auto_topups", m.RawAutoTopupRows),
     modelled("stg_landing__events", m.StagedEvents, json=("properties",)),
     modelled("stg_landing__customers", m.StagedCustomers),
-    modelled("int_events_rated", m.EventsRated, json=("dimensions",)),
-    modelled("int_usage_allocated_to_grants", m.UsageAllocatedToGrants),
-    modelled("int_ledger_entries_ordered", m.LedgerEntriesOrdered),
+    modelled("int_events_rated", m.EventsRated, json=("dimensions",), changed=LAST_VERDICTS),
+    modelled(
+        "int_usage_allocated_to_grants",
+        m.UsageAllocatedToGrants,
+        changed=since_last_resume("booked_at"),
+    ),
+    modelled(
+        "int_ledger_entries_ordered", m.LedgerEntriesOrdered, changed=since_last_resume("entry_at")
+    ),
     modelled("int_revenue_by_grant_period", m.RevenueByGrantPeriod),
     modelled("dim_customers", m.DimCustomers),
-    modelled("fct_rated_events", m.RatedEvents, json=("dimensions",)),
+    modelled("fct_rated_events", m.RatedEvents, json=("dimensions",), changed=RATED_LAST),
     modelled("fct_event_quarantine", m.EventQuarantine),
     modelled("fct_grants", m.Grants),
-    modelled("fct_credit_ledger", m.CreditLedger),
+    modelled("fct_credit_ledger", m.CreditLedger, changed=since_last_resume("entry_at")),
     modelled("fct_balances_daily", m.BalancesDaily),
     modelled("fct_monthly_usage", m.MonthlyUsage, json=("dimensions",)),
     modelled("fct_monthly_usage_by_dimension", m.MonthlyUsageByDimension),

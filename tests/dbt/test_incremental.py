@@ -29,6 +29,8 @@ from reference.scenario import TEST_CATALOG_PATH, Scenario, rfc3339, write_landi
 from reference.strategies import seeded_customer
 
 from dagster_project.catalog import load_catalog
+from dagster_project.checks.asset_checks import PANDERA_CHECKS
+from dagster_project.checks.pushdown import judge
 from dagster_project.dbt import MANIFEST_PATH, ensure_manifest
 from dagster_project.generate import generate
 from dagster_project.incremental import (
@@ -454,3 +456,30 @@ def test_reference_customers_in_batches_match_the_reference(reference_customers)
         if (diff := customer_diff(cid, expected, grants.get(cid, {}), totals.get(cid, {}), fields))
     }
     assert not failing, f"{len(failing)} customers differ, first: {next(iter(failing.items()))}"
+
+
+def test_checks_of_incremental_models_judge_the_rows_the_last_build_wrote(generated, tmp_path):
+    """The last build resumed on April 1st: the ledger's pandera check judges the entries
+    from then on, and catches a broken one among them."""
+    incremental, full = generated
+    spec = next(s for s in PANDERA_CHECKS if s.name == "pandera_credit_ledger")
+    since_april = query(
+        incremental,
+        "select count(*) from marts.fct_credit_ledger where entry_at >= '2026-04-01'",
+    )[0][0]
+    with duckdb.connect(str(incremental), read_only=True) as con:
+        verdict = judge(con, spec.model, spec.sql)
+    assert verdict.passed
+    assert 0 < verdict.rows == since_april
+    # After a full refresh (no resume point recorded) it judges every row.
+    with duckdb.connect(str(full), read_only=True) as con:
+        whole = judge(con, spec.model, spec.sql).rows
+    assert whole == query(full, "select count(*) from marts.fct_credit_ledger")[0][0] > since_april
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy2(incremental, broken)
+    with duckdb.connect(str(broken)) as con:
+        con.execute(
+            "update marts.fct_credit_ledger set period = 'April' where entry_seq = ("
+            "select max(entry_seq) from marts.fct_credit_ledger where entry_at >= '2026-04-01')"
+        )
+        assert not judge(con, spec.model, spec.sql).passed
