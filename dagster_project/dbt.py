@@ -21,12 +21,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dagster_project.incremental import (
-    dbt_build_args,
-    models_a_close_leaves_alone,
-    plan_build,
-    record_build,
-)
+from dagster_project.incremental import dbt_build_args, plan_build, record_build
 from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
 from dagster_project.warehouse import connect
@@ -119,7 +114,7 @@ def credits_dbt_assets(
     finally:
         con.close()  # dbt opens the file next, in another process
     variables = dbt_vars(resolved.as_of, period, plan.resume_from)
-    args = dbt_build_args(plan, variables, MANIFEST_PATH)
+    args = dbt_build_args(plan, variables)
     if plan.full_refresh:
         context.log.info(f"dbt rebuilds everything from raw: {plan.full_refresh_reason}")
     elif plan.closes_only:
@@ -128,7 +123,7 @@ def credits_dbt_assets(
     os.environ["CREDITS_WAREHOUSE"] = str(resolved.warehouse)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     if plan.closes_only:
-        yield from _left_as_built(context, models_a_close_leaves_alone(MANIFEST_PATH))
+        yield from _left_as_built(context, plan.left_alone)
     invocation = dbt.cli(args, context=context, raise_on_error=False)
     try:
         yield from invocation.stream()
@@ -149,18 +144,17 @@ def credits_dbt_assets(
 LEFT_AS_BUILT = "unchanged: only periods closed since the last build, which built and tested it"
 
 
-def _left_as_built(context: AssetExecutionContext, models: list[str]) -> Iterator:
+def _left_as_built(context: AssetExecutionContext, models: tuple[str, ...]) -> Iterator:
     """The models a close-only build left alone are what the last build made and tested:
     they are reported as materialized (unchanged), so the steps that read them (statements,
     alerts, pandera checks) run, and their dbt tests as passed at that build."""
     names = set(models)
-    note = LEFT_AS_BUILT
     selected = {key.path[-1]: key for key in context.selected_asset_keys}
     for key in (selected[name] for name in models if name in selected):
         yield Output(
             None,
             output_name=context.assets_def.get_output_name_for_asset_key(key),
-            metadata={"build": note},
+            metadata={"build": LEFT_AS_BUILT},
         )
     for check in sorted(
         context.selected_asset_check_keys, key=lambda c: (c.asset_key.path, c.name)
@@ -170,7 +164,7 @@ def _left_as_built(context: AssetExecutionContext, models: list[str]) -> Iterato
                 asset_key=check.asset_key,
                 check_name=check.name,
                 passed=True,
-                metadata={"build": note},
+                metadata={"build": LEFT_AS_BUILT},
             )
 
 

@@ -149,7 +149,13 @@ class BuildPlan:
     resume_from: dt.datetime | None  # None: the ledger from the beginning
     checkpoint_at: dt.datetime | None  # None: nothing closed; else where the next resumes
     last_batch_seq: int = 0  # the last load batch this build reads
-    closes_only: bool = False  # only closes changed since the last build
+    # Only closes changed since the last build: the models it leaves as that build made
+    # them (`models_a_close_leaves_alone`), each after its parents; empty otherwise.
+    left_alone: tuple[str, ...] = ()
+
+    @property
+    def closes_only(self) -> bool:
+        return bool(self.left_alone)
 
     @property
     def full_refresh(self) -> bool:
@@ -168,22 +174,25 @@ def plan_build(
     last = None if reason else _last_build(con)
     checkpoint_at = checkpoint_instant(con)
     batch_seq = last_batch_seq(con)
+    closes_only = (
+        last is not None
+        and as_of is not None
+        and last[2] == as_of
+        and last[3] == batch_seq
+        and checkpoint_at is not None
+        and checkpoint_at != last[1]
+    )
     return BuildPlan(
         fingerprint=fingerprint,
         full_refresh_reason=reason,
         resume_from=last[1] if last else None,
         checkpoint_at=checkpoint_at,
         last_batch_seq=batch_seq,
-        closes_only=last is not None
-        and as_of is not None
-        and last[2] == as_of
-        and last[3] == batch_seq
-        and checkpoint_at is not None
-        and checkpoint_at != last[1],
+        left_alone=tuple(models_a_close_leaves_alone(manifest_path)) if closes_only else (),
     )
 
 
-def dbt_build_args(plan: BuildPlan, variables: dict[str, str], manifest_path: Path) -> list[str]:
+def dbt_build_args(plan: BuildPlan, variables: dict[str, str]) -> list[str]:
     """`dbt build`'s arguments for a plan: everything, incremental, or a close's models."""
     args = ["build", "--vars", json.dumps(variables)]
     if plan.full_refresh:
@@ -193,8 +202,7 @@ def dbt_build_args(plan: BuildPlan, variables: dict[str, str], manifest_path: Pa
         # dagster-dbt takes the single value after --exclude into its own selection.
         # `buildable`: a check runs when every model it reads is built or upstream of one
         # built, so the frozen-figures and invoice checks run, those of skipped models not.
-        skipped = " ".join(models_a_close_leaves_alone(manifest_path))
-        return [*args, "--exclude", skipped, "--indirect-selection", "buildable"]
+        return [*args, "--exclude", " ".join(plan.left_alone), "--indirect-selection", "buildable"]
     return args
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from dagster_project.catalog import load_catalog
-from dagster_project.dbt import MANIFEST_PATH, ensure_manifest
+from dagster_project.dbt import ensure_manifest
 from dagster_project.incremental import dbt_build_args, plan_build, record_build
 from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from dagster_project.ingest import load_landing
@@ -145,7 +145,7 @@ def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool
     logs = tmp_path / "dbt_logs"
     command = [
         dbt_executable(),
-        *dbt_build_args(plan, dbt_vars(clock, None, plan.resume_from), MANIFEST_PATH),
+        *dbt_build_args(plan, dbt_vars(clock, None, plan.resume_from)),
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
