@@ -90,15 +90,11 @@ rated as (
             and (rates.effective_to is null or accepted.event_at < rates.effective_to)
 ),
 
-dimensions as (
-    select
-        rated.event_row_id,
-        rated.aggregator_id,
-        json_group_object(dimension_names.dimension_name, rated.properties ->> dimension_names.dimension_name)
-            as dimensions
-    from rated
-    inner join dimension_names on rated.aggregator_id = dimension_names.aggregator_id
-    group by rated.event_row_id, rated.aggregator_id
+dimension_lists as (
+    -- Each aggregator's dimension names in catalog order.
+    select aggregator_id, list(dimension_name order by dimension_position) as dimension_names
+    from dimension_names
+    group by aggregator_id
 ),
 
 final as (
@@ -107,10 +103,17 @@ final as (
         cast(rated.units * rated.credits_per_unit as {{ credits_type() }}) as credits,
         -- The period it is billed in: its own, or the first open one for a late event.
         {{ period_of('rated.booked_at') }} as period,
-        coalesce(dimensions.dimensions, '{}'::json) as dimensions
+        -- The event's values of its aggregator's dimensions, as one JSON object in catalog
+        -- order, made per row: grouping 10M rows by event to build it cost 9 s.
+        coalesce(
+            to_json(map_from_entries(list_transform(
+                dimension_lists.dimension_names,
+                lambda name: struct_pack(k := name, v := rated.properties ->> name)
+            ))),
+            '{}'::json
+        ) as dimensions
     from rated
-    left join dimensions
-        on rated.event_row_id = dimensions.event_row_id and rated.aggregator_id = dimensions.aggregator_id
+    left join dimension_lists on rated.aggregator_id = dimension_lists.aggregator_id
 )
 
 select * from final

@@ -21,24 +21,11 @@ debits as (
     where booked_at <= (select as_of_at from as_of) and {{ in_resume_window('booked_at') }}
 ),
 
-timeline as (
-    select customer_id, instant_at as timeline_at, 0 as is_debit,
-        null as event_id, null as dedup_key, null as aggregator_id, null as credits
-    from {{ ref('int_ledger_instants') }}
-    union all
-    select customer_id, booked_at, 1, event_id, dedup_key, aggregator_id, credits
-    from debits
-),
-
 segmented as (
-    select
-        *,
-        -- An instant at the same time as a debit applies first (SPEC §4 "Same instant").
-        max(case when is_debit = 0 then timeline_at end) over (
-            partition by customer_id order by timeline_at, is_debit
-            rows between unbounded preceding and current row
-        ) as segment_start_at
-    from timeline
+    {{ debits_with_segment_start(
+        'debits', ref('int_ledger_instants'),
+        ['customer_id', 'event_id', 'dedup_key', 'aggregator_id', 'booked_at', 'credits']
+    ) }}
 ),
 
 positioned as (
@@ -48,15 +35,14 @@ positioned as (
         event_id,
         dedup_key,
         aggregator_id,
-        timeline_at as booked_at,
+        booked_at,
         cast(credits as {{ credits_type() }}) as credits,
         cast(sum(credits) over (
             partition by customer_id, segment_start_at
-            order by timeline_at, dedup_key, aggregator_id
+            order by booked_at, dedup_key, aggregator_id
             rows between unbounded preceding and current row
         ) as {{ credits_type() }}) as position_after
     from segmented
-    where is_debit = 1
 )
 
 select
