@@ -15,6 +15,7 @@ import duckdb
 
 from dagster_project.catalog import Catalog
 from dagster_project.documents import invoice_path, statement_path, write_documents_parallel
+from dagster_project.entry_types import CONSUMED_ENTRY_TYPES, EXPIRED_ENTRY_TYPES, sql_in
 from dagster_project.ingest import ensure_raw_schema
 from dagster_project.invoices import finalized_invoices, invoice_context
 from dagster_project.periods import period_bounds
@@ -52,21 +53,21 @@ def statement_context(
     # By the entries' `period`: a period-end settlement, dated at the next period's first
     # instant, still belongs to the period it settles (SPEC §4).
     sums = con.execute(
-        """
+        f"""
         select
             coalesce(sum(credits) filter (where period < $period), 0),
             coalesce(sum(credits) filter (where period = $period and entry_type = 'grant'), 0),
             coalesce(-sum(credits) filter (
-                where period = $period
-                and entry_type in ('usage', 'overage', 'unfunded', 'adjustment', 'void')), 0),
-            coalesce(-sum(credits) filter (where period = $period and entry_type in ('expiry', 'rollover')), 0),
+                where period = $period and entry_type in {sql_in(CONSUMED_ENTRY_TYPES)}), 0),
+            coalesce(-sum(credits) filter (
+                where period = $period and entry_type in {sql_in(EXPIRED_ENTRY_TYPES)}), 0),
             coalesce(-sum(credits) filter (where period = $period and entry_type = 'refund'), 0),
             coalesce(sum(credits) filter (
                 where period = $period and entry_type in ('overage_settlement', 'unfunded_writeoff')), 0),
             coalesce(sum(credits), 0)
         from marts.fct_credit_ledger
         where customer_id = $cid and period <= $period
-        """,
+        """,  # noqa: S608 - the in-lists are the constants of entry_types.py
         {"period": period, "cid": cid},
     ).fetchall()[0]
     usage = con.execute(

@@ -21,6 +21,13 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
+from dagster_project.entry_types import (  # noqa: F401 - ENTRIES_THAT_* read by tests
+    ENTRIES_THAT_ADD,
+    ENTRIES_THAT_TAKE,
+    ENTRY_TYPES,
+    SHORTFALLS,
+    USAGE_ENTRIES,
+)
 from dagster_project.ingest import LANDING_TABLES
 
 # Dtypes as DuckDB hands them to polars.
@@ -47,17 +54,6 @@ GRANT_KINDS = (
     "promotional", "compensation", "referral", "starting_balance", "adjustment",
 )  # fmt: skip
 GRANT_SOURCES = ("subscription", "purchase", "auto_topup", "rollover", "grants_feed")
-# Ledger entry types by the sign of their credits (SPEC §4: + adds to the balance).
-ENTRIES_THAT_ADD = (
-    "grant", "overage_repaid", "unfunded_repaid", "overage_settlement", "unfunded_writeoff",
-    "void",
-)  # fmt: skip
-ENTRIES_THAT_TAKE = (
-    "usage", "overage", "unfunded", "expiry", "rollover", "repayment", "refund", "adjustment",
-)  # fmt: skip
-ENTRY_TYPES = ENTRIES_THAT_ADD + ENTRIES_THAT_TAKE
-SHORTFALLS = ("overage", "unfunded")
-USAGE_ENTRIES = ("usage", *SHORTFALLS)
 ALERT_TYPES = (
     "low_balance", "credits_expiring", "balance_depleted", "unfunded_usage", "usage_spike",
 )  # fmt: skip
@@ -379,7 +375,9 @@ class BalancesDaily(_Strict):
     balance_date: pl.Date
     opening_credits: Credits
     granted_credits: Credits = pa.Field(ge=0)
-    consumed_credits: Credits = pa.Field(ge=0)
+    # Net of voids, as the statement counts it: a day whose voids give back more than its
+    # usage took is negative.
+    consumed_credits: Credits
     expired_credits: Credits = pa.Field(ge=0)
     other_credits: Credits
     closing_credits: Credits

@@ -25,7 +25,9 @@ def _sql(call: str) -> str:
 
 
 def _sql_round(numer: int, denom: int) -> int:
-    expression = _sql(f"round_half_even_div('cast({numer} as hugeint)', 'cast({denom} as hugeint)')")
+    expression = _sql(
+        f"round_half_even_div('cast({numer} as hugeint)', 'cast({denom} as hugeint)')"
+    )
     return int(duckdb.sql(f"select {expression}").fetchall()[0][0])  # noqa: S608 - integers only
 
 

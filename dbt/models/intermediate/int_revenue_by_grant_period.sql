@@ -42,7 +42,7 @@ movements as (
     select
         grant_map.revenue_grant_id,
         ledger.period,
-        -sum(case when ledger.entry_type in ('usage', 'repayment', 'adjustment', 'void') then ledger.credits else 0 end)
+        -sum(case when ledger.entry_type in {{ drawn_entry_types() }} then ledger.credits else 0 end)
             as consumed_credits,
         -sum(case when ledger.entry_type = 'refund' then ledger.credits else 0 end) as refunded_credits,
         -sum(case when ledger.entry_type = 'expiry' then ledger.credits else 0 end) as expired_credits

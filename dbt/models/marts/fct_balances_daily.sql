@@ -15,9 +15,9 @@ daily as (
         customer_id,
         cast(entry_at as date) as balance_date,
         sum(case when entry_type = 'grant' then credits else 0 end) as granted_credits,
-        -sum(case when entry_type in ('usage', 'overage', 'unfunded', 'adjustment') then credits else 0 end)
+        -sum(case when entry_type in {{ consumed_entry_types() }} then credits else 0 end)
             as consumed_credits,
-        -sum(case when entry_type in ('expiry', 'rollover') then credits else 0 end) as expired_credits,
+        -sum(case when entry_type in {{ expired_entry_types() }} then credits else 0 end) as expired_credits,
         sum(credits) as net_credits
     from ledger
     group by customer_id, cast(entry_at as date)
@@ -55,7 +55,7 @@ select
     cast(granted_credits as {{ credits_type() }}) as granted_credits,
     cast(consumed_credits as {{ credits_type() }}) as consumed_credits,
     cast(expired_credits as {{ credits_type() }}) as expired_credits,
-    -- Repayments, settlements, write-offs, voids and refunds: what moves the balance besides
+    -- Repayments, settlements, write-offs and refunds: what moves the balance besides
     -- grants, consumption and expiry (a rollover counts as expired from its allowance and
     -- granted again as the rollover grant).
     cast(net_credits - granted_credits + consumed_credits + expired_credits as {{ credits_type() }})

@@ -16,7 +16,7 @@ grants as (
 movements as (
     select
         grant_id,
-        -sum(case when entry_type in ('usage', 'repayment', 'adjustment', 'void') then credits else 0 end)
+        -sum(case when entry_type in {{ drawn_entry_types() }} then credits else 0 end)
             as credits_consumed,
         -sum(case when entry_type = 'expiry' then credits else 0 end) as credits_expired,
         -sum(case when entry_type = 'refund' then credits else 0 end) as credits_refunded,

@@ -31,7 +31,7 @@ consumed as (
     from {{ ref('int_ledger_entries_ordered') }} as ledger
     inner join {{ ref('int_grants_all') }} as grants on ledger.grant_id = grants.grant_id
     where
-        ledger.entry_type in ('usage', 'repayment', 'adjustment', 'void')
+        ledger.entry_type in {{ drawn_entry_types() }}
         and coalesce(grants.paid_amount, 0) = 0
         and grants.cost_basis_per_credit = 0
     group by ledger.customer_id, ledger.period, grants.kind, grants.currency

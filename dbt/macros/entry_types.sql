@@ -1,0 +1,21 @@
+{# The ledger's entry types grouped by what they mean, defined once (docs/ledger.md).
+   The Python side (dagster_project/ledger.py CONSUMED_ENTRY_TYPES) is held equal to these
+   by tests/unit/test_entry_types.py. #}
+
+{# What a customer consumed in a period: usage however funded (from a grant, as overage, or
+   unfunded), adjustments, and voids, which give back what they cancel. The statement, the
+   daily balances and the invoices all count consumption so. #}
+{% macro consumed_entry_types() -%}
+    ('usage', 'overage', 'unfunded', 'adjustment', 'void')
+{%- endmacro %}
+
+{# What a grant paid out: usage it funded, repayments of earlier shortfalls, adjustments,
+   and voids, which put back what they cancel. #}
+{% macro drawn_entry_types() -%}
+    ('usage', 'repayment', 'adjustment', 'void')
+{%- endmacro %}
+
+{# What left a grant unspent at its end: expiry, or its move into a rollover grant. #}
+{% macro expired_entry_types() -%}
+    ('expiry', 'rollover')
+{%- endmacro %}

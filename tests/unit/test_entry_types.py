@@ -1,0 +1,36 @@
+"""The entry-type groups are defined once per language: dbt/macros/entry_types.sql and
+dagster_project/entry_types.py. Rendered with plain Jinja, the macros must list exactly the
+Python groups, and every type they name must be a ledger entry type."""
+
+from __future__ import annotations
+
+import ast
+
+import jinja2
+import pytest
+
+from dagster_project.entry_types import (
+    CONSUMED_ENTRY_TYPES,
+    DRAWN_ENTRY_TYPES,
+    ENTRY_TYPES,
+    EXPIRED_ENTRY_TYPES,
+    sql_in,
+)
+from dagster_project.resources import DBT_PROJECT_DIR
+
+MACROS = (DBT_PROJECT_DIR / "macros" / "entry_types.sql").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("macro", "python"),
+    [
+        ("consumed_entry_types", CONSUMED_ENTRY_TYPES),
+        ("drawn_entry_types", DRAWN_ENTRY_TYPES),
+        ("expired_entry_types", EXPIRED_ENTRY_TYPES),
+    ],
+)
+def test_sql_and_python_groups_agree(macro, python):
+    rendered = jinja2.Environment().from_string(MACROS + "{{ " + macro + "() }}").render().strip()
+    assert ast.literal_eval(rendered) == python
+    assert rendered == sql_in(python)
+    assert set(python) <= set(ENTRY_TYPES)
