@@ -115,6 +115,13 @@ CUSTOMERS = [
         "tax_rate": "0.19",
         "created_at": "2026-01-01T00:00:00Z",
     },
+    {  # no currency of its own: billed in the catalog's (USD)
+        "customer_id": "cus_3",
+        "name": "Cy SA",
+        "country": "FR",
+        "tax_rate": "0.2",
+        "created_at": "2026-01-01T00:00:00Z",
+    },
 ]
 GRANTS = [
     {
@@ -166,6 +173,26 @@ PURCHASES = [
     {  # line 5: a real currency, but not the customer's (cus_2 is billed in EUR)
         "purchase_id": "p-wrong-currency",
         "customer_id": "cus_2",
+        "bundle_id": "pack_10k",
+        "quantity": 1,
+        "purchased_at": "2026-03-01T00:00:00Z",
+        "amount_paid": 10000,
+        "currency": "USD",
+        "status": "succeeded",
+    },
+    {  # line 6: cus_3 has no currency of its own, so it is billed in USD, not EUR
+        "purchase_id": "p-default-currency",
+        "customer_id": "cus_3",
+        "bundle_id": "pack_10k",
+        "quantity": 1,
+        "purchased_at": "2026-03-01T00:00:00Z",
+        "amount_paid": 9500,
+        "currency": "EUR",
+        "status": "succeeded",
+    },
+    {  # line 7: fine, in the catalog's currency
+        "purchase_id": "p-default-ok",
+        "customer_id": "cus_3",
         "bundle_id": "pack_10k",
         "quantity": 1,
         "purchased_at": "2026-03-01T00:00:00Z",
@@ -232,6 +259,7 @@ def test_broken_reference_rows_are_quarantined(warehouse):
         ("purchases", "purchases.csv", 2, "unknown_bundle"),
         ("purchases", "purchases.csv", 3, "invalid_currency"),
         ("purchases", "purchases.csv", 5, "invalid_currency"),
+        ("purchases", "purchases.csv", 6, "invalid_currency"),
     ]
     assert json.loads(got[0][4])["grant_id"] == "g-ghost"
     assert json.loads(got[2][4])["currency"] == "usd"
@@ -240,8 +268,11 @@ def test_broken_reference_rows_are_quarantined(warehouse):
     assert "g-start" in grants
     assert "g-ghost" not in grants
     assert "purchase:p-ok" in grants
+    assert "purchase:p-default-ok" in grants
     assert not {
-        g for g in grants if any(p in g for p in ("p-unknown-bundle", "p-lower", "p-wrong"))
+        g
+        for g in grants
+        if any(p in g for p in ("p-unknown-bundle", "p-lower", "p-wrong", "p-default-currency"))
     }
 
 

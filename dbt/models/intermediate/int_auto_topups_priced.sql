@@ -2,11 +2,7 @@
 with
 
 customers as (
-    select customer_id, currency from {{ ref('int_customers_validated') }} where is_current
-),
-
-settings as (
-    select value as default_currency from {{ ref('stg_catalog__settings') }} where setting = 'default_currency'
+    select customer_id, billing_currency from {{ ref('int_customers_validated') }} where is_current
 )
 
 select
@@ -19,7 +15,7 @@ select
     cast((bundles.credits + bundles.bonus_credits) as {{ credits_type() }}) as bundle_credits,
     bundles.expires_after_days,
     bundles.priority,
-    coalesce(customers.currency, settings.default_currency) as currency,
+    customers.billing_currency as currency,
     prices.price_amount,
     case
         when prices.price_amount is null or prices.price_amount = 0 then cast(0 as decimal(38, 12))
@@ -28,7 +24,6 @@ select
 from {{ ref('int_auto_topups_validated') }} as topups
 inner join {{ ref('stg_catalog__bundles') }} as bundles on topups.bundle_id = bundles.bundle_id
 inner join customers on topups.customer_id = customers.customer_id
-cross join settings
 left join {{ ref('stg_catalog__bundle_prices') }} as prices
-    on topups.bundle_id = prices.bundle_id and coalesce(customers.currency, settings.default_currency) = prices.currency
+    on topups.bundle_id = prices.bundle_id and customers.billing_currency = prices.currency
 where topups.is_current

@@ -12,9 +12,16 @@ currencies as (
     select currency from {{ ref('stg_catalog__iso_currencies') }}
 ),
 
+settings as (
+    select value as default_currency from {{ ref('stg_catalog__settings') }} where setting = 'default_currency'
+),
+
 checked as (
     select
         customers.*,
+        -- The currency the customer is billed in, defined here once: its own, else the
+        -- catalog's. Purchases, grants, top-ups, invoices and dim_customers all read it.
+        coalesce(customers.currency, settings.default_currency) as billing_currency,
         case
             when not is_object then 'malformed'
             when customer_id is null then 'missing_field'
@@ -28,6 +35,7 @@ checked as (
                 then 'invalid_value'
         end as quarantine_reason
     from customers
+    cross join settings
 ),
 
 versioned as (

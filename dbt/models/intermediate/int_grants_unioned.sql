@@ -7,14 +7,6 @@ subscriptions as (
     select * from {{ ref('int_subscriptions_validated') }} where is_current
 ),
 
-customers as (
-    select customer_id, currency from {{ ref('int_customers_validated') }} where is_current
-),
-
-settings as (
-    select value as default_currency from {{ ref('stg_catalog__settings') }} where setting = 'default_currency'
-),
-
 plans as (
     select * from {{ ref('stg_catalog__plans') }}
 ),
@@ -32,11 +24,9 @@ as_of as (
 ),
 
 customer_currency as (
-    select
-        customers.customer_id,
-        coalesce(customers.currency, settings.default_currency) as currency
-    from customers
-    cross join settings
+    select customer_id, billing_currency as currency
+    from {{ ref('int_customers_validated') }}
+    where is_current
 ),
 
 subscription_periods as (

@@ -16,14 +16,9 @@ grants as (
 ),
 
 customer_currency as (
-    select
-        customers.customer_id,
-        coalesce(customers.currency, settings.value) as currency
-    from {{ ref('int_customers_validated') }} as customers
-    cross join (
-        select value from {{ ref('stg_catalog__settings') }} where setting = 'default_currency'
-    ) as settings
-    where customers.is_current
+    select customer_id, billing_currency as currency
+    from {{ ref('int_customers_validated') }}
+    where is_current
 ),
 
 purchase_lines as (

@@ -1,6 +1,6 @@
 -- Purchase rows checked against the customers and the catalog's bundles (SPEC §2.2). A
--- purchase is billed in its customer's currency: any other is quarantined as
--- invalid_currency, so an invoice never mixes currencies.
+-- purchase is billed in its customer's billing currency (its own, else the catalog's): any
+-- other is quarantined as invalid_currency, so an invoice never mixes currencies.
 -- A later row for the same purchase_id replaces an earlier one.
 with
 
@@ -9,7 +9,7 @@ purchases as (
 ),
 
 customers as (
-    select customer_id, currency from {{ ref('int_customers_validated') }} where is_current
+    select customer_id, billing_currency from {{ ref('int_customers_validated') }} where is_current
 ),
 
 bundles as (
@@ -38,7 +38,7 @@ checked as (
             when customer_id not in (select customer_id from customers) then 'unknown_customer'
             when bundle_id not in (select bundle_id from bundles) then 'unknown_bundle'
             when currency <> (
-                select customers.currency from customers
+                select customers.billing_currency from customers
                 where customers.customer_id = purchases.customer_id
             ) then 'invalid_currency'
         end as quarantine_reason

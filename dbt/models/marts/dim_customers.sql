@@ -5,10 +5,6 @@ customers as (
     select * from {{ ref('int_customers_validated') }} where is_current
 ),
 
-settings as (
-    select value as default_currency from {{ ref('stg_catalog__settings') }} where setting = 'default_currency'
-),
-
 as_of as (
     select cast('{{ var("as_of") }}' as timestamp) as as_of_at
 ),
@@ -36,12 +32,11 @@ select
     customers.email,
     customers.address,
     customers.country,
-    coalesce(customers.currency, settings.default_currency) as currency,
+    customers.billing_currency as currency,
     coalesce(customers.tax_rate, 0) as tax_rate,
     customers.created_at,
     current_plans.plan_id,
     cast(coalesce(balances.current_balance, 0) as {{ credits_type() }}) as current_balance
 from customers
-cross join settings
 left join current_plans on customers.customer_id = current_plans.customer_id
 left join balances on customers.customer_id = balances.customer_id
