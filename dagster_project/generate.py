@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 
 from dagster_project.catalog import Catalog, load_catalog
 from dagster_project.ingest import FEED_COLUMNS, OPTIONAL_FEED_COLUMNS
+from dagster_project.quarantine import EVENT_REASONS
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog.yml"
 
@@ -95,17 +96,8 @@ FEEDS = ("customers", "subscriptions", "purchases", "grants", "auto_topups", "vo
 LOW_BALANCE_EVERY = 8
 LOW_BALANCE_THRESHOLDS = ("5000", "250", "0")
 CUSTOMER_SETTINGS = "customers.jsonl"  # loads after customers.csv (path order): later versions
-QUARANTINE_REASONS = (
-    "malformed",
-    "missing_field",
-    "unknown_customer",
-    "bad_timestamp",
-    "negative_quantity",
-    "non_numeric_quantity",
-    "future_timestamp",
-    "duplicate",
-    "conflicting_duplicate",
-)
+# The event reasons the generator plants at least once each (dagster_project/quarantine.py).
+QUARANTINE_REASONS = EVENT_REASONS
 
 
 @dataclass(frozen=True)

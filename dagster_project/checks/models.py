@@ -29,6 +29,7 @@ from dagster_project.entry_types import (  # noqa: F401 - ENTRIES_THAT_* read by
     USAGE_ENTRIES,
 )
 from dagster_project.ingest import LANDING_TABLES
+from dagster_project.quarantine import QUARANTINE_REASONS
 
 # Dtypes as DuckDB hands them to polars.
 Text = pl.String
@@ -41,14 +42,6 @@ Money = pl.Int64  # integer minor units of a currency (SPEC §5)
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"  # a billing period, YYYY-MM (SPEC §4)
 CURRENCY = r"^[A-Z]{3}$"  # an ISO 4217 code
 
-QUARANTINE_REASONS = (
-    # SPEC §2.1 for events …
-    "malformed", "missing_field", "unknown_customer", "bad_timestamp", "negative_quantity",
-    "non_numeric_quantity", "future_timestamp", "duplicate", "conflicting_duplicate",
-    # … and the broken reference rows of §2.2.
-    "invalid_currency", "invalid_value", "unknown_plan", "unknown_bundle", "unknown_event",
-    "unknown_purchase",
-)  # fmt: skip
 GRANT_KINDS = (
     "plan_allowance", "purchase", "auto_topup", "rollover",
     "promotional", "compensation", "referral", "starting_balance", "adjustment",

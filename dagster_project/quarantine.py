@@ -1,0 +1,22 @@
+"""The quarantine reasons, written once for Python (docs: README "Rejected rows").
+
+The dbt models decide them (int_events_validated.sql and the int_*_validated models of the
+reference feeds); fct_event_quarantine's accepted_values test, the pandera check and the
+README list every one of them, and tests/unit/test_quarantine_reasons.py holds those lists
+equal to these tuples.
+"""
+
+from __future__ import annotations
+
+# Events (SPEC §2.1), in the order the checks apply; dedup comes last, over the rows that
+# pass every other check.
+EVENT_REASONS = (
+    "malformed", "missing_field", "unknown_customer", "bad_timestamp", "negative_quantity",
+    "non_numeric_quantity", "future_timestamp", "duplicate", "conflicting_duplicate",
+)  # fmt: skip
+# Reference feeds (SPEC §2.2) add these.
+REFERENCE_REASONS = (
+    "invalid_currency", "invalid_value", "unknown_plan", "unknown_bundle", "unknown_event",
+    "unknown_purchase",
+)  # fmt: skip
+QUARANTINE_REASONS = EVENT_REASONS + REFERENCE_REASONS
