@@ -301,15 +301,12 @@ def _up_to_date(settings, catalog) -> bool:
 
 
 def cmd_close(args, settings=None, period: str | None = None) -> None:
-    from dagster_project.periods import period_bounds
+    from dagster_project.periods import not_ended
 
     settings = settings or _settings(args)
     period = period or args.period
-    _, end = period_bounds(period)
-    if end > settings.as_of:
-        raise CommandError(
-            f"period {period} has not ended by the clock ({settings.as_of_iso}); it ends at {end.isoformat()}"
-        )
+    if reason := not_ended(period, settings.as_of):
+        raise CommandError(reason)
     _preflight(settings)
 
     _check_partition(period)
@@ -332,17 +329,14 @@ def cmd_backfill(args) -> None:
     from dataclasses import replace
 
     from dagster_project.partitions import replay_clock
-    from dagster_project.periods import periods_between
+    from dagster_project.periods import not_ended, periods_between
 
     base = _settings(args)
     periods = periods_between(args.period_from, args.period_to)
     for period in periods:
         _check_partition(period)
-    if replay_clock(periods[-1]) > base.as_of:
-        raise CommandError(
-            f"period {periods[-1]} has not ended by the clock ({base.as_of_iso}); "
-            "backfill replays only periods that are over"
-        )
+    if reason := not_ended(periods[-1], base.as_of):
+        raise CommandError(f"{reason}; backfill replays only periods that are over")
     through = _closed_through(base)
     started = time.monotonic()
     for i, period in enumerate(periods, start=1):
@@ -369,8 +363,7 @@ def _check_partition(period: str) -> None:
 
 def _closed_through(settings) -> str | None:
     """The last closed period of the warehouse, read under the writer lock."""
-    from dagster_project.statements import closed_through
-    from dagster_project.warehouse import connect, exclusive_lock
+    from dagster_project.warehouse import closed_through, connect, exclusive_lock
 
     if not settings.warehouse.exists():
         return None

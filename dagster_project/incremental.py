@@ -35,7 +35,7 @@ import duckdb
 from dagster_project.catalog import Catalog
 from dagster_project.ingest import discover, pending_files
 from dagster_project.periods import period_bounds
-from dagster_project.warehouse import CATALOG_DDL, connect, write_catalog
+from dagster_project.warehouse import CATALOG_DDL, closed_through, connect, write_catalog
 
 # What records which build did the work rather than what the data is: the same data reached
 # by other runs (a backfill, or a run and a close by hand) differs only here.
@@ -136,7 +136,7 @@ def _upstream_first(nodes: set[str], parent_map: dict[str, list[str]]) -> list[s
 
 def checkpoint_instant(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
     """The first instant after the last closed period, or None before any close."""
-    through = con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
+    through = closed_through(con)
     return period_bounds(through)[1] if through else None
 
 

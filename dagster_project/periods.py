@@ -43,3 +43,15 @@ def periods_between(first: str, last: str) -> list[str]:
         out.append(period_of(start))
         start = add_months(start, 1)
     return out
+
+
+def not_ended(period: str, as_of: dt.datetime) -> str | None:
+    """Why `period` cannot be closed or replayed yet, or None once the clock has passed its
+    end: the one rule behind `credits close`, `credits backfill` and the close asset."""
+    _, end = period_bounds(period)
+    if end <= as_of:
+        return None
+    return (
+        f"period {period} has not ended by the clock ({as_of.isoformat(timespec='seconds')}); "
+        f"it ends at {end.isoformat()}"
+    )

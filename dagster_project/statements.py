@@ -16,15 +16,9 @@ import duckdb
 from dagster_project.catalog import Catalog
 from dagster_project.documents import invoice_path, statement_path, write_documents_parallel
 from dagster_project.entry_types import CONSUMED_ENTRY_TYPES, EXPIRED_ENTRY_TYPES, sql_in
-from dagster_project.ingest import ensure_raw_schema
 from dagster_project.invoices import finalized_invoices, invoice_context
 from dagster_project.periods import period_bounds
-
-
-def closed_through(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The last closed period: closing P closes every earlier period too (SPEC §7)."""
-    ensure_raw_schema(con)
-    return con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
+from dagster_project.warehouse import closed_through
 
 
 def closed_periods(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -126,3 +126,12 @@ def write_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> dict[str,
         "insert into raw.iso_currencies values (?)", [[c] for c in sorted(list_currencies())]
     )
     return counts
+
+
+def closed_through(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The last closed period, or None before any close: closing P closes every earlier
+    period too (SPEC §7). The one reading of `raw.period_closes` in Python."""
+    from dagster_project.ingest import ensure_raw_schema
+
+    ensure_raw_schema(con)
+    return con.execute("select max(period) from raw.period_closes").fetchall()[0][0]

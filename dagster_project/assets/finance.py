@@ -5,11 +5,10 @@ from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.assets.ingest import progress_line
 from dagster_project.dbt import credits_dbt_assets
-from dagster_project.ingest import ensure_raw_schema
 from dagster_project.partitions import BILLING_PERIODS
-from dagster_project.periods import period_bounds
+from dagster_project.periods import not_ended
 from dagster_project.resources import CreditsSettings
-from dagster_project.warehouse import connect
+from dagster_project.warehouse import closed_through, connect
 
 
 @asset(key=["raw", "period_closes"], group_name="finance", partitions_def=BILLING_PERIODS)
@@ -20,16 +19,11 @@ def period_close(context: AssetExecutionContext, settings: CreditsSettings) -> M
     period the clock has not passed; closing a closed period changes nothing."""
     resolved = settings.resolve()
     period = context.partition_key
-    _, end = period_bounds(period)
-    if end > resolved.as_of:
-        raise Failure(
-            f"period {period} has not ended by the clock ({resolved.as_of_iso}); "
-            f"it ends at {end.isoformat()}"
-        )
+    if reason := not_ended(period, resolved.as_of):
+        raise Failure(reason)
     con = connect(resolved.warehouse)
     try:
-        ensure_raw_schema(con)
-        through = con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
+        through = closed_through(con)
         closed = through is None or through < period
         if closed:
             con.execute(

@@ -7,6 +7,7 @@ import pytest
 from dagster_project.periods import (
     add_months,
     next_period,
+    not_ended,
     period_bounds,
     period_of,
     periods_between,
@@ -35,3 +36,13 @@ def test_a_malformed_period_is_refused_in_one_line(bad):
 def test_from_after_to_is_refused():
     with pytest.raises(ValueError, match="is after"):
         periods_between("2026-03", "2026-01")
+
+
+def test_a_period_ends_at_its_first_instant_after():
+    # March ends at 04-01T00:00: a clock one second before cannot close it, the instant can.
+    assert not_ended("2026-03", dt.datetime(2026, 4, 1)) is None
+    assert not_ended("2026-03", dt.datetime(2026, 5, 7)) is None
+    assert not_ended("2026-03", dt.datetime(2026, 3, 31, 23, 59, 59)) == (
+        "period 2026-03 has not ended by the clock (2026-03-31T23:59:59); "
+        "it ends at 2026-04-01T00:00:00"
+    )
