@@ -56,7 +56,10 @@ def exclusive_lock(warehouse: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def transactional_copy(warehouse: Path) -> Iterator[Path]:
     """Yield a working copy of the warehouse; it replaces the original only on success."""
-    work = warehouse.with_name(f"{warehouse.name}.work-{os.getpid()}")
+    # One name, not one per process: commands run one at a time under the writer lock, a
+    # killed command's copy is replaced by the next, and dbt's kept partial parse stays
+    # valid (dbt parses everything again when the profile's path changes).
+    work = warehouse.with_name(f"{warehouse.name}.work")
     for stale in (work, Path(str(work) + ".wal")):
         stale.unlink(missing_ok=True)
     if warehouse.exists():
@@ -130,8 +133,9 @@ def write_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> dict[str,
 
 def closed_through(con: duckdb.DuckDBPyConnection) -> str | None:
     """The last closed period, or None before any close: closing P closes every earlier
-    period too (SPEC §7). The one reading of `raw.period_closes` in Python."""
-    from dagster_project.ingest import ensure_raw_schema
-
-    ensure_raw_schema(con)
-    return con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
+    period too (SPEC §7). The one reading of `raw.period_closes` in Python; it reads a
+    read-only connection too, and a warehouse that was never loaded has closed nothing."""
+    try:
+        return con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
+    except duckdb.CatalogException:
+        return None
