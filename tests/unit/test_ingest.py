@@ -359,6 +359,34 @@ def test_changed_file_loads_again_alone(con, tmp_path):
     assert versions == [(2,)]
 
 
+def test_an_unchanged_file_is_not_read_again(con, tmp_path, monkeypatch):
+    """Path, size and mtime equal to a loaded file's: known without hashing it again. A file
+    rewritten with the same size still loads, as any write moves its mtime."""
+    import os
+
+    import dagster_project.ingest as ingest
+
+    landing = _landing_with_three_files(tmp_path)
+    load_landing(con, landing, INGESTED_AT)
+    hashed = []
+    real_hash = ingest.sha256_file
+    monkeypatch.setattr(
+        ingest, "sha256_file", lambda path: hashed.append(path.name) or real_hash(path)
+    )
+
+    again = load_landing(con, landing, INGESTED_AT + dt.timedelta(hours=1))
+    assert (again.files_loaded, again.files_skipped, hashed) == (0, 3, [])
+
+    changed = landing / "events" / "b.jsonl"
+    size, mtime = changed.stat().st_size, changed.stat().st_mtime_ns
+    text = changed.read_text()
+    changed.write_text(text.replace("1500", "2500"))  # same size, new content
+    assert changed.stat().st_size == size
+    os.utime(changed, ns=(mtime + 1_000_000, mtime + 1_000_000))
+    summary = load_landing(con, landing, INGESTED_AT + dt.timedelta(hours=2))
+    assert (summary.files_loaded, summary.files_skipped, hashed) == (1, 2, ["b.jsonl"])
+
+
 def test_unknown_files_are_ignored_and_reported(con, tmp_path):
     landing = tmp_path / "landing"
     write_csv(landing / "customers.csv", FEED_COLUMNS["customers"], CUSTOMERS)
