@@ -192,9 +192,10 @@ def plan_build(
     )
 
 
-def dbt_build_args(plan: BuildPlan, variables: dict[str, str]) -> list[str]:
-    """`dbt build`'s arguments for a plan: everything, incremental, or a close's models."""
-    args = ["build", "--vars", json.dumps(variables)]
+def dbt_build_args(plan: BuildPlan) -> list[str]:
+    """`dbt build`'s arguments for a plan: everything, incremental, or a close's models.
+    The run's clock and window go by environment (partitions.dbt_env), not `--vars`."""
+    args = ["build"]
     if plan.full_refresh:
         return [*args, "--full-refresh"]
     if plan.closes_only:

@@ -23,7 +23,7 @@ from dagster_project.dbt import ensure_manifest
 from dagster_project.incremental import dbt_build_args, plan_build, record_build
 from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from dagster_project.ingest import load_landing
-from dagster_project.partitions import dbt_vars
+from dagster_project.partitions import dbt_env, dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable
 from dagster_project.settings import ENV_VARS
 from dagster_project.warehouse import connect, write_catalog
@@ -145,7 +145,7 @@ def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool
     logs = tmp_path / "dbt_logs"
     command = [
         dbt_executable(),
-        *dbt_build_args(plan, dbt_vars(clock, None, plan.resume_from)),
+        *dbt_build_args(plan),
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
@@ -159,6 +159,7 @@ def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool
         **os.environ,
         "CREDITS_WAREHOUSE": str(warehouse),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **dbt_env(dbt_vars(clock, None, plan.resume_from)),
     }
     result = subprocess.run(  # noqa: S603 - a fixed argv, no shell
         command,

@@ -5,12 +5,12 @@
    refresh; otherwise it computes everything. #}
 
 {% macro is_resuming() %}
-    {{ return(is_incremental() and var('resume_from', '') != '') }}
+    {{ return(is_incremental() and run_var('resume_from') != '') }}
 {% endmacro %}
 
 {# The resume instant as a SQL timestamp. #}
 {% macro resume_from() -%}
-    cast('{{ var("resume_from") }}' as timestamp)
+    cast('{{ run_var('resume_from') }}' as timestamp)
 {%- endmacro %}
 
 {# `column >= resume_from` when resuming, else true: rows the build recomputes. #}

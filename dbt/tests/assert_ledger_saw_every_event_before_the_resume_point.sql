@@ -6,7 +6,7 @@
 {{ config(meta={'dagster': {'ref': {'name': 'int_usage_positioned'}}}) }}
 {%- set rated_events = ref('int_events_rated') %}
 {%- set positioned_debits = ref('int_usage_positioned') %}
-{% if var('resume_from', '') %}
+{% if run_var('resume_from') %}
     with
 
     rated as (

@@ -11,16 +11,16 @@
 -- The refs sit inside the `if`, so dbt learns the order from these:
 -- depends_on: {{ ref('fct_credit_ledger') }}
 -- depends_on: {{ ref('stg_control__period_closes') }}
-{% if var('period') %}
+{% if run_var('period') %}
 
 with
 
 window_bounds as (
     select
-        '{{ var("period") }}' as period,
-        cast('{{ var("period_start") }}' as timestamp) as starts_at,
-        cast('{{ var("period_end") }}' as timestamp) as ends_at,
-        {{ period_of("cast('" ~ var("period_start") ~ "' as timestamp) - interval 1 second") }}
+        '{{ run_var('period') }}' as period,
+        cast('{{ run_var('period_start') }}' as timestamp) as starts_at,
+        cast('{{ run_var('period_end') }}' as timestamp) as ends_at,
+        {{ period_of("cast('" ~ run_var('period_start') ~ "' as timestamp) - interval 1 second") }}
             as previous_period
 )
 

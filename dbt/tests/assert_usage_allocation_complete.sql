@@ -4,7 +4,7 @@
 -- before it as the build that wrote (and checked) it left it, and a debit's shares are
 -- booked when it is (docs/incremental.md).
 {{ config(meta={'dagster': {'ref': {'name': 'int_usage_allocated_to_grants'}}}) }}
-{%- set resuming = var('resume_from', '') != '' %}
+{%- set resuming = run_var('resume_from') != '' %}
 with
 
 shares as (

@@ -20,7 +20,7 @@ bundles as (
 ),
 
 as_of as (
-    select cast('{{ var("as_of") }}' as timestamp) as as_of_at
+    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
 ),
 
 customer_currency as (

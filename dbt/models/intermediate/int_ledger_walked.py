@@ -18,6 +18,7 @@ replaces exactly the rows at or after the instant it resumes from.
 """
 
 import datetime as dt
+import os
 
 import pyarrow as pa
 
@@ -26,15 +27,26 @@ from dagster_project.ledger_batches import INPUT_ORDER, INPUT_SCHEMA, WALKED_SCH
 INPUT_BATCH_ROWS = 65536
 
 
+def _run_var(name, configured):
+    """The run's value, read as the macro run_var reads it (dbt/macros/run_vars.sql): the
+    environment first, at run time. The models yml's config (`--vars` or the default) is
+    only the fallback: dbt renders it when it parses, and a parse kept from an earlier run
+    carries that run's values."""
+    return os.environ.get("CREDITS_RUN_" + name.upper(), configured)
+
+
 def _instant(text):
     return dt.datetime.fromisoformat(text) if text else None
 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append")
-    # Python models cannot call var(); the models yml passes the vars in as config.
-    as_of = dt.datetime.fromisoformat(dbt.config.get("as_of"))
-    resume_from = _instant(dbt.config.get("resume_from")) if dbt.is_incremental else None
+    as_of = dt.datetime.fromisoformat(_run_var("as_of", dbt.config.get("as_of")))
+    resume_from = (
+        _instant(_run_var("resume_from", dbt.config.get("resume_from")))
+        if dbt.is_incremental
+        else None
+    )
 
     if dbt.is_incremental:
         _drop_resume_window(session, dbt.this, resume_from)

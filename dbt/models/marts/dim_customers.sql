@@ -6,7 +6,7 @@ customers as (
 ),
 
 as_of as (
-    select cast('{{ var("as_of") }}' as timestamp) as as_of_at
+    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
 ),
 
 current_plans as (

@@ -10,7 +10,7 @@
 with
 
 as_of as (
-    select cast('{{ var("as_of") }}' as timestamp) as as_of_at
+    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
 ),
 
 ledger as (

@@ -3,7 +3,7 @@
 with
 
 as_of as (
-    select cast(cast('{{ var("as_of") }}' as timestamp) as date) as as_of_date
+    select cast(cast('{{ run_var('as_of') }}' as timestamp) as date) as as_of_date
 ),
 
 ledger as (
