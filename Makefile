@@ -30,8 +30,8 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check dagster_project tests bench dbt/models
-	$(BIN)/ruff format --check dagster_project tests bench dbt/models
+	$(BIN)/ruff check credits_warehouse dagster_project tests bench dbt/models
+	$(BIN)/ruff format --check credits_warehouse dagster_project tests bench dbt/models
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
@@ -39,7 +39,7 @@ bench: $(STAMP)
 # Sample invoice, credit note and statement from reports/sample_context.yaml, no warehouse
 # needed: PDFs in reports/preview/, plus PNG pages when pdftoppm (poppler-utils) is installed.
 preview: $(STAMP)
-	$(BIN)/python -m dagster_project.documents.preview
+	$(BIN)/python -m credits_warehouse.documents.preview
 
 # The UI on the demo's data (run `make demo` first); CREDITS_* variables point it elsewhere.
 ui: $(STAMP)

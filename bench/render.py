@@ -47,7 +47,7 @@ if os.environ.get("BENCH_SUBSETTER") == "fonttools":
 
     weasyprint.pdf.fonts.harfbuzz_subset = None
 if os.environ.get("BENCH_FONT") == "system":
-    from dagster_project.documents import render as _render
+    from credits_warehouse.documents import render as _render
 
     for _template, _names in _render.DOCUMENT_STYLESHEETS.items():
         # Without the @font-face rules, "DejaVu Sans" in the CSS is the system font.
@@ -57,7 +57,7 @@ if os.environ.get("BENCH_PIPELINE") == "plain":
 
     from weasyprint import HTML
 
-    from dagster_project.documents import render as _render
+    from credits_warehouse.documents import render as _render
 
     # WeasyPrint as it comes: its HTML parser and user-agent stylesheet, the GC running.
     def _plain_parse(self, source):
@@ -81,7 +81,7 @@ CONFIGS = {
 
 def typical_statement(index: int) -> dict:
     """The sample statement with 60 aggregators: two pages, like a busy customer's month."""
-    from dagster_project.documents import sample_statement_context
+    from credits_warehouse.documents import sample_statement_context
 
     context = sample_statement_context()
     context["customer"]["customer_id"] = f"cus_{index:06d}"
@@ -104,14 +104,14 @@ def run_one(mode: str, docs: int, out: Path) -> dict:
     """Render `docs` statements in this process's configuration; return the timing."""
     from weasyprint.pdf.fonts import harfbuzz_subset
 
-    from dagster_project.documents import (
+    from credits_warehouse.documents import (
         DocumentRenderer,
         default_workers,
         statement_path,
         write_documents,
         write_documents_parallel,
     )
-    from dagster_project.documents.render import DOCUMENT_STYLESHEETS
+    from credits_warehouse.documents.render import DOCUMENT_STYLESHEETS
 
     contexts = [typical_statement(i) for i in range(docs)]
     jobs = [

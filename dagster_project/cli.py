@@ -118,9 +118,9 @@ def _execute(
     and paths are the resource's; a partitioned job also takes its billing period."""
     from dagster import DagsterEventType, DagsterInstance
 
+    from credits_warehouse.warehouse import exclusive_lock, transactional_copy
     from dagster_project.definitions import build_definitions
     from dagster_project.resources import CreditsSettings
-    from dagster_project.warehouse import exclusive_lock, transactional_copy
 
     _preflight(settings)
     with (
@@ -198,7 +198,7 @@ class DbtOutput(io.TextIOBase):
 def _preflight(settings):
     """Refuse bad input before anything is written: the catalog, then the landing directory.
     Returns the validated catalog."""
-    from dagster_project.catalog import load_catalog
+    from credits_warehouse.catalog import load_catalog
 
     catalog = load_catalog(settings.catalog)
     if not settings.landing.is_dir():
@@ -238,13 +238,13 @@ def _first_failure(result, event_types) -> str:
 
 
 def _settings(args):
-    from dagster_project.settings import resolve_settings
+    from credits_warehouse.settings import resolve_settings
 
     return resolve_settings(args.landing, args.catalog, args.warehouse, args.reports, args.as_of)
 
 
 def cmd_generate(args) -> None:
-    from dagster_project.generate import generate
+    from credits_warehouse.sample_data.generate import generate
 
     started = time.monotonic()
     summary = generate(
@@ -282,11 +282,11 @@ def cmd_run(args, settings=None) -> None:
 
 
 def _up_to_date(settings, catalog) -> bool:
-    """Whether a run would change nothing (dagster_project.incremental.up_to_date), read
+    """Whether a run would change nothing (credits_warehouse.incremental.up_to_date), read
     under the writer lock so that no run is half way through swapping the file."""
+    from credits_warehouse.incremental import up_to_date
+    from credits_warehouse.warehouse import exclusive_lock
     from dagster_project.dbt import MANIFEST_PATH
-    from dagster_project.incremental import up_to_date
-    from dagster_project.warehouse import exclusive_lock
 
     if not settings.warehouse.exists():
         return False
@@ -301,7 +301,7 @@ def _up_to_date(settings, catalog) -> bool:
 
 
 def cmd_close(args, settings=None, period: str | None = None) -> None:
-    from dagster_project.periods import not_ended
+    from credits_warehouse.periods import not_ended
 
     settings = settings or _settings(args)
     period = period or args.period
@@ -328,8 +328,8 @@ def cmd_backfill(args) -> None:
     of the same range makes, with the same clock (each period's end)."""
     from dataclasses import replace
 
+    from credits_warehouse.periods import not_ended, periods_between
     from dagster_project.partitions import replay_clock
-    from dagster_project.periods import not_ended, periods_between
 
     base = _settings(args)
     periods = periods_between(args.period_from, args.period_to)
@@ -363,7 +363,7 @@ def _check_partition(period: str) -> None:
 
 def _closed_through(settings) -> str | None:
     """The last closed period of the warehouse, read under the writer lock."""
-    from dagster_project.warehouse import closed_through, connect, exclusive_lock
+    from credits_warehouse.warehouse import closed_through, connect, exclusive_lock
 
     if not settings.warehouse.exists():
         return None
@@ -376,8 +376,8 @@ def _closed_through(settings) -> str | None:
 
 
 def cmd_export(args) -> None:
-    from dagster_project.exports import export_journals
-    from dagster_project.periods import period_bounds
+    from credits_warehouse.exports import export_journals
+    from credits_warehouse.periods import period_bounds
 
     settings = _settings(args)
     period_bounds(args.period)
@@ -391,9 +391,9 @@ def cmd_export(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from dagster_project.generate import generate
-    from dagster_project.periods import period_bounds
-    from dagster_project.settings import resolve_settings
+    from credits_warehouse.periods import period_bounds
+    from credits_warehouse.sample_data.generate import generate
+    from credits_warehouse.settings import resolve_settings
 
     out = args.out.resolve()
     if out.exists():
@@ -443,10 +443,10 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore")
-    from dagster_project.catalog import CatalogError
-    from dagster_project.ingest import LandingError
-    from dagster_project.settings import SettingsError
-    from dagster_project.warehouse import WarehouseBusy
+    from credits_warehouse.catalog import CatalogError
+    from credits_warehouse.ingest import LandingError
+    from credits_warehouse.settings import SettingsError
+    from credits_warehouse.warehouse import WarehouseBusy
 
     try:
         COMMANDS[args.command](args)

@@ -22,10 +22,10 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dagster_project.incremental import dbt_build_args, plan_build, record_build
+from credits_warehouse.incremental import dbt_build_args, plan_build, record_build
+from credits_warehouse.warehouse import connect
 from dagster_project.partitions import dbt_env, dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
-from dagster_project.warehouse import connect
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 LAYERS = ("staging", "intermediate", "marts")
@@ -106,7 +106,7 @@ def credits_dbt_assets(
 ):
     """Every dbt model and test, built against the run's warehouse with the run's clock and,
     in a partitioned run, its billing period's window. Incremental unless asked otherwise or
-    the catalog or models changed (dagster_project/incremental.py)."""
+    the catalog or models changed (credits_warehouse/incremental.py)."""
     resolved = settings.resolve()
     period = context.partition_key if context.has_partition_key else None
     con = connect(resolved.warehouse)

@@ -18,7 +18,7 @@ import datetime as dt
 
 from dagster import MonthlyPartitionsDefinition
 
-from dagster_project.periods import period_bounds
+from credits_warehouse.periods import period_bounds
 
 FIRST_PERIOD = "2020-01"
 
@@ -37,7 +37,7 @@ def dbt_vars(
     resume_from: dt.datetime | None = None,
 ) -> dict[str, str]:
     """The --vars of a dbt build: the run's clock, its partition's half-open window, and
-    where an incremental build resumes the ledger (dagster_project/incremental.py decides).
+    where an incremental build resumes the ledger (credits_warehouse/incremental.py decides).
 
     Outside a partition (a plain `credits run`) the window is empty strings, which the dbt
     models read as "no window"; likewise an empty `resume_from` rebuilds the ledger from the

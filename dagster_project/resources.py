@@ -10,8 +10,8 @@ from dagster import ConfigurableResource, InitResourceContext
 from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
 
-from dagster_project.settings import Settings, resolve_settings
-from dagster_project.warehouse import exclusive_lock
+from credits_warehouse.settings import Settings, resolve_settings
+from credits_warehouse.warehouse import exclusive_lock
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 

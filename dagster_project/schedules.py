@@ -5,8 +5,8 @@ import datetime as dt
 
 from dagster import RunRequest, ScheduleEvaluationContext, schedule
 
+from credits_warehouse.periods import add_months, month_start, period_of
 from dagster_project.jobs import close_job, credits_job, settings_config
-from dagster_project.periods import add_months, month_start, period_of
 
 
 def _clock(context: ScheduleEvaluationContext) -> dt.datetime:

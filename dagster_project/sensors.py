@@ -6,9 +6,9 @@ from pathlib import Path
 
 from dagster import RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from dagster_project.ingest import discover
+from credits_warehouse.ingest import discover
+from credits_warehouse.settings import resolve_settings
 from dagster_project.jobs import credits_job
-from dagster_project.settings import resolve_settings
 
 
 def landing_fingerprint(landing: Path) -> str:

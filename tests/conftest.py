@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from dagster_project.catalog import load_catalog
+from credits_warehouse.catalog import load_catalog
+from credits_warehouse.incremental import dbt_build_args, plan_build, record_build
+from credits_warehouse.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
+from credits_warehouse.ingest import load_landing
+from credits_warehouse.settings import ENV_VARS
+from credits_warehouse.warehouse import connect, write_catalog
 from dagster_project.dbt import ensure_manifest
-from dagster_project.incremental import dbt_build_args, plan_build, record_build
-from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
-from dagster_project.ingest import load_landing
 from dagster_project.partitions import dbt_env, dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable
-from dagster_project.settings import ENV_VARS
-from dagster_project.warehouse import connect, write_catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CATALOG_PATH = REPO_ROOT / "data" / "catalog.yml"
@@ -134,7 +134,7 @@ def build_warehouse(
 
 def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool = False) -> Path:
     """`dbt build` an already loaded warehouse, incrementally unless `full_refresh` or the
-    catalog or models changed: the decision the dbt asset makes (dagster_project/incremental.py)."""
+    catalog or models changed: the decision the dbt asset makes (credits_warehouse/incremental.py)."""
     con = connect(warehouse)
     try:
         clock = dt.datetime.fromisoformat(as_of)

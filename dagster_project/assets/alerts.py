@@ -6,10 +6,10 @@ import os
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
+from credits_warehouse.warehouse import connect
 from dagster_project.assets.ingest import progress_line
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.resources import CreditsSettings
-from dagster_project.warehouse import connect
 
 
 @asset(

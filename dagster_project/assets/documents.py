@@ -5,13 +5,13 @@ import time
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
+from credits_warehouse.catalog import load_catalog
+from credits_warehouse.statements import write_documents_for_closed_periods
+from credits_warehouse.warehouse import connect
 from dagster_project.assets.finance import invoice_numbers
 from dagster_project.assets.ingest import progress_bar, progress_line
-from dagster_project.catalog import load_catalog
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.resources import CreditsSettings
-from dagster_project.statements import write_documents_for_closed_periods
-from dagster_project.warehouse import connect
 
 DOCUMENT_INPUTS = (
     "fct_credit_ledger", "fct_monthly_usage", "fct_grants", "dim_customers", "fct_balances_daily",

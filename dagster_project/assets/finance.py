@@ -3,12 +3,12 @@
 from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
+from credits_warehouse.periods import not_ended
+from credits_warehouse.warehouse import closed_through, connect
 from dagster_project.assets.ingest import progress_line
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.partitions import BILLING_PERIODS
-from dagster_project.periods import not_ended
 from dagster_project.resources import CreditsSettings
-from dagster_project.warehouse import closed_through, connect
 
 
 @asset(key=["raw", "period_closes"], group_name="finance", partitions_def=BILLING_PERIODS)

@@ -4,10 +4,10 @@ import sys
 
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, multi_asset
 
-from dagster_project.catalog import load_catalog
-from dagster_project.ingest import LANDING_TABLES, load_landing
+from credits_warehouse.catalog import load_catalog
+from credits_warehouse.ingest import LANDING_TABLES, load_landing
+from credits_warehouse.warehouse import CATALOG_DDL, connect, write_catalog
 from dagster_project.resources import CreditsSettings
-from dagster_project.warehouse import CATALOG_DDL, connect, write_catalog
 
 CATALOG_TABLES = (*CATALOG_DDL, "iso_currencies")
 

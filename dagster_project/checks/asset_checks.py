@@ -22,11 +22,11 @@ from dagster import (
 )
 from dagster_dbt import get_asset_key_for_model
 
-from dagster_project.checks import models as m
-from dagster_project.checks.pushdown import judge
+from credits_warehouse.checks import models as m
+from credits_warehouse.checks.pushdown import judge
+from credits_warehouse.warehouse import connect
 from dagster_project.dbt import LEFT_AS_BUILT, credits_dbt_assets
 from dagster_project.resources import CreditsSettings
-from dagster_project.warehouse import connect
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 {# Money rules of SPEC §5, written once. Money is integer minor units; credits are
-   decimal(38, 12). dagster_project/money.py mirrors these for Python callers; the tests
+   decimal(38, 12). credits_warehouse/money.py mirrors these for Python callers; the tests
    hold the two to the same answers. #}
 
 {# round_half_even(numer / denom) for integers of any sign, exactly (banker's rounding).

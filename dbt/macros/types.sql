@@ -1,4 +1,4 @@
-{# One place for the exact types of the product. dagster_project/catalog.py holds the same
+{# One place for the exact types of the product. credits_warehouse/catalog.py holds the same
    scales (UNIT_SCALE, RATE_SCALE, CREDIT_SCALE); tests/unit/test_catalog.py asserts they agree. #}
 
 {% macro units_type() %}decimal(38, 6){% endmacro %}

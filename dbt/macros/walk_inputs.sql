@@ -1,5 +1,5 @@
 {# The columns of the ledger walk's input rows, in order: the same as INPUT_SCHEMA in
-   dagster_project/ledger_batches.py (tests/unit/test_ledger_batches.py holds them equal). #}
+   credits_warehouse/ledger_batches.py (tests/unit/test_ledger_batches.py holds them equal). #}
 {% macro walk_input_columns() %}
     {{ return([
         ('customer_id', 'varchar'), ('input_kind', 'varchar'),

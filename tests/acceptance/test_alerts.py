@@ -47,7 +47,7 @@ import pytest
 import yaml
 from conftest import CATALOG_PATH, FEED_COLUMNS, build_warehouse, query, write_csv, write_landing
 
-from dagster_project.ingest import OPTIONAL_FEED_COLUMNS
+from credits_warehouse.ingest import OPTIONAL_FEED_COLUMNS
 
 AS_OF = "2026-04-01T00:00:00"
 K = Decimal(str(yaml.safe_load(CATALOG_PATH.read_text())["alerts"]["usage_spike_factor"]))

@@ -13,10 +13,10 @@ import pytest
 from conftest import use_settings_env
 from dagster import DagsterInstance
 
+from credits_warehouse.incremental import RUN_BOOKKEEPING_COLUMNS, RUN_BOOKKEEPING_TABLES
+from credits_warehouse.sample_data.generate import generate
 from dagster_project.cli import main
 from dagster_project.definitions import build_definitions
-from dagster_project.generate import generate
-from dagster_project.incremental import RUN_BOOKKEEPING_COLUMNS, RUN_BOOKKEEPING_TABLES
 
 PERIODS = [("2026-01", "2026-02-01T00:00:00"), ("2026-02", "2026-03-01T00:00:00"),
            ("2026-03", "2026-04-01T00:00:00")]  # fmt: skip

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from pypdf import PdfReader
 
+from credits_warehouse.sample_data.generate import generate
 from dagster_project.cli import main
-from dagster_project.generate import generate
 
 AS_OF = "2026-03-01T00:00:00"
 

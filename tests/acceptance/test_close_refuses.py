@@ -9,8 +9,8 @@ import datetime as dt
 import duckdb
 import pytest
 
+from credits_warehouse.sample_data.generate import generate
 from dagster_project.cli import main
-from dagster_project.generate import generate
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from decimal import Decimal
 import pytest
 from conftest import build_warehouse, query, write_landing
 
-from dagster_project.exports import export_journals, neutralize
+from credits_warehouse.exports import export_journals, neutralize
 
 
 def _tokens(event_id, customer_id, timestamp, credits):

@@ -23,7 +23,7 @@ import duckdb
 import pytest
 from conftest import REPO_ROOT, build_warehouse
 
-from dagster_project.generate import generate
+from credits_warehouse.sample_data.generate import generate
 
 README = REPO_ROOT / "README.md"
 SECTION = "## For analysts: querying the warehouse"

@@ -148,7 +148,7 @@ def test_a_refund_reverses_the_unconsumed_share(warehouse):
 def test_sql_rounding_agrees_with_python(warehouse):
     from decimal import Decimal
 
-    from dagster_project.money import money_share, round_half_even
+    from credits_warehouse.money import money_share, round_half_even
 
     assert [round_half_even(Decimal(x)) for x in ("0.5", "1.5", "2.5", "-0.5")] == [0, 2, 2, 0]
     rows = query(

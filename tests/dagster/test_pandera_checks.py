@@ -10,13 +10,13 @@ import pandera.errors
 import polars as pl
 import pytest
 
-from dagster_project.checks import models as m
+from credits_warehouse.checks import models as m
+from credits_warehouse.checks.pushdown import judge, sql_rules
+from credits_warehouse.ingest import LANDING_TABLES, ensure_raw_schema
 from dagster_project.checks.asset_checks import ASSET_CHECKS, PANDERA_CHECKS
-from dagster_project.checks.pushdown import judge, sql_rules
 from dagster_project.cli import main
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.definitions import defs
-from dagster_project.ingest import LANDING_TABLES, ensure_raw_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BY_ASSET = {spec.asset: spec for spec in PANDERA_CHECKS}

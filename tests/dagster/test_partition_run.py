@@ -8,8 +8,8 @@ import duckdb
 from conftest import use_settings_env
 from dagster import AssetKey, DagsterInstance
 
+from credits_warehouse.sample_data.generate import generate
 from dagster_project.definitions import build_definitions
-from dagster_project.generate import generate
 
 
 def test_backfill_job_config_sets_the_clock_to_the_period_end():

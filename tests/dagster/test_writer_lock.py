@@ -4,9 +4,9 @@ length, the same lock the CLI takes: the two never write the file at once."""
 import pytest
 from dagster import DagsterInstance, DagsterResourceFunctionError
 
+from credits_warehouse.warehouse import WarehouseBusy, exclusive_lock
 from dagster_project.definitions import build_definitions
 from dagster_project.resources import CreditsSettings
-from dagster_project.warehouse import WarehouseBusy, exclusive_lock
 
 
 def test_a_run_refuses_a_warehouse_another_writer_holds(tmp_path, monkeypatch):

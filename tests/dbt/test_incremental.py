@@ -28,19 +28,19 @@ from reference.ledger import reference_ledger
 from reference.scenario import TEST_CATALOG_PATH, Scenario, rfc3339, write_landing
 from reference.strategies import seeded_customer
 
-from dagster_project.catalog import load_catalog
-from dagster_project.checks.asset_checks import PANDERA_CHECKS
-from dagster_project.checks.pushdown import judge
-from dagster_project.dbt import MANIFEST_PATH, ensure_manifest
-from dagster_project.generate import generate
-from dagster_project.incremental import (
+from credits_warehouse.catalog import load_catalog
+from credits_warehouse.checks.pushdown import judge
+from credits_warehouse.incremental import (
     RUN_BOOKKEEPING_COLUMNS,
     models_a_close_leaves_alone,
     plan_build,
 )
-from dagster_project.ingest import FEED_COLUMNS, load_landing
-from dagster_project.ledger_batches import INPUT_KINDS, INPUT_SCHEMA
-from dagster_project.warehouse import connect, write_catalog
+from credits_warehouse.ingest import FEED_COLUMNS, load_landing
+from credits_warehouse.ledger_batches import INPUT_KINDS, INPUT_SCHEMA
+from credits_warehouse.sample_data.generate import generate
+from credits_warehouse.warehouse import connect, write_catalog
+from dagster_project.checks.asset_checks import PANDERA_CHECKS
+from dagster_project.dbt import MANIFEST_PATH, ensure_manifest
 
 INCREMENTAL_MODELS = (
     "staging.stg_landing__events",

@@ -30,7 +30,7 @@ from reference.ledger import reference_ledger
 from reference.scenario import TEST_CATALOG_PATH, Scenario, write_landing
 from test_reference_examples import CATALOG, EXAMPLES, at, customer_of
 
-from dagster_project.warehouse import connect
+from credits_warehouse.warehouse import connect
 
 D = Decimal
 
@@ -281,8 +281,8 @@ def test_daily_consumed_adds_up_to_the_statement_with_a_void(warehouse_at):
     # The same example: March's statement nets the void against the usage it cancels
     # (60 used, 60 voided: 0 consumed). The daily balances must add up to the same figure,
     # day by day: +60 on 03-05, -60 on 03-12.
-    from dagster_project.catalog import load_catalog
-    from dagster_project.statements import statement_context
+    from credits_warehouse.catalog import load_catalog
+    from credits_warehouse.statements import statement_context
 
     warehouse, cid = _example(warehouse_at, "void_after_expiry")
     daily = dict(

@@ -42,7 +42,7 @@ from reference.scenario import (
 )
 from reference.strategies import AS_OF, customer_scenario
 
-from dagster_project.catalog import load_catalog
+from credits_warehouse.catalog import load_catalog
 
 CATALOG = load_catalog(TEST_CATALOG_PATH)
 D = Decimal

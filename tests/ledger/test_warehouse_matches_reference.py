@@ -40,7 +40,7 @@ from reference.ledger import reference_ledger
 from reference.scenario import TEST_CATALOG_PATH, Scenario, write_landing
 from reference.strategies import seeded_customer
 
-from dagster_project.catalog import load_catalog
+from credits_warehouse.catalog import load_catalog
 
 CUSTOMERS = 200
 CUSTOMERS_SLOW = 1000

@@ -35,7 +35,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, NamedTuple
 
-from dagster_project.catalog import Catalog, Plan
+from credits_warehouse.catalog import Catalog, Plan
 
 from .scenario import AutoTopup, Event, FeedGrant, Refund, Scenario, Subscription, Void
 

@@ -1,7 +1,7 @@
 """Ledger test inputs in landing terms (SPEC §2), for one customer or many.
 
 A `Scenario` is what a landing directory holds, as plain dataclasses: the reference ledger
-reads it directly and `write_landing` writes it as the files `dagster_project/ingest.py`
+reads it directly and `write_landing` writes it as the files `credits_warehouse/ingest.py`
 loads, so both sides of a comparison see the same inputs. Instants are naive `datetime`s in
 UTC and are written as RFC 3339 with `Z`; credits are `Decimal`; a null is an empty cell.
 """
@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
+from credits_warehouse.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 
 TEST_CATALOG_PATH = Path(__file__).with_name("catalog.yml")
 

@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 import pytest
 from pypdf import PdfReader
 
-from dagster_project.documents import (
+from credits_warehouse.documents import (
     DocumentRenderer,
     balance_chart_svg,
     invoice_path,
@@ -30,9 +30,9 @@ from dagster_project.documents import (
     write_documents,
     write_documents_parallel,
 )
-from dagster_project.documents import render as render_module
-from dagster_project.documents.chart import nice_ticks
-from dagster_project.documents.preview import write_previews
+from credits_warehouse.documents import render as render_module
+from credits_warehouse.documents.chart import nice_ticks
+from credits_warehouse.documents.preview import write_previews
 
 HOSTILE_IMG = '<img src="file:///etc/passwd">'
 

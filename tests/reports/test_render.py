@@ -19,7 +19,7 @@ import pytest
 from pypdf import PdfReader
 from weasyprint import HTML
 
-from dagster_project.documents import (
+from credits_warehouse.documents import (
     REPORTS_ROOT,
     DocumentRenderer,
     SafeURLFetcher,
@@ -251,7 +251,7 @@ def test_identical_bytes_across_processes(renderer, tmp_path):
     theirs = tmp_path / "theirs.pdf"
     script = (
         "import sys; from pathlib import Path;"
-        "from dagster_project.documents import DocumentRenderer, sample_statement_context;"
+        "from credits_warehouse.documents import DocumentRenderer, sample_statement_context;"
         "DocumentRenderer().render_statement_pdf(sample_statement_context(), Path(sys.argv[1]))"
     )
     env = {

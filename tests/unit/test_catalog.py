@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dagster_project.catalog import (
+from credits_warehouse.catalog import (
     CREDIT_SCALE,
     RATE_SCALE,
     UNIT_SCALE,

@@ -1,5 +1,5 @@
 """The entry-type groups are defined once per language: dbt/macros/entry_types.sql and
-dagster_project/entry_types.py. Rendered with plain Jinja, the macros must list exactly the
+credits_warehouse/entry_types.py. Rendered with plain Jinja, the macros must list exactly the
 Python groups, and every type they name must be a ledger entry type."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import ast
 import jinja2
 import pytest
 
-from dagster_project.entry_types import (
+from credits_warehouse.entry_types import (
     CONSUMED_ENTRY_TYPES,
     DRAWN_ENTRY_TYPES,
     ENTRY_TYPES,

@@ -17,9 +17,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.catalog import load_catalog
-from dagster_project.generate import DEFAULT_CATALOG, QUARANTINE_REASONS, generate
-from dagster_project.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
+from credits_warehouse.catalog import load_catalog
+from credits_warehouse.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
+from credits_warehouse.sample_data.generate import DEFAULT_CATALOG, QUARANTINE_REASONS, generate
 
 START = dt.date(2026, 1, 1)
 END = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import FEED_COLUMNS, jsonl_text, write_csv
 
-from dagster_project.ingest import LandingError, load_landing
-from dagster_project.warehouse import connect
+from credits_warehouse.ingest import LandingError, load_landing
+from credits_warehouse.warehouse import connect
 
 INGESTED_AT = dt.datetime(2026, 4, 1, 0, 0, 0)
 
@@ -364,7 +364,7 @@ def test_an_unchanged_file_is_not_read_again(con, tmp_path, monkeypatch):
     rewritten with the same size still loads, as any write moves its mtime."""
     import os
 
-    import dagster_project.ingest as ingest
+    import credits_warehouse.ingest as ingest
 
     landing = _landing_with_three_files(tmp_path)
     load_landing(con, landing, INGESTED_AT)

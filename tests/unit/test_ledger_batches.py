@@ -1,4 +1,4 @@
-"""The walk over Arrow record batches (dagster_project/ledger_batches.py): hand-made
+"""The walk over Arrow record batches (credits_warehouse/ledger_batches.py): hand-made
 inputs, cut into batches every possible way, give what walking each customer alone gives."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from dagster_project.ledger import CheckpointMismatch, walk_customer
-from dagster_project.ledger_batches import (
+from credits_warehouse.ledger import CheckpointMismatch, walk_customer
+from credits_warehouse.ledger_batches import (
     INPUT_SCHEMA,
     WALKED_SCHEMA,
     customer_input,

@@ -1,5 +1,5 @@
 """The money rules are written twice, once per language: dbt/macros/money.sql for SQL and
-dagster_project/money.py for Python. These tests render the macros with plain Jinja, run
+credits_warehouse/money.py for Python. These tests render the macros with plain Jinja, run
 them in DuckDB, and hold them to the Python answers, negatives included (a refund or a
 credit note divides a negative amount)."""
 
@@ -13,7 +13,7 @@ import jinja2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dagster_project.money import money_share, round_half_even
+from credits_warehouse.money import money_share, round_half_even
 from dagster_project.resources import DBT_PROJECT_DIR
 
 MACROS = (DBT_PROJECT_DIR / "macros" / "money.sql").read_text(encoding="utf-8")

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
+from credits_warehouse.periods import period_of
 from dagster_project.partitions import BILLING_PERIODS, dbt_vars, replay_clock
-from dagster_project.periods import period_of
 
 CLOCK = dt.datetime(2026, 3, 1, 6, 30)
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from dagster_project.periods import (
+from credits_warehouse.periods import (
     add_months,
     next_period,
     not_ended,

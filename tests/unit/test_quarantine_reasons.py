@@ -1,4 +1,4 @@
-"""Every list of quarantine reasons outside dagster_project/quarantine.py is held equal to it:
+"""Every list of quarantine reasons outside credits_warehouse/quarantine.py is held equal to it:
 fct_event_quarantine's accepted_values test, and the README's list in the order the checks
 apply. The dbt models that decide the reasons must name each one, and none other."""
 
@@ -8,7 +8,7 @@ import re
 
 import yaml
 
-from dagster_project.quarantine import EVENT_REASONS, QUARANTINE_REASONS, REFERENCE_REASONS
+from credits_warehouse.quarantine import EVENT_REASONS, QUARANTINE_REASONS, REFERENCE_REASONS
 from dagster_project.resources import DBT_PROJECT_DIR
 
 REPO = DBT_PROJECT_DIR.parent

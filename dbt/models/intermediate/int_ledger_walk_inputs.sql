@@ -1,5 +1,5 @@
 -- The ledger walk's inputs, one tagged row each (`input_kind`), every kind in the same
--- columns: what `dagster_project/ledger_batches.walk_batches` reads, a customer at a time.
+-- columns: what `credits_warehouse/ledger_batches.walk_batches` reads, a customer at a time.
 -- The walk step (int_ledger_walked) adds what a resuming build kept (checkpoints, earlier
 -- spans) and keeps only the segments and positions of the open periods.
 {{ config(materialized='view') }}

@@ -3,8 +3,8 @@ period ends, visited segment by segment (docs/ledger.md).
 
 Why Python: the walk is sequential — each step depends on what earlier steps left in each
 grant — and SQL could only express it as a recursive CTE per customer. The logic lives in
-`dagster_project/ledger.py`, run a customer at a time over Arrow record batches by
-`dagster_project/ledger_batches.py` (both tested on their own). This step only streams the
+`credits_warehouse/ledger.py`, run a customer at a time over Arrow record batches by
+`credits_warehouse/ledger_batches.py` (both tested on their own). This step only streams the
 inputs (`int_ledger_walk_inputs`, sorted by customer) through it into one table, told apart
 by `row_kind`:
 - `entry`: ledger entries other than usage draws;
@@ -22,7 +22,7 @@ import os
 
 import pyarrow as pa
 
-from dagster_project.ledger_batches import INPUT_ORDER, INPUT_SCHEMA, WALKED_SCHEMA, walk_batches
+from credits_warehouse.ledger_batches import INPUT_ORDER, INPUT_SCHEMA, WALKED_SCHEMA, walk_batches
 
 INPUT_BATCH_ROWS = 65536
 

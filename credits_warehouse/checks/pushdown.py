@@ -20,7 +20,7 @@ import duckdb
 import pandera.errors
 import pandera.polars as pa
 
-from dagster_project.checks.models import ROW_RULE_SQL
+from credits_warehouse.checks.models import ROW_RULE_SQL
 
 EXAMPLES = 100  # failing rows handed to pandera for the report
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from dagster_project.documents.render import DOCUMENT_TEMPLATES, DocumentRenderer
+from credits_warehouse.documents.render import DOCUMENT_TEMPLATES, DocumentRenderer
 
 # (kind, context, path): kind is a key of DOCUMENT_TEMPLATES ("statement", "invoice",
 # "credit_note").

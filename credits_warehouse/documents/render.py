@@ -4,7 +4,7 @@ reproducibly, without a warehouse.
 This module is a plain library: Jinja2 renders HTML from `reports/templates`, WeasyPrint
 lays it out with the CSS from `reports/static/css`. It knows nothing about Dagster or
 DuckDB; the caller builds the context dict (see `reports/sample_context.yaml` for the
-shapes, loaded by `dagster_project.documents.samples`).
+shapes, loaded by `credits_warehouse.documents.samples`).
 
 Three promises hold for every document:
 - Customer data is text, never markup: autoescape is on, and the URL fetcher only serves
@@ -55,7 +55,7 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from dagster_project.documents.chart import balance_chart_svg
+from credits_warehouse.documents.chart import balance_chart_svg
 
 REPORTS_ROOT = Path(__file__).resolve().parents[2] / "reports"
 TEMPLATES_DIR = REPORTS_ROOT / "templates"

@@ -12,8 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from dagster_project.documents.render import DOCUMENT_TEMPLATES, REPORTS_ROOT, DocumentRenderer
-from dagster_project.documents.samples import SAMPLE_CONTEXT_PATH, load_sample_contexts
+from credits_warehouse.documents.render import DOCUMENT_TEMPLATES, REPORTS_ROOT, DocumentRenderer
+from credits_warehouse.documents.samples import SAMPLE_CONTEXT_PATH, load_sample_contexts
 
 PREVIEW_DIR = REPORTS_ROOT / "preview"
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import duckdb
 
-from dagster_project.catalog import Catalog
+from credits_warehouse.catalog import Catalog
 
 INVOICE_COLUMNS = (
     "invoice_id", "invoice_number", "customer_id", "invoice_type", "period", "issued_at",

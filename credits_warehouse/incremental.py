@@ -32,10 +32,10 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.catalog import Catalog
-from dagster_project.ingest import discover, pending_files
-from dagster_project.periods import period_bounds
-from dagster_project.warehouse import CATALOG_DDL, closed_through, connect, write_catalog
+from credits_warehouse.catalog import Catalog
+from credits_warehouse.ingest import discover, pending_files
+from credits_warehouse.periods import period_bounds
+from credits_warehouse.warehouse import CATALOG_DDL, closed_through, connect, write_catalog
 
 # What records which build did the work rather than what the data is: the same data reached
 # by other runs (a backfill, or a run and a close by hand) differs only here.

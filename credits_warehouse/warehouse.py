@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 from babel.numbers import list_currencies
 
-from dagster_project.catalog import Catalog, catalog_tables
+from credits_warehouse.catalog import Catalog, catalog_tables
 
 
 class WarehouseBusy(RuntimeError):

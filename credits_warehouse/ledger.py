@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from dagster_project.periods import add_months, month_start, period_of
+from credits_warehouse.periods import add_months, month_start, period_of
 
 ZERO = Decimal(0)
 NEVER = dt.datetime.max

@@ -27,7 +27,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dagster_project.ledger import (
+from credits_warehouse.ledger import (
     CustomerInput,
     Grant,
     PlanSpell,

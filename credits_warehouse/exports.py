@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 from babel.numbers import get_currency_precision
 
-from dagster_project.documents import safe_filename
+from credits_warehouse.documents import safe_filename
 
 COLUMNS = (
     "Date", "JournalNumber", "Reference", "Description", "AccountCode",

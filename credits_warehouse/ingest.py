@@ -107,7 +107,7 @@ create table if not exists raw.alerts_sent (
     sent_at timestamp not null
 )
 """
-# Each dbt build, recorded by dagster_project/incremental.py: what it read (a fingerprint of
+# Each dbt build, recorded by credits_warehouse/incremental.py: what it read (a fingerprint of
 # the catalog and the models), its clock, and where its ledger resumed and checkpointed.
 BUILD_STATE_DDL = """
 create table if not exists raw.build_state (

@@ -46,11 +46,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dagster_project.catalog import Catalog, load_catalog
-from dagster_project.ingest import FEED_COLUMNS, OPTIONAL_FEED_COLUMNS
-from dagster_project.quarantine import EVENT_REASONS
+from credits_warehouse.catalog import Catalog, load_catalog
+from credits_warehouse.ingest import FEED_COLUMNS, OPTIONAL_FEED_COLUMNS
+from credits_warehouse.quarantine import EVENT_REASONS
 
-DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog.yml"
+DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "data" / "catalog.yml"
 
 DAY = 86_400
 EVENT_TYPE = "llm_token_usage"
@@ -96,7 +96,7 @@ FEEDS = ("customers", "subscriptions", "purchases", "grants", "auto_topups", "vo
 LOW_BALANCE_EVERY = 8
 LOW_BALANCE_THRESHOLDS = ("5000", "250", "0")
 CUSTOMER_SETTINGS = "customers.jsonl"  # loads after customers.csv (path order): later versions
-# The event reasons the generator plants at least once each (dagster_project/quarantine.py).
+# The event reasons the generator plants at least once each (credits_warehouse/quarantine.py).
 QUARANTINE_REASONS = EVENT_REASONS
 
 

@@ -21,15 +21,15 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from dagster_project.entry_types import (  # noqa: F401 - ENTRIES_THAT_* read by tests
+from credits_warehouse.entry_types import (  # noqa: F401 - ENTRIES_THAT_* read by tests
     ENTRIES_THAT_ADD,
     ENTRIES_THAT_TAKE,
     ENTRY_TYPES,
     SHORTFALLS,
     USAGE_ENTRIES,
 )
-from dagster_project.ingest import LANDING_TABLES
-from dagster_project.quarantine import QUARANTINE_REASONS
+from credits_warehouse.ingest import LANDING_TABLES
+from credits_warehouse.quarantine import QUARANTINE_REASONS
 
 # Dtypes as DuckDB hands them to polars.
 Text = pl.String

@@ -1,13 +1,13 @@
 """Documents (statements, invoices, credit notes) rendered to PDF; a library with no Dagster
 imports."""
 
-from dagster_project.documents.chart import balance_chart_svg
-from dagster_project.documents.parallel import (
+from credits_warehouse.documents.chart import balance_chart_svg
+from credits_warehouse.documents.parallel import (
     default_workers,
     write_documents,
     write_documents_parallel,
 )
-from dagster_project.documents.render import (
+from credits_warehouse.documents.render import (
     DOCUMENT_TEMPLATES,
     REPORTS_ROOT,
     DocumentRenderer,
@@ -25,7 +25,7 @@ from dagster_project.documents.render import (
     safe_url_fetcher,
     statement_path,
 )
-from dagster_project.documents.samples import (
+from credits_warehouse.documents.samples import (
     load_sample_contexts,
     sample_credit_note_context,
     sample_invoice_context,

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.catalog import Catalog
-from dagster_project.documents import invoice_path, statement_path, write_documents_parallel
-from dagster_project.entry_types import CONSUMED_ENTRY_TYPES, EXPIRED_ENTRY_TYPES, sql_in
-from dagster_project.invoices import finalized_invoices, invoice_context
-from dagster_project.periods import period_bounds
-from dagster_project.warehouse import closed_through
+from credits_warehouse.catalog import Catalog
+from credits_warehouse.documents import invoice_path, statement_path, write_documents_parallel
+from credits_warehouse.entry_types import CONSUMED_ENTRY_TYPES, EXPIRED_ENTRY_TYPES, sql_in
+from credits_warehouse.invoices import finalized_invoices, invoice_context
+from credits_warehouse.periods import period_bounds
+from credits_warehouse.warehouse import closed_through
 
 
 def closed_periods(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from dagster_project.documents.render import REPORTS_ROOT
+from credits_warehouse.documents.render import REPORTS_ROOT
 
 SAMPLE_CONTEXT_PATH = REPORTS_ROOT / "sample_context.yaml"
 

@@ -1,0 +1,1 @@
+"""Sample data for demos, tests and benchmarks: `credits generate` (generate.py)."""

@@ -1,0 +1,49 @@
+"""The package's seams: `credits_warehouse` is the library and never imports the
+orchestrator; `dagster_project` is the wiring; the dbt project's Python model calls the
+library, not the wiring."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import credits_warehouse
+from dagster_project.resources import DBT_PROJECT_DIR
+
+LIBRARY = Path(credits_warehouse.__file__).parent
+ORCHESTRATION = {
+    "dagster",
+    "dagster_dbt",
+    "dagster_pandera",
+    "dagster_webserver",
+    "dagster_project",
+}
+
+
+def imported_top_levels(path: Path) -> set[str]:
+    """Every top-level module a file imports, at module level or inside functions."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_library_never_imports_the_orchestrator():
+    files = sorted(LIBRARY.rglob("*.py"))
+    assert len(files) > 20
+    offenders = {
+        str(p.relative_to(LIBRARY)): sorted(imported_top_levels(p) & ORCHESTRATION) for p in files
+    }
+    assert {name: mods for name, mods in offenders.items() if mods} == {}
+
+
+def test_the_dbt_python_models_call_the_library_not_the_wiring():
+    models = sorted((DBT_PROJECT_DIR / "models").rglob("*.py"))
+    assert models
+    for model in models:
+        imported = imported_top_levels(model)
+        assert not imported & ORCHESTRATION, model.name
+        assert "credits_warehouse" in imported, model.name
