@@ -29,9 +29,11 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
+# Python by ruff, SQL by sqlfluff (rules and the house-style exceptions: pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check credits_warehouse dagster_project tests bench dbt/models
-	$(BIN)/ruff format --check credits_warehouse dagster_project tests bench dbt/models
+	$(BIN)/ruff check credits_warehouse dagster_project tests bench dbt/models dbt/lint
+	$(BIN)/ruff format --check credits_warehouse dagster_project tests bench dbt/models dbt/lint
+	$(BIN)/sqlfluff lint dbt/models dbt/tests dbt/macros --processes 2 --disable-progress-bar
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

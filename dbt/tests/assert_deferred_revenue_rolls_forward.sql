@@ -9,6 +9,7 @@ rows_ as (
         lag(closing_deferred) over (partition by customer_id, currency order by period) as previous_closing
     from {{ ref('fct_deferred_revenue') }}
 )
+
 select *
 from rows_
 where previous_closing is not null and previous_closing <> opening_deferred

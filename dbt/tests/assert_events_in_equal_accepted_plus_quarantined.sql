@@ -4,7 +4,9 @@
 with
 
 landed as (select count(*) as n from {{ source('raw', 'events') }}),
+
 accepted as (select count(*) as n from {{ ref('int_events_validated') }} where quarantine_reason is null),
+
 quarantined as (select count(*) as n from {{ ref('fct_event_quarantine') }} where feed = 'events')
 
 select landed.n as landed, accepted.n as accepted, quarantined.n as quarantined

@@ -116,11 +116,13 @@ checked as (
     from resolved
 ),
 
+{% if is_incremental() -%}
 judged_keys as (
     -- A row's dedup key depends on its own content only, so a judged row's key is the same
     -- as when it was last judged: every row sharing it must be ranked again.
     select distinct dedup_key from checked
 ),
+{%- endif %}
 
 participants as (
     -- Rows in dedup: those judged now that pass every other check, and the earlier rows of

@@ -45,7 +45,7 @@ subscription_periods as (
             least(coalesce(subscriptions.ended_at, as_of.as_of_at), as_of.as_of_at),
             interval 1 month
         )) as period_start
-    )
+    ) as periods
 ),
 
 allowances as (
@@ -135,7 +135,7 @@ paid as (
         select * from allowances
         union all
         select * from purchases
-    )
+    ) as sourced
 ),
 
 unioned as (

@@ -117,7 +117,7 @@ subscription_lines as (
         end as period,
         currency,
         row_number() over (
-            partition by customer_id, issued_at order by line_kind desc, description
+            partition by customer_id, issued_at order by line_kind desc, description asc
         ) as line_number,
         description,
         line_kind,
@@ -128,7 +128,7 @@ subscription_lines as (
         select * from fee_lines
         union all
         select * from overage_lines
-    )
+    ) as lines
 ),
 
 credit_note_lines as (

@@ -44,7 +44,7 @@ customer_starts as (
         select customer_id, first_month from usage_months
         union all
         select customer_id, date_trunc('month', effective_at) from grants
-    )
+    ) as firsts
     group by customer_id
 ),
 
@@ -60,7 +60,7 @@ period_starts as (
         select unnest(generate_series(
             customer_starts.first_month + interval 1 month, as_of.as_of_at, interval 1 month
         )) as period_start
-    )
+    ) as periods
 ),
 
 instants as (

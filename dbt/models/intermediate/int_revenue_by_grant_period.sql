@@ -59,7 +59,7 @@ periods as (
             (select as_of_at from as_of),
             interval 1 month
         )) as period_start
-    )
+    ) as months
 ),
 
 grant_periods as (

@@ -126,16 +126,20 @@ alerts as (
     -- The same notice twice at one instant (a balance depleted, refilled and depleted again
     -- within it) is one notification.
     select distinct * from (
-    select * from low_balance
-    union all select * from depleted
-    union all select * from unfunded
-    union all select * from expiring
-    union all select * from spikes
-    )
+        select * from low_balance
+        union all
+        select * from depleted
+        union all
+        select * from unfunded
+        union all
+        select * from expiring
+        union all
+        select * from spikes
+    ) as notices
 )
 
 select
-    md5(customer_id || '|' || alert_type || '|' || strftime(triggered_at, '%Y-%m-%dT%H:%M:%S') || '|' || details::varchar)
+    md5(customer_id || '|' || alert_type || '|' || strftime(triggered_at, '%Y-%m-%dT%H:%M:%S') || '|' || cast(details as varchar))
         as alert_id,
     customer_id,
     alert_type,

@@ -50,20 +50,20 @@ revenue_postings as (
     select
         'recognition:' || customer_id || ':' || period || ':' || currency as journal_id,
         strptime(period, '%Y-%m') + interval 1 month as posted_at, period, customer_id, currency,
-        account, abs(amount) as amount, 'revenue_recognition' as source_type,
+        accounts.account, abs(recognition.amount) as amount, 'revenue_recognition' as source_type,
         customer_id || ':' || period as source_id,
         -- A negative recognition (a void reversing revenue) swaps the sides.
-        (account = 'deferred_revenue') = (amount > 0) as is_debit
+        (accounts.account = 'deferred_revenue') = (recognition.amount > 0) as is_debit
     from revenue
     cross join (values ('deferred_revenue'), ('usage_revenue')) as accounts (account)
-    cross join lateral (select recognized as amount)
+    cross join lateral (select recognized as amount) as recognition
     where recognized <> 0
     union all
     select
         'breakage:' || customer_id || ':' || period || ':' || currency,
         strptime(period, '%Y-%m') + interval 1 month, period, customer_id, currency,
-        account, abs(breakage), 'breakage', customer_id || ':' || period,
-        (account = 'deferred_revenue') = (breakage > 0)
+        accounts.account, abs(breakage), 'breakage', customer_id || ':' || period,
+        (accounts.account = 'deferred_revenue') = (breakage > 0)
     from revenue
     cross join (values ('deferred_revenue'), ('breakage_revenue')) as accounts (account)
     where breakage <> 0
