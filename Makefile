@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n 2 -q
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow -q
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -m slow -q
 
 # Python by ruff, SQL by sqlfluff (rules and the house-style exceptions: pyproject.toml).
 lint: $(STAMP)

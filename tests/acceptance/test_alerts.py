@@ -45,7 +45,7 @@ from decimal import Decimal
 
 import pytest
 import yaml
-from conftest import CATALOG_PATH, FEED_COLUMNS, build_warehouse, query, write_csv, write_landing
+from helpers import CATALOG_PATH, FEED_COLUMNS, build_warehouse, query, write_csv, write_landing
 
 from credits_warehouse.ingest import OPTIONAL_FEED_COLUMNS
 

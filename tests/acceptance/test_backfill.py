@@ -10,8 +10,8 @@ import hashlib
 
 import duckdb
 import pytest
-from conftest import use_settings_env
 from dagster import DagsterInstance
+from helpers import use_settings_env
 
 from credits_warehouse.incremental import RUN_BOOKKEEPING_COLUMNS, RUN_BOOKKEEPING_TABLES
 from credits_warehouse.sample_data.generate import generate

@@ -18,7 +18,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from conftest import build_warehouse, query, write_landing
+from helpers import build_warehouse, query, write_landing
 
 from credits_warehouse.exports import export_journals, neutralize
 

@@ -10,7 +10,7 @@ period, and marked `is_late`. February's ledger is the same with or without it: 
 """
 
 import pytest
-from conftest import build_warehouse, query, write_landing
+from helpers import build_warehouse, query, write_landing
 
 CUSTOMERS = [{"customer_id": "cus_late", "name": "Late Ltd", "currency": "USD", "tax_rate": "0",
               "created_at": "2026-01-01T00:00:00Z"}]  # fmt: skip

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO_ROOT, build_warehouse
+from helpers import REPO_ROOT, build_warehouse
 
 from credits_warehouse.sample_data.generate import generate
 

@@ -23,7 +23,7 @@ Hand-worked numbers:
 
 import pytest
 import yaml
-from conftest import CATALOG_PATH, build_warehouse, query, write_landing
+from helpers import CATALOG_PATH, build_warehouse, query, write_landing
 
 AS_OF = "2026-04-01T00:00:00"
 

@@ -34,7 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import build_warehouse, query, scalar, write_landing
+from helpers import build_warehouse, query, scalar, write_landing
 
 AS_OF = "2026-04-01T00:00:00"
 MONTH_END = dt.datetime(2026, 4, 1)

@@ -5,8 +5,8 @@ job's partitioned config."""
 import datetime as dt
 
 import duckdb
-from conftest import use_settings_env
 from dagster import AssetKey, DagsterInstance
+from helpers import use_settings_env
 
 from credits_warehouse.sample_data.generate import generate
 from dagster_project.definitions import build_definitions

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import build_warehouse, query, write_landing
+from helpers import build_warehouse, query, write_landing
 
 from dagster_project.dbt import ensure_manifest
 from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable

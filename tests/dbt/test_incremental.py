@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CATALOG_PATH, dbt_build, jsonl_text, query, write_csv
+from helpers import CATALOG_PATH, dbt_build, jsonl_text, query, write_csv
 from reference.compare import customer_diff, warehouse_figures
 from reference.ledger import reference_ledger
 from reference.scenario import TEST_CATALOG_PATH, Scenario, rfc3339, write_landing

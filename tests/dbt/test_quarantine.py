@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import build_warehouse, jsonl_text, query, scalar, write_landing
+from helpers import build_warehouse, jsonl_text, query, scalar, write_landing
 
 AS_OF = "2026-04-01T00:00:00"
 

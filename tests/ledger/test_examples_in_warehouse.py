@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import build_warehouse, query
+from helpers import build_warehouse, query
 from reference.compare import customer_diff, warehouse_figures
 from reference.ledger import reference_ledger
 from reference.scenario import TEST_CATALOG_PATH, Scenario, write_landing

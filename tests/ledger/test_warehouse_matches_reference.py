@@ -32,7 +32,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import build_warehouse
+from helpers import build_warehouse
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from reference.compare import customer_diff, warehouse_figures

@@ -14,7 +14,7 @@ entry of 0 credits moves nothing), and a `fct_grants` row with negative credits 
 `adjustment` (a negative adjustment listed as a grant) is not compared, since
 docs/ledger.md makes negative adjustments entries, not grants.
 
-Unlike `ledger.py`, this module reads a DuckDB warehouse (through `conftest.query`).
+Unlike `ledger.py`, this module reads a DuckDB warehouse (through `helpers.query`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from conftest import query
+from helpers import query
 
 from .ledger import Result
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import FEED_COLUMNS, jsonl_text, write_csv
+from helpers import FEED_COLUMNS, jsonl_text, write_csv
 
 from credits_warehouse.ingest import LandingError, load_landing
 from credits_warehouse.warehouse import connect
