@@ -25,8 +25,3 @@ CONSUMED_ENTRY_TYPES = ("usage", "overage", "unfunded", "adjustment", "void")
 DRAWN_ENTRY_TYPES = ("usage", "repayment", "adjustment", "void")
 # What left a grant unspent at its end: expiry, or its move into a rollover grant.
 EXPIRED_ENTRY_TYPES = ("expiry", "rollover")
-
-
-def sql_in(types: tuple[str, ...]) -> str:
-    """`('a', 'b')` for an `in` list; the names are the constants above, never input."""
-    return "(" + ", ".join(f"'{t}'" for t in types) + ")"

@@ -15,9 +15,10 @@ import duckdb
 
 from credits_warehouse.catalog import Catalog
 from credits_warehouse.documents import invoice_path, statement_path, write_documents_parallel
-from credits_warehouse.entry_types import CONSUMED_ENTRY_TYPES, EXPIRED_ENTRY_TYPES, sql_in
+from credits_warehouse.entry_types import CONSUMED_ENTRY_TYPES, EXPIRED_ENTRY_TYPES
 from credits_warehouse.invoices import finalized_invoices, invoice_context
 from credits_warehouse.periods import period_bounds
+from credits_warehouse.sql import sql_list
 from credits_warehouse.warehouse import closed_through
 
 
@@ -52,9 +53,9 @@ def statement_context(
             coalesce(sum(credits) filter (where period < $period), 0),
             coalesce(sum(credits) filter (where period = $period and entry_type = 'grant'), 0),
             coalesce(-sum(credits) filter (
-                where period = $period and entry_type in {sql_in(CONSUMED_ENTRY_TYPES)}), 0),
+                where period = $period and entry_type in {sql_list(CONSUMED_ENTRY_TYPES)}), 0),
             coalesce(-sum(credits) filter (
-                where period = $period and entry_type in {sql_in(EXPIRED_ENTRY_TYPES)}), 0),
+                where period = $period and entry_type in {sql_list(EXPIRED_ENTRY_TYPES)}), 0),
             coalesce(-sum(credits) filter (where period = $period and entry_type = 'refund'), 0),
             coalesce(sum(credits) filter (
                 where period = $period and entry_type in ('overage_settlement', 'unfunded_writeoff')), 0),

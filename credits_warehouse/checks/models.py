@@ -30,6 +30,7 @@ from credits_warehouse.entry_types import (  # noqa: F401 - ENTRIES_THAT_* read 
 )
 from credits_warehouse.ingest import LANDING_TABLES
 from credits_warehouse.quarantine import QUARANTINE_REASONS
+from credits_warehouse.sql import sql_list
 
 # Dtypes as DuckDB hands them to polars.
 Text = pl.String
@@ -95,11 +96,6 @@ def row_rule(rule: Callable[[Any], str]) -> classmethod:
     method = pa.dataframe_check(check)
     setattr(method, ROW_RULE_SQL, sql)
     return method
-
-
-def sql_list(values: tuple[str, ...]) -> str:
-    """Values as a SQL list literal: ('a', 'b')."""
-    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
 class _Strict(pa.DataFrameModel):

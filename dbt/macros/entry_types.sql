@@ -1,5 +1,5 @@
 {# The ledger's entry types grouped by what they mean, defined once (docs/ledger.md).
-   The Python side (credits_warehouse/ledger.py CONSUMED_ENTRY_TYPES) is held equal to these
+   The Python side (credits_warehouse/entry_types.py) is held equal to these
    by tests/unit/test_entry_types.py. #}
 
 {# What a customer consumed in a period: usage however funded (from a grant, as overage, or

@@ -14,8 +14,8 @@ from credits_warehouse.entry_types import (
     DRAWN_ENTRY_TYPES,
     ENTRY_TYPES,
     EXPIRED_ENTRY_TYPES,
-    sql_in,
 )
+from credits_warehouse.sql import sql_list
 from dagster_project.resources import DBT_PROJECT_DIR
 
 MACROS = (DBT_PROJECT_DIR / "macros" / "entry_types.sql").read_text(encoding="utf-8")
@@ -32,5 +32,5 @@ MACROS = (DBT_PROJECT_DIR / "macros" / "entry_types.sql").read_text(encoding="ut
 def test_sql_and_python_groups_agree(macro, python):
     rendered = jinja2.Environment().from_string(MACROS + "{{ " + macro + "() }}").render().strip()
     assert ast.literal_eval(rendered) == python
-    assert rendered == sql_in(python)
+    assert rendered == sql_list(python)
     assert set(python) <= set(ENTRY_TYPES)
