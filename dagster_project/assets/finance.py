@@ -3,6 +3,7 @@
 from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
+from credits_warehouse.ingest import ensure_raw_schema
 from credits_warehouse.periods import not_ended
 from credits_warehouse.warehouse import closed_through, connect
 from dagster_project.assets.ingest import progress_line
@@ -23,6 +24,7 @@ def period_close(context: AssetExecutionContext, settings: CreditsSettings) -> M
         raise Failure(reason)
     con = connect(resolved.warehouse)
     try:
+        ensure_raw_schema(con)  # the close may be the first write to a new warehouse
         through = closed_through(con)
         closed = through is None or through < period
         if closed:
