@@ -192,9 +192,25 @@ def plan_build(
     )
 
 
+# The run's values reach dbt as environment variables, one per name (`CREDITS_RUN_AS_OF`, …):
+# the macro `run_var` (dbt/macros/run_vars.sql) and the Python model int_ledger_walked read
+# them; tests/unit/test_partitions.py holds the macro to `run_var_name`.
+RUN_VAR_PREFIX = "CREDITS_RUN_"
+
+
+def run_var_name(name: str) -> str:
+    """The environment variable that carries the run's value `name` (`as_of`, ...)."""
+    return RUN_VAR_PREFIX + name.upper()
+
+
+def dbt_env(variables: dict[str, str]) -> dict[str, str]:
+    """The environment variables that hand dbt a run's values (partitions.dbt_vars)."""
+    return {run_var_name(name): value for name, value in variables.items()}
+
+
 def dbt_build_args(plan: BuildPlan) -> list[str]:
     """`dbt build`'s arguments for a plan: everything, incremental, or a close's models.
-    The run's clock and window go by environment (partitions.dbt_env), not `--vars`."""
+    The run's clock and window go by environment (`dbt_env`), not `--vars`."""
     args = ["build"]
     if plan.full_refresh:
         return [*args, "--full-refresh"]

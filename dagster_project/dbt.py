@@ -22,9 +22,9 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from credits_warehouse.incremental import dbt_build_args, plan_build, record_build
+from credits_warehouse.incremental import dbt_build_args, dbt_env, plan_build, record_build
 from credits_warehouse.warehouse import connect
-from dagster_project.partitions import dbt_env, dbt_vars
+from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"

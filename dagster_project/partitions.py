@@ -4,8 +4,8 @@ One Dagster partition per billing period, keyed `YYYY-MM` like the periods thems
 partition's window is the period's half-open interval [start, end) in UTC (SPEC §4), so an
 event at exactly the end belongs to the next partition.
 
-`dbt_vars` is the one place a run's clock and window are made for dbt, and `dbt_env` how
-they reach it: as environment variables that the macro `run_var` (dbt/macros/run_vars.sql)
+`dbt_vars` is the one place a run's clock and window are made for dbt, and
+`credits_warehouse.incremental.dbt_env` how they reach it: as environment variables that the macro `run_var` (dbt/macros/run_vars.sql)
 reads, falling back to dbt's `--vars`. Not `--vars` themselves: dbt parses the whole
 project again whenever they change (each run's clock does), and keeping its partial parse
 from one run to the next saves 1.5 s of every build. The dbt asset, the CLI and the tests
@@ -48,15 +48,6 @@ def dbt_vars(
         start, end = period_bounds(period)
         window = {"period": period, "period_start": _iso(start), "period_end": _iso(end)}
     return {"as_of": _iso(as_of), **window, "resume_from": _iso(resume_from) if resume_from else ""}
-
-
-# The environment variable that carries each of dbt_vars' values (see run_vars.sql).
-RUN_VAR_PREFIX = "CREDITS_RUN_"
-
-
-def dbt_env(variables: dict[str, str]) -> dict[str, str]:
-    """The environment variables that hand dbt a run's `dbt_vars`."""
-    return {RUN_VAR_PREFIX + name.upper(): value for name, value in variables.items()}
 
 
 def replay_clock(period: str) -> dt.datetime:

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from credits_warehouse.catalog import load_catalog
-from credits_warehouse.incremental import dbt_build_args, plan_build, record_build
+from credits_warehouse.incremental import dbt_build_args, dbt_env, plan_build, record_build
 from credits_warehouse.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from credits_warehouse.ingest import load_landing
 from credits_warehouse.settings import ENV_VARS
 from credits_warehouse.warehouse import connect, write_catalog
 from dagster_project.dbt import ensure_manifest
-from dagster_project.partitions import dbt_env, dbt_vars
+from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 {# A run's clock and window (as_of, period, period_start, period_end, resume_from): from the
    environment variable CREDITS_RUN_<NAME> when set (how the CLI, Dagster and the tests hand
-   them over: dagster_project/partitions.py dbt_env), else dbt's var of the same name (an
+   them over: credits_warehouse/incremental.py dbt_env), else dbt's var of the same name (an
    analyst's `--vars`, or the default in dbt_project.yml). Environment variables leave dbt's
    partial parse valid from one run to the next; a changed `--vars` makes dbt parse the
    whole project again. #}

@@ -75,3 +75,27 @@ def test_partitions_start_in_2020_and_end_with_the_last_period_that_is_over():
     keys = BILLING_PERIODS.get_partition_keys(current_time=dt.datetime(2026, 11, 22, tzinfo=dt.UTC))
     assert keys[0] == "2020-01"
     assert keys[-1] == "2026-10"
+
+
+def test_the_run_var_macro_reads_the_variables_dbt_env_sets():
+    """dbt/macros/run_vars.sql names the environment variable itself; it must be the one
+    `dbt_env` sets, or dbt would silently fall back to the default clock."""
+    import jinja2
+
+    from credits_warehouse.incremental import dbt_env, run_var_name
+    from dagster_project.resources import DBT_PROJECT_DIR
+
+    source = (DBT_PROJECT_DIR / "macros" / "run_vars.sql").read_text(encoding="utf-8")
+    read = []
+    env = jinja2.Environment()
+    env.globals.update(
+        env_var=lambda name, default: read.append(name) or "from-env",
+        var=lambda name: "from-var",
+        **{"return": lambda value: value},  # dbt's return(), a builtin of its Jinja
+    )
+    macros = env.from_string(source).module
+    for name in dbt_vars(CLOCK, "2026-02", dt.datetime(2026, 2, 1)):
+        read.clear()
+        macros.run_var(name)
+        assert read == [run_var_name(name)]
+        assert run_var_name(name) in dbt_env({name: "x"})

@@ -22,6 +22,7 @@ import os
 
 import pyarrow as pa
 
+from credits_warehouse.incremental import run_var_name
 from credits_warehouse.ledger_batches import INPUT_ORDER, INPUT_SCHEMA, WALKED_SCHEMA, walk_batches
 
 INPUT_BATCH_ROWS = 65536
@@ -32,7 +33,7 @@ def _run_var(name, configured):
     environment first, at run time. The models yml's config (`--vars` or the default) is
     only the fallback: dbt renders it when it parses, and a parse kept from an earlier run
     carries that run's values."""
-    return os.environ.get("CREDITS_RUN_" + name.upper(), configured)
+    return os.environ.get(run_var_name(name), configured)
 
 
 def _instant(text):
