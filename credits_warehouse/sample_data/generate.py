@@ -96,8 +96,6 @@ FEEDS = ("customers", "subscriptions", "purchases", "grants", "auto_topups", "vo
 LOW_BALANCE_EVERY = 8
 LOW_BALANCE_THRESHOLDS = ("5000", "250", "0")
 CUSTOMER_SETTINGS = "customers.jsonl"  # loads after customers.csv (path order): later versions
-# The event reasons the generator plants at least once each (credits_warehouse/quarantine.py).
-QUARANTINE_REASONS = EVENT_REASONS
 
 
 @dataclass(frozen=True)
@@ -786,7 +784,8 @@ class _EventWriter:
         existing_w = world.weight[world.existing]
         self.existing_p = existing_w / existing_w.sum()
         self.files: list[Path] = []
-        self.quarantine = dict.fromkeys(QUARANTINE_REASONS, 0)
+        # Every event reason is planted at least once (credits_warehouse/quarantine.py).
+        self.quarantine = dict.fromkeys(EVENT_REASONS, 0)
         self.valid = 0
         self.non_billable = 0
         self.late = 0

@@ -19,7 +19,8 @@ import pytest
 
 from credits_warehouse.catalog import load_catalog
 from credits_warehouse.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
-from credits_warehouse.sample_data.generate import DEFAULT_CATALOG, QUARANTINE_REASONS, generate
+from credits_warehouse.quarantine import EVENT_REASONS
+from credits_warehouse.sample_data.generate import DEFAULT_CATALOG, generate
 
 START = dt.date(2026, 1, 1)
 END = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -209,7 +210,7 @@ def test_events_counts_and_every_quarantine_reason(small):
     accepted, reasons = _classify(out / "landing", END)
     assert len(accepted) == summary.events == SMALL["events"]
     assert dict(reasons) == {k: v for k, v in summary.quarantine.items() if v}
-    for reason in QUARANTINE_REASONS:
+    for reason in EVENT_REASONS:
         assert reasons[reason] >= 1, reason
     assert 0.007 <= summary.duplicates / summary.events <= 0.013
     assert summary.event_rows == len(accepted) + sum(reasons.values())
