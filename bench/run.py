@@ -105,28 +105,29 @@ def day_events(path: Path, day: dt.date, events: int, customers: list[str], seed
 
 
 def marts_checksums(warehouse: Path) -> dict[str, str]:
-    """A checksum of every mart's rows, load-batch columns left out."""
+    """A checksum of every mart's and report's rows, load-batch columns left out."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         out = {}
         tables = con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts'"
+            "select table_schema, table_name from information_schema.tables"
+            " where table_schema in ('marts', 'reporting')"
         ).fetchall()
-        for (table,) in tables:
+        for schema, table in tables:
             columns = [
                 c
                 for (c,) in con.execute(
                     "select column_name from information_schema.columns "
-                    "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-                    [table],
+                    "where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, table],
                 ).fetchall()
                 if c != "load_batch_id"
             ]
             listed = ", ".join(f'"{c}"' for c in columns)
-            out[table] = con.execute(
-                f"select count(*), bit_xor(hash(row({listed}))) from marts.{table}"  # noqa: S608
+            out[f"{schema}.{table}"] = con.execute(
+                f"select count(*), bit_xor(hash(row({listed}))) from {schema}.{table}"  # noqa: S608
             ).fetchall()[0]
         return out
     finally:

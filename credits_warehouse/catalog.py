@@ -295,8 +295,7 @@ def _filter_text(value: FilterValue) -> str:
     return str(value)
 
 
-def catalog_tables(catalog: Catalog) -> dict[str, list[dict]]:
-    """The catalog flattened to rows, one list per `raw.catalog_*` table dbt reads."""
+def _aggregator_tables(catalog: Catalog) -> dict[str, list[dict]]:
     aggregators = [
         {
             "aggregator_id": a.id,
@@ -318,6 +317,15 @@ def catalog_tables(catalog: Catalog) -> dict[str, list[dict]]:
         for a in catalog.aggregators
         for i, d in enumerate(a.dimensions)
     ]
+    return {
+        "catalog_aggregators": aggregators,
+        "catalog_aggregator_filters": filters,
+        "catalog_aggregator_dimensions": dimensions,
+    }
+
+
+def _rate_rows(catalog: Catalog) -> list[dict]:
+    """Each credit product's weight per aggregator, one row per step of its weight history."""
     rates = []
     for product in catalog.credit_products:
         for entry in product.aggregators:
@@ -335,6 +343,11 @@ def catalog_tables(catalog: Catalog) -> dict[str, list[dict]]:
                         "effective_to": end,
                     }
                 )
+    return rates
+
+
+def _offer_tables(catalog: Catalog) -> dict[str, list[dict]]:
+    """What a customer can buy or be given: bundles, plans and promotions, with prices."""
     bundles = [
         {
             "bundle_id": b.id,
@@ -384,21 +397,27 @@ def catalog_tables(catalog: Catalog) -> dict[str, list[dict]]:
         }
         for p in catalog.promotions
     ]
-    settings = [
-        {"setting": "default_currency", "value": catalog.currency},
-        {"setting": "usage_spike_factor", "value": str(catalog.alerts.usage_spike_factor)},
-    ]
-    expiring_days = [{"days_before": d} for d in sorted(set(catalog.alerts.expiring_days))]
     return {
-        "catalog_aggregators": aggregators,
-        "catalog_aggregator_filters": filters,
-        "catalog_aggregator_dimensions": dimensions,
-        "catalog_rates": rates,
         "catalog_bundles": bundles,
         "catalog_bundle_prices": bundle_prices,
         "catalog_plans": plans,
         "catalog_plan_prices": plan_prices,
         "catalog_promotions": promotions,
+    }
+
+
+def catalog_tables(catalog: Catalog) -> dict[str, list[dict]]:
+    """The catalog flattened to rows, one list per `raw.catalog_*` table dbt reads."""
+    settings = [
+        {"setting": "default_currency", "value": catalog.currency},
+        {"setting": "usage_spike_factor", "value": str(catalog.alerts.usage_spike_factor)},
+        {"setting": "payment_terms_days", "value": str(catalog.seller.payment_terms_days)},
+    ]
+    expiring_days = [{"days_before": d} for d in sorted(set(catalog.alerts.expiring_days))]
+    return {
+        **_aggregator_tables(catalog),
+        "catalog_rates": _rate_rows(catalog),
+        **_offer_tables(catalog),
         "catalog_settings": settings,
         "catalog_alert_expiring_days": expiring_days,
     }

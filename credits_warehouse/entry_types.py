@@ -25,3 +25,5 @@ CONSUMED_ENTRY_TYPES = ("usage", "overage", "unfunded", "adjustment", "void")
 DRAWN_ENTRY_TYPES = ("usage", "repayment", "adjustment", "void")
 # What left a grant unspent at its end: expiry, or its move into a rollover grant.
 EXPIRED_ENTRY_TYPES = ("expiry", "rollover")
+# What settled a period's shortfalls at its end: overage invoiced, or unfunded written off.
+SETTLED_ENTRY_TYPES = ("overage_settlement", "unfunded_writeoff")

@@ -1,81 +1,101 @@
-"""Invoice documents: each finalized invoice or credit note, from the marts, as a context.
+"""Invoice documents: each finalized invoice or credit note of `reporting.rpt_invoices`,
+with its lines, as a typed context.
 
 Written at close beside the statements, once: an existing PDF is final and never rewritten.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
+from collections.abc import Sequence
 
 import duckdb
 
-from credits_warehouse.catalog import Catalog
+from credits_warehouse.documents.contexts import (
+    Customer,
+    Invoice,
+    InvoiceContext,
+    InvoiceLine,
+    Party,
+)
 
-INVOICE_COLUMNS = (
-    "invoice_id", "invoice_number", "customer_id", "invoice_type", "period", "issued_at",
-    "currency", "subtotal", "tax_rate", "tax", "total", "status",
+
+def finalized_invoices(
+    con: duckdb.DuckDBPyConnection, through: str
+) -> list[tuple[str, str, str, str]]:
+    """(invoice_id, invoice_number, period, document kind) of the finalized invoices and
+    credit notes of closed periods, in number order."""
+    return con.execute(
+        """
+        select
+            invoice_id,
+            invoice_number,
+            period,
+            case when invoice_type = 'credit_note' then 'credit_note' else 'invoice' end
+        from reporting.rpt_invoices
+        where status = 'finalized' and period <= ?
+        order by invoice_number
+        """,
+        [through],
+    ).fetchall()
+
+
+# One select per chunk of invoices: each rpt_invoices row with its lines as a list.
+INVOICES_SQL = """
+with
+
+lines as (
+    select
+        invoice_id,
+        list(
+            struct_pack(
+                line_number, description_template, description_quantity, quantity,
+                unit_amount, amount
+            )
+            order by line_number
+        ) as lines
+    from reporting.rpt_invoice_lines
+    where invoice_id in (select unnest($ids::varchar[]))
+    group by invoice_id
+)
+
+select invoices.*, coalesce(lines.lines, []) as lines
+from reporting.rpt_invoices as invoices
+left join lines using (invoice_id)
+where invoices.invoice_id in (select unnest($ids::varchar[]))
+order by invoices.invoice_id
+"""
+
+INVOICE_FIELDS = (
+    "invoice_id", "invoice_number", "invoice_type", "period", "currency", "issued_at", "due_at",
+    "subtotal", "tax_rate", "tax", "total", "status",
 )  # fmt: skip
 
 
-def finalized_invoices(con: duckdb.DuckDBPyConnection, through: str) -> list[dict]:
-    """Finalized invoices of closed periods, in number order."""
-    rows = con.execute(
-        f"select {', '.join(INVOICE_COLUMNS)} from marts.fct_invoices "  # noqa: S608 - fixed column names
-        "where status = 'finalized' and period <= ? order by invoice_number",
-        [through],
-    ).fetchall()
-    return [dict(zip(INVOICE_COLUMNS, row, strict=True)) for row in rows]
-
-
-def invoice_context(
-    con: duckdb.DuckDBPyConnection, catalog: Catalog, invoice: dict, customer: dict
-) -> dict:
-    lines = con.execute(
-        "select line_number, description, quantity, unit_amount, amount "
-        "from marts.fct_invoice_lines where invoice_id = ? order by line_number",
-        [invoice["invoice_id"]],
-    ).fetchall()
-    seller = catalog.seller
-    issued_at: dt.datetime = invoice["issued_at"]
-    return {
-        "document_date": issued_at.isoformat(),
-        "seller": {
-            "name": seller.name,
-            "address": seller.address,
-            "email": seller.email,
-            "tax_id": seller.tax_id,
-            "payment_terms_days": seller.payment_terms_days,
-        },
-        "customer": {
-            "customer_id": customer["customer_id"],
-            "name": customer["customer_name"] or customer["customer_id"],
-            "email": customer["email"] or "",
-            "address": customer["address"] or "",
-            "country": customer["country"] or "",
-            "currency": customer["currency"],
-        },
-        "invoice": {
-            **{
-                k: invoice[k]
-                for k in ("invoice_id", "invoice_number", "invoice_type", "period", "currency")
-            },
-            "issued_at": issued_at,
-            "due_at": issued_at + dt.timedelta(days=seller.payment_terms_days),
-            "subtotal": int(invoice["subtotal"]),
-            "tax_rate": Decimal(invoice["tax_rate"]),
-            "tax": int(invoice["tax"]),
-            "total": int(invoice["total"]),
-            "status": invoice["status"],
-        },
-        "lines": [
-            {
-                "line_number": n,
-                "description": d,
-                "quantity": int(q),
-                "unit_amount": int(u),
-                "amount": int(a),
-            }
-            for n, d, q, u, a in lines
-        ],
-    }
+def read_invoices(
+    con: duckdb.DuckDBPyConnection, seller: Party, invoice_ids: Sequence[str]
+) -> list[InvoiceContext]:
+    """The invoices and credit notes with these ids, in one select."""
+    if not invoice_ids:
+        return []
+    cursor = con.execute(INVOICES_SQL, {"ids": list(invoice_ids)})
+    columns = [d[0] for d in cursor.description]
+    contexts = []
+    for values in cursor.fetchall():
+        row = dict(zip(columns, values, strict=True))
+        contexts.append(
+            InvoiceContext(
+                document_date=row["issued_at"].isoformat(),
+                seller=seller,
+                customer=Customer(
+                    customer_id=row["customer_id"],
+                    name=row["customer_name"],
+                    email=row["customer_email"],
+                    address=row["customer_address"],
+                    country=row["customer_country"],
+                    currency=row["customer_currency"],
+                ),
+                invoice=Invoice(**{field: row[field] for field in INVOICE_FIELDS}),
+                lines=tuple(InvoiceLine(**line) for line in row["lines"]),
+            )
+        )
+    return contexts

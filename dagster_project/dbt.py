@@ -28,7 +28,7 @@ from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
-LAYERS = ("staging", "intermediate", "marts")
+LAYERS = ("staging", "intermediate", "marts", "reporting")
 
 
 def _project_files() -> list[Path]:

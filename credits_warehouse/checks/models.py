@@ -522,6 +522,134 @@ class Alerts(_Strict):
     details: Text  # a JSON object
 
 
+# --- reporting: what each document shows ------------------------------------------------
+
+STATEMENT_SECTIONS = ("usage", "grant", "topup", "expiration", "daily_balance", "invoice")
+
+
+class _DocumentCustomer(_Strict):
+    customer_id: Text
+    customer_name: Text = pa.Field(str_length={"min_value": 1})
+    customer_email: Text
+    customer_address: Text
+    customer_country: Text
+
+
+class Statements(_DocumentCustomer):
+    """rpt_statements: one row per customer and period, every figure on the statement."""
+
+    period: Text = period()
+    period_start: Timestamp
+    period_end: Timestamp
+    currency: Text = currency()
+    opening_balance: Credits
+    granted: Credits = pa.Field(ge=0)
+    consumed: Credits
+    expired: Credits = pa.Field(ge=0)
+    refunded: Credits = pa.Field(ge=0)
+    settled: Credits = pa.Field(ge=0)
+    closing_balance: Credits
+    voided: Credits = pa.Field(ge=0)
+    late_usage: Credits
+    expiring_30: Credits
+    expiring_60: Credits
+    expiring_90: Credits
+
+    @row_rule
+    def period_runs_forward(cls) -> str:
+        """The period starts before it ends."""
+        return "period_start < period_end"
+
+    @row_rule
+    def windows_nest(cls) -> str:
+        """What expires within 30 days also expires within 60, and within 90."""
+        return "expiring_30 <= expiring_60 and expiring_60 <= expiring_90"
+
+
+class StatementLines(_Strict):
+    """rpt_statement_lines: the statement's lists, one row per line, numbered per section."""
+
+    customer_id: Text
+    period: Text = period()
+    section: Text = pa.Field(isin=STATEMENT_SECTIONS)
+    line_number: pl.Int64 = pa.Field(ge=1)
+    item_id: Text = pa.Field(nullable=True)
+    label: Text = pa.Field(nullable=True)
+    kind: Text = pa.Field(nullable=True)
+    occurred_at: Timestamp = pa.Field(nullable=True)
+    expires_at: Timestamp = pa.Field(nullable=True)
+    events: pl.Int64 = pa.Field(nullable=True, ge=0)
+    units: Units = pa.Field(nullable=True)
+    credits: Credits = pa.Field(nullable=True)
+    amount: Money = pa.Field(nullable=True, ge=0)
+    currency: Text = currency(nullable=True)
+
+    @row_rule
+    def named_unless_a_balance_day(cls) -> str:
+        """Every line but a balance day names what it is about, readably."""
+        return "(section = 'daily_balance') = (label is null)"
+
+    @row_rule
+    def dated_unless_usage(cls) -> str:
+        """Every line but a period's usage total happened at an instant."""
+        return "(section = 'usage') = (occurred_at is null)"
+
+    @row_rule
+    def money_only_on_invoices(cls) -> str:
+        """Only invoice lines carry an amount and a currency; every other line carries credits."""
+        return (
+            "(section = 'invoice') = (amount is not null)"
+            " and (section = 'invoice') = (credits is null)"
+        )
+
+
+class ReportedInvoices(_DocumentCustomer):
+    """rpt_invoices: each invoice or credit note as its PDF shows it."""
+
+    invoice_id: Text = pa.Field(unique=True)
+    invoice_number: Text = pa.Field(nullable=True, str_matches=INVOICE_NUMBER)
+    invoice_type: Text = pa.Field(isin=INVOICE_TYPES)
+    status: Text = pa.Field(isin=INVOICE_STATUSES)
+    period: Text = period()
+    issued_at: Timestamp
+    due_at: Timestamp
+    currency: Text = currency()
+    subtotal: Money = pa.Field(ge=0)
+    tax_rate: TaxRate = pa.Field(ge=0, lt=1)
+    tax: Money = pa.Field(ge=0)
+    total: Money = pa.Field(ge=0)
+    customer_currency: Text = pa.Field(str_matches=CURRENCY)
+
+    @row_rule
+    def due_after_issue(cls) -> str:
+        """Payment is due on or after the issue date."""
+        return "due_at >= issued_at"
+
+    @row_rule
+    def total_is_subtotal_plus_tax(cls) -> str:
+        """total = subtotal + tax (SPEC §5)."""
+        return "total = subtotal + tax"
+
+
+class ReportedInvoiceLines(_Strict):
+    """rpt_invoice_lines: each line's words as a template the renderer fills in the locale."""
+
+    invoice_id: Text
+    line_number: pl.Int64 = pa.Field(ge=1)
+    line_kind: Text = pa.Field(isin=LINE_KINDS)
+    description: Text = pa.Field(str_length={"min_value": 1})
+    description_template: Text = pa.Field(str_length={"min_value": 1})
+    description_quantity: pl.Decimal(38, 3) = pa.Field(nullable=True)
+    quantity: pl.Int32 = pa.Field(ge=1)
+    unit_amount: Money = pa.Field(ge=0)
+    amount: Money = pa.Field(ge=0)
+
+    @row_rule
+    def a_quantity_fills_its_slot(cls) -> str:
+        """A template has a {quantity} slot exactly when the line has a quantity to fill it."""
+        return "(description_template like '%{quantity}%') = (description_quantity is not null)"
+
+
 # --- intermediate: the models the ledger and revenue are built from ---------------------
 
 

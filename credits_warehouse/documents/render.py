@@ -28,7 +28,7 @@ import mimetypes
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -164,6 +164,19 @@ def format_credits(value: int | Decimal, locale: str | None = None) -> str:
     return format_decimal(quantized, format="#,##0.######", locale=locale or DEFAULT_LOCALE)
 
 
+def line_description(line: Mapping[str, Any], locale: str | None = None) -> str:
+    """An invoice line's words: its `description_template` with the `{quantity}` slot filled
+    in the locale ("Credit bundle pack_10k (10.000 credits)" in de_DE), or else its ready
+    `description`."""
+    template = line.get("description_template")
+    if template is None:
+        return line["description"]
+    quantity = line.get("description_quantity")
+    if quantity is None:
+        return template
+    return template.replace("{quantity}", format_credits(quantity, locale))
+
+
 def format_rate(rate: int | Decimal, locale: str | None = None) -> str:
     """Format a tax rate given as a fraction: 0.2 -> "20%", 0.075 -> "7.5%" (de_DE: "7,5 %").
 
@@ -266,6 +279,11 @@ def _percent_filter(ctx, value, locale=None):
 
 
 @jinja2.pass_context
+def _line_description_filter(ctx, line, locale=None):
+    return line_description(line, _context_locale(ctx, line, locale))
+
+
+@jinja2.pass_context
 def _date_filter(ctx, value, locale=None):
     return format_long_date(value, _context_locale(ctx, value, locale))
 
@@ -309,6 +327,7 @@ def make_environment() -> jinja2.Environment:
         # Event counts and units read like credits: grouped, exact, no trailing zeros.
         number=_credits_filter,
         percent=_percent_filter,
+        line_description=_line_description_filter,
         date=_date_filter,
         balance_chart=_balance_chart_filter,
         last_day=last_day,

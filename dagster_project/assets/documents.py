@@ -13,10 +13,8 @@ from dagster_project.assets.ingest import progress_bar, progress_line
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.resources import CreditsSettings
 
-DOCUMENT_INPUTS = (
-    "fct_credit_ledger", "fct_monthly_usage", "fct_grants", "dim_customers", "fct_balances_daily",
-    "fct_rated_events", "fct_invoices", "fct_invoice_lines",
-)  # fmt: skip
+# What the documents show, one select per document (credits_warehouse/documents/contexts.py).
+DOCUMENT_INPUTS = ("rpt_statements", "rpt_statement_lines", "rpt_invoices", "rpt_invoice_lines")
 
 
 @asset(

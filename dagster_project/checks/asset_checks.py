@@ -124,6 +124,10 @@ PANDERA_CHECKS = (
     modelled("fct_invoice_lines", m.InvoiceLines),
     modelled("fct_promotional_usage", m.PromotionalUsage),
     modelled("fct_alerts", m.Alerts, json=("details",)),
+    modelled("rpt_statements", m.Statements),
+    modelled("rpt_statement_lines", m.StatementLines),
+    modelled("rpt_invoices", m.ReportedInvoices),
+    modelled("rpt_invoice_lines", m.ReportedInvoiceLines),
 )
 
 

@@ -19,3 +19,8 @@
 {% macro expired_entry_types() -%}
     ('expiry', 'rollover')
 {%- endmacro %}
+
+{# What settled a period's shortfalls at its end: overage invoiced, or unfunded usage written off. #}
+{% macro settled_entry_types() -%}
+    ('overage_settlement', 'unfunded_writeoff')
+{%- endmacro %}

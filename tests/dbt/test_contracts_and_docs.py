@@ -1,8 +1,9 @@
-"""Every mart is a documented, enforced dbt contract, and `dbt docs generate` works.
+"""Every mart and report is a documented, enforced dbt contract, and `dbt docs generate`
+works.
 
-Analysts read the marts through the DuckDB file and dbt docs (SPEC §1), so each mart's
-columns are declared in `dbt/models/marts/_marts__models.yml` with their exact DuckDB type
-and a description. The fast test reads the parsed manifest; the others build one small
+Analysts read the marts through the DuckDB file and dbt docs (SPEC §1), and the renderer
+reads the reports (`reporting.rpt_*`), so each one's columns are declared in
+`dbt/models/<layer>/_<layer>__models.yml` with their exact DuckDB type and a description. The fast test reads the parsed manifest; the others build one small
 warehouse and hold the declarations to what the models really produce.
 """
 
@@ -20,8 +21,11 @@ from dagster_project.dbt import ensure_manifest
 from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable
 
 AS_OF = "2026-04-01T00:00:00"
-MARTS_DIR = DBT_PROJECT_DIR / "models" / "marts"
-MART_NAMES = sorted(p.stem for p in MARTS_DIR.glob("*.sql"))
+# The published layers: each is a folder of models/ and the schema they are built in.
+PUBLISHED = ("marts", "reporting")
+MART_NAMES = sorted(
+    p.stem for layer in PUBLISHED for p in (DBT_PROJECT_DIR / "models" / layer).glob("*.sql")
+)
 
 
 def _mart_nodes() -> dict[str, dict]:
@@ -30,7 +34,7 @@ def _mart_nodes() -> dict[str, dict]:
         node["name"]: node
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model"
-        and node["original_file_path"].startswith("models/marts/")
+        and node["original_file_path"].split("/")[1] in PUBLISHED
     }
 
 
@@ -113,7 +117,7 @@ def test_built_marts_have_exactly_the_declared_columns_in_order(built):
     rows = query(
         built,
         "select table_name, column_name, data_type from information_schema.columns "
-        "where table_schema = 'marts' order by table_name, ordinal_position",
+        "where table_schema in ('marts', 'reporting') order by table_name, ordinal_position",
     )
     built_columns: dict[str, list[tuple[str, str]]] = {}
     for table, column, data_type in rows:
@@ -127,9 +131,9 @@ def test_each_mart_sql_selects_its_columns_in_the_declared_order(built):
     """Rule: the model's own SQL output (its compiled select, described in the warehouse)
     has the contract's columns in the contract's order. dbt checks names and types but
     inserts in contract order, so a reordered select would otherwise pass unnoticed."""
-    compiled_dir = built.parent / "dbt_target" / "compiled" / "credits" / "models" / "marts"
+    compiled_dir = built.parent / "dbt_target" / "compiled" / "credits"
     for name, node in sorted(_mart_nodes().items()):
-        sql = (compiled_dir / f"{name}.sql").read_text()
+        sql = (compiled_dir / node["original_file_path"]).read_text()
         described = query(built, f"describe (\n{sql}\n)")
         produced = [(row[0], _normalized(row[1])) for row in described]
         assert produced == _declared(node), name
@@ -164,7 +168,7 @@ def test_dbt_docs_generate_writes_a_catalog_of_every_mart(built, tmp_path):
     in_catalog = {
         node["metadata"]["name"]
         for node in catalog["nodes"].values()
-        if node["metadata"]["schema"] == "marts"
+        if node["metadata"]["schema"] in PUBLISHED
     }
     assert in_catalog == set(MART_NAMES)
     assert (target / "index.html").exists()

@@ -51,15 +51,15 @@ INCREMENTAL_MODELS = (
 
 
 def _tables(warehouse: Path) -> list[str]:
-    marts = [
-        f"marts.{name}"
-        for (name,) in query(
+    published = [
+        f"{schema}.{name}"
+        for (schema, name) in query(
             warehouse,
-            "select table_name from information_schema.tables where table_schema = 'marts' "
-            "order by table_name",
+            "select table_schema, table_name from information_schema.tables"
+            " where table_schema in ('marts', 'reporting') order by table_schema, table_name",
         )
     ]
-    return marts + list(INCREMENTAL_MODELS)
+    return published + list(INCREMENTAL_MODELS)
 
 
 def snapshot(warehouse: Path) -> dict[str, list[tuple]]:

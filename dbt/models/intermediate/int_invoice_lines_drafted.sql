@@ -30,8 +30,9 @@ purchase_lines as (
         {{ period_of('purchased_at') }} as period,
         currency,
         1 as line_number,
-        'Credit bundle ' || bundle_id || ' (' || format('{:,}', cast(bundle_credits as bigint)) || ' credits)'
-            as description,
+        'Credit bundle ' || bundle_id || ' ({quantity} credits)' as description_template,
+        cast(bundle_credits as decimal(38, 3)) as description_quantity,
+        format('{:,}', cast(bundle_credits as bigint)) as description_quantity_text,
         'credits' as line_kind,
         case when amount_paid % quantity = 0 then quantity else 1 end as quantity,
         case when amount_paid % quantity = 0 then amount_paid // quantity else amount_paid end as unit_amount,
@@ -48,7 +49,9 @@ topup_lines as (
         {{ period_of('effective_at') }} as period,
         currency,
         1 as line_number,
-        'Auto top-up (' || format('{:,}', cast(credits as bigint)) || ' credits)' as description,
+        'Auto top-up ({quantity} credits)' as description_template,
+        cast(credits as decimal(38, 3)) as description_quantity,
+        format('{:,}', cast(credits as bigint)) as description_quantity_text,
         'credits' as line_kind,
         1 as quantity,
         coalesce(paid_amount, 0) as unit_amount,
@@ -66,7 +69,9 @@ fee_lines as (
         currency,
         'Plan ' || source_id || ' fee, ' || {{ period_of('effective_at') }}
             || case when effective_at > date_trunc('month', effective_at) then ' (prorated)' else '' end
-            as description,
+            as description_template,
+        cast(null as decimal(38, 3)) as description_quantity,
+        cast(null as varchar) as description_quantity_text,
         'fee' as line_kind,
         paid_amount as amount
     from grants
@@ -83,8 +88,9 @@ overage_lines as (
         ledger.customer_id,
         ledger.entry_at as issued_at,
         prices.currency,
-        'Overage, ' || ledger.period || ': ' || format('{:,}', cast(ledger.credits as decimal(38, 3)))
-            || ' credits' as description,
+        'Overage, ' || ledger.period || ': {quantity} credits' as description_template,
+        cast(ledger.credits as decimal(38, 3)) as description_quantity,
+        format('{:,}', cast(ledger.credits as decimal(38, 3))) as description_quantity_text,
         'overage' as line_kind,
         cast({{ round_half_even_div(
             "cast(ledger.credits * 1000000000000 as hugeint) * cast(prices.overage_price_per_credit * 1000000000000 as hugeint)",
@@ -117,9 +123,11 @@ subscription_lines as (
         end as period,
         currency,
         row_number() over (
-            partition by customer_id, issued_at order by line_kind desc, description asc
+            partition by customer_id, issued_at order by line_kind desc, description_template asc
         ) as line_number,
-        description,
+        description_template,
+        description_quantity,
+        description_quantity_text,
         line_kind,
         1 as quantity,
         amount as unit_amount,
@@ -140,7 +148,9 @@ credit_note_lines as (
         {{ period_of('refunds.refunded_at') }} as period,
         revenue.currency,
         1 as line_number,
-        'Refund of purchase ' || refunds.purchase_id || ': unconsumed credits' as description,
+        'Refund of purchase ' || refunds.purchase_id || ': unconsumed credits' as description_template,
+        cast(null as decimal(38, 3)) as description_quantity,
+        cast(null as varchar) as description_quantity_text,
         'refund' as line_kind,
         1 as quantity,
         revenue.refunded_amount as unit_amount,
@@ -149,12 +159,35 @@ credit_note_lines as (
     inner join {{ ref('int_revenue_by_grant_period') }} as revenue
         on refunds.grant_id = revenue.grant_id and {{ period_of('refunds.refunded_at') }} = revenue.period
     where refunds.quarantine_reason is null
+),
+
+lines as (
+    select * from purchase_lines
+    union all
+    select * from topup_lines
+    union all
+    select * from subscription_lines
+    union all
+    select * from credit_note_lines
 )
 
-select * from purchase_lines
-union all
-select * from topup_lines
-union all
-select * from subscription_lines
-union all
-select * from credit_note_lines
+-- A line's words are written once, as a template with a `{quantity}` slot: filled here with
+-- English digit grouping for fct_invoice_lines, and by the renderer in the customer's
+-- locale (rpt_invoice_lines).
+select
+    invoice_id,
+    customer_id,
+    invoice_type,
+    issued_at,
+    period,
+    currency,
+    line_number,
+    coalesce(replace(description_template, '{quantity}', description_quantity_text), description_template)
+        as description,
+    description_template,
+    description_quantity,
+    line_kind,
+    quantity,
+    unit_amount,
+    amount
+from lines

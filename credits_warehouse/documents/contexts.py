@@ -1,0 +1,176 @@
+"""What each document shows, typed: the contexts the templates render.
+
+A statement is one row of `reporting.rpt_statements` with its rows of
+`reporting.rpt_statement_lines`; an invoice or credit note is one row of
+`reporting.rpt_invoices` with its rows of `reporting.rpt_invoice_lines`
+(`credits_warehouse/statements.py` and `invoices.py` read them, one select each). The
+templates read plain mappings, so a context becomes one through `template_context()`, the
+same shape as the samples in `reports/sample_context.yaml`.
+
+Credits are exact `Decimal`s and money integer minor units, as everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from credits_warehouse.catalog import Seller
+
+EXPIRING_WINDOWS_DAYS = (30, 60, 90)  # the rpt_statements columns expiring_30/60/90
+
+
+@dataclasses.dataclass(frozen=True)
+class Party:
+    """The seller, from the catalog: the same on every document."""
+
+    name: str
+    address: str
+    email: str
+    tax_id: str
+    payment_terms_days: int
+
+    @classmethod
+    def seller(cls, seller: Seller) -> Party:
+        return cls(
+            name=seller.name,
+            address=seller.address,
+            email=seller.email,
+            tax_id=seller.tax_id,
+            payment_terms_days=seller.payment_terms_days,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    name: str
+    email: str
+    address: str
+    country: str
+    currency: str
+
+
+@dataclasses.dataclass(frozen=True)
+class UsageLine:
+    aggregator_id: str
+    events: int
+    units: Decimal
+    credits: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class GrantLine:
+    grant_id: str
+    label: str
+    kind: str
+    effective_at: dt.datetime
+    expires_at: dt.datetime | None
+    credits: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class TopupLine:
+    grant_id: str
+    label: str
+    effective_at: dt.datetime
+    credits: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpirationLine:
+    grant_id: str
+    label: str
+    kind: str
+    expired_at: dt.datetime
+    credits: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class DailyBalance:
+    balance_date: dt.date
+    closing_credits: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class InvoiceSummary:
+    """A finalized invoice or credit note as the statement lists it."""
+
+    invoice_number: str
+    invoice_type: str
+    issued_at: dt.datetime
+    total: int
+    currency: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StatementContext:
+    document_date: str
+    seller: Party
+    customer: Customer
+    period: str
+    period_start: dt.date
+    period_end: dt.date
+    opening_balance: Decimal
+    granted: Decimal
+    consumed: Decimal
+    expired: Decimal
+    refunded: Decimal
+    settled: Decimal
+    closing_balance: Decimal
+    voided: Decimal
+    late_usage: Decimal
+    # Credits left at the period's end that expire within 30, 60 and 90 days, keyed "30"...
+    expiring: dict[str, Decimal]
+    usage: tuple[UsageLine, ...]
+    grants: tuple[GrantLine, ...]
+    topups: tuple[TopupLine, ...]
+    expirations: tuple[ExpirationLine, ...]
+    daily_balances: tuple[DailyBalance, ...]
+    invoices: tuple[InvoiceSummary, ...]
+
+    def template_context(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Invoice:
+    invoice_id: str
+    invoice_number: str | None
+    invoice_type: str
+    period: str
+    currency: str
+    issued_at: dt.datetime
+    due_at: dt.datetime
+    subtotal: int
+    tax_rate: Decimal
+    tax: int
+    total: int
+    status: str
+
+
+@dataclasses.dataclass(frozen=True)
+class InvoiceLine:
+    """A line's words are `description_template` with its `{quantity}` slot filled in the
+    customer's locale (the renderer's `line_description` filter)."""
+
+    line_number: int
+    description_template: str
+    description_quantity: Decimal | None
+    quantity: int
+    unit_amount: int
+    amount: int
+
+
+@dataclasses.dataclass(frozen=True)
+class InvoiceContext:
+    document_date: str
+    seller: Party
+    customer: Customer
+    invoice: Invoice
+    lines: tuple[InvoiceLine, ...]
+
+    def template_context(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
