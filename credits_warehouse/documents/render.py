@@ -166,12 +166,9 @@ def format_credits(value: int | Decimal, locale: str | None = None) -> str:
 
 def line_description(line: Mapping[str, Any], locale: str | None = None) -> str:
     """An invoice line's words: its `description_template` with the `{quantity}` slot filled
-    in the locale ("Credit bundle pack_10k (10.000 credits)" in de_DE), or else its ready
-    `description`."""
-    template = line.get("description_template")
-    if template is None:
-        return line["description"]
-    quantity = line.get("description_quantity")
+    in the locale ("Credit bundle pack_10k (10.000 credits)" in de_DE)."""
+    template = line["description_template"]
+    quantity = line["description_quantity"]
     if quantity is None:
         return template
     return template.replace("{quantity}", format_credits(quantity, locale))

@@ -37,6 +37,7 @@ CREDIT_KEYS = frozenset(
         "credits",
         "closing_credits",
         "tax_rate",
+        "description_quantity",
     }
 )
 

@@ -9,6 +9,7 @@ warehouse and hold the declarations to what the models really produce.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -172,3 +173,50 @@ def test_dbt_docs_generate_writes_a_catalog_of_every_mart(built, tmp_path):
     }
     assert in_catalog == set(MART_NAMES)
     assert (target / "index.html").exists()
+
+
+def test_statements_by_hand(built):
+    """The statements of the small warehouse, worked out by hand. e1 (300,000 nova-fast
+    tokens on 02-05 = 300 credits) lands after February is closed, so it is late usage
+    booked in March beside e2 (900 credits).
+      Feb: 0 + 500 promo + 10,000 pro allowance + 10,000 pack_10k = 20,500.
+      Mar: 20,500 + 10,000 allowance - 1,200 consumed - 10,500 expired at 03-01 (the unused
+           promo 500 and February's allowance 10,000) = 18,800; late usage 300.
+      Apr: 18,800 + 10,000 allowance - 8,800 expired (March's allowance less 1,200) = 20,000."""
+    figures = query(
+        built,
+        "select period, opening_balance, granted, consumed, expired, closing_balance, late_usage"
+        " from reporting.rpt_statements order by period",
+    )
+    assert figures == [
+        ("2026-02", 0, 20_500, 0, 0, 20_500, 0),
+        ("2026-03", 20_500, 10_000, 1_200, 10_500, 18_800, 300),
+        ("2026-04", 18_800, 10_000, 0, 8_800, 20_000, 0),
+    ]
+    # Grants by what a customer calls them, not their generated ids.
+    labels = query(
+        built,
+        "select label, credits from reporting.rpt_statement_lines"
+        " where period = '2026-02' and section = 'grant' order by line_number",
+    )
+    assert labels == [
+        ("Promotional: welcome", 500),
+        ("Plan pro allowance", 10_000),
+        ("Credit bundle pack_10k", 10_000),
+    ]
+    # The purchase invoice: 10,000 + 20% tax, due 14 days after issue; its words leave the
+    # quantity to the renderer's locale.
+    [invoice] = query(
+        built,
+        "select invoice_number, total, due_at, template, quantity from reporting.rpt_invoices"
+        " inner join (select invoice_id, description_template as template,"
+        " description_quantity as quantity from reporting.rpt_invoice_lines) using (invoice_id)"
+        " where invoice_id = 'purchase:p1'",
+    )
+    assert invoice == (
+        "INV-2026-000002",
+        12_000,
+        datetime.datetime(2026, 2, 24),
+        "Credit bundle pack_10k ({quantity} credits)",
+        10_000,
+    )

@@ -6,8 +6,10 @@ any parse path or process, and the preview command.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shutil
 import time
+import typing
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +34,7 @@ from credits_warehouse.documents import (
 )
 from credits_warehouse.documents import render as render_module
 from credits_warehouse.documents.chart import nice_ticks
+from credits_warehouse.documents.contexts import InvoiceContext, StatementContext
 from credits_warehouse.documents.preview import write_previews
 
 HOSTILE_IMG = '<img src="file:///etc/passwd">'
@@ -67,15 +70,15 @@ def image_count(path: Path) -> int:
 def test_invoice_shows_number_lines_and_totals_in_the_customers_locale(renderer, tmp_path):
     # A German customer (no explicit locale, so de_DE from country DE), in EUR at 19%:
     #   10,000 + 2 x 1,000 = 12,000 cents = 120,00 €; tax 12,000 x 0.19 = 2,280 = 22,80 €;
-    #   total 142,80 €.
+    #   total 142,80 €. The lines' own numbers are German too: 10.000 credits, not 10,000.
     context = sample_invoice_context()
     assert "locale" not in context
     text = invoice_text(renderer, context, tmp_path / "i.pdf")
 
     assert "Invoice" in text and "INV-2026-000001" in text
     assert "Beispiel Analytics GmbH" in text and "Nova AI Platform Ltd" in text
-    assert "Credit pack: 10,000 credits (pack_10k) 1 100,00 € 100,00 €" in text
-    assert "Credit pack: 1,000 credits (pack_1k) 2 10,00 € 20,00 €" in text
+    assert "Credit bundle pack_10k (10.000 credits) 1 100,00 € 100,00 €" in text
+    assert "Credit bundle pack_1k (1.000 credits) 2 10,00 € 20,00 €" in text
     assert "Subtotal 120,00 €" in text
     assert "Tax (19 %) 22,80 €" in text
     assert "Total (EUR) 142,80 €" in text
@@ -102,6 +105,7 @@ def test_explicit_locale_wins_over_the_country(renderer, tmp_path):
     text = invoice_text(renderer, context, tmp_path / "i.pdf")
     assert "Subtotal €120.00" in text
     assert "1 Mar 2026" in text
+    assert "Credit bundle pack_10k (10,000 credits)" in text
 
 
 def test_draft_invoice_is_marked(renderer, tmp_path):
@@ -115,7 +119,7 @@ def test_draft_invoice_is_marked(renderer, tmp_path):
 def test_invoice_data_is_text_not_markup(renderer, tmp_path):
     context = sample_invoice_context()
     context["customer"]["name"] = "<script>x()</script>"
-    context["lines"][0]["description"] = HOSTILE_IMG
+    context["lines"][0]["description_template"] = HOSTILE_IMG
     html = renderer.render_invoice_html(context)
     assert "<script>" not in html and "<img" not in html
 
@@ -191,8 +195,11 @@ def test_statement_shows_activity_expiring_credits_and_invoices(renderer, tmp_pa
     assert "of which top-ups 2,000" in text
     assert "including late usage 150" in text
     assert "net of voided usage 0" in text
-    assert "grt_topup_0001 24 Mar 2026 2,000" in text
-    assert "grt_promo_welcome" in text and "15 Mar 2026 400" in text
+    # Grants by their readable labels, never their generated ids.
+    assert "Automatic top-up 24 Mar 2026 2,000" in text
+    assert "Credit bundle pack_10k Purchase 1 Mar 2026 1 Mar 2027 10,000" in text
+    assert "Promotional: welcome" in text and "15 Mar 2026 400" in text
+    assert "auto_topup:cus_000001:1" not in text and "grt_promo_welcome" not in text
     assert "WITHIN 90 DAYS\n600 by 29 Jun 2026" in text
     assert "INV-2026-000001 Purchase 1 Mar 2026 US$120.00" in text
     assert "INV-2026-000014 Purchase 24 Mar 2026 US$24.00" in text
@@ -351,6 +358,35 @@ def test_sample_contexts_are_exact():
     # Each call is a fresh copy.
     sample_statement_context()["usage"].clear()
     assert sample_statement_context()["usage"]
+
+
+def _fields(cls) -> dict[str, object]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _same_shape(cls, value, where: str) -> None:
+    """`value` (a sample mapping) has exactly the fields of dataclass `cls`, recursively."""
+    assert isinstance(value, dict), where
+    fields = _fields(cls)
+    assert set(value) - {"locale"} == set(fields), where
+    for name, hint in fields.items():
+        inner = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)]
+        if dataclasses.is_dataclass(hint):
+            _same_shape(hint, value[name], f"{where}.{name}")
+        elif inner:  # tuple[Line, ...]
+            for i, item in enumerate(value[name]):
+                _same_shape(inner[0], item, f"{where}.{name}[{i}]")
+
+
+@pytest.mark.parametrize(
+    ("kind", "cls"),
+    [("statement", StatementContext), ("invoice", InvoiceContext), ("credit_note", InvoiceContext)],
+)
+def test_samples_have_the_shape_of_the_typed_contexts(kind, cls):
+    """The samples the tests and `make preview` render are shaped exactly like the contexts
+    the close reads from the reporting models: a field added on one side fails here."""
+    _same_shape(cls, load_sample_contexts()[kind], kind)
 
 
 def test_preview_writes_every_sample(tmp_path):

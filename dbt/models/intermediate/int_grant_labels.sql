@@ -1,5 +1,5 @@
 -- Each grant's label as a customer reads it on a statement, instead of its generated id
--- (`subscription:pro:cus_00004:2026-03-01T00:00:00` reads "pro plan allowance").
+-- (`subscription:pro:cus_00004:2026-03-01T00:00:00` reads "Plan pro allowance").
 with
 
 grants as (
@@ -22,11 +22,11 @@ feed as (
 select
     grants.grant_id,
     case
-        when grants.kind = 'plan_allowance' then grants.source_id || ' plan allowance'
+        when grants.kind = 'plan_allowance' then 'Plan ' || grants.source_id || ' allowance'
         when grants.kind = 'rollover' then 'Rollover of unused allowance'
         when grants.kind = 'auto_topup' then 'Automatic top-up'
         when grants.kind = 'purchase'
-            then 'Credit bundle ' || coalesce(purchases.bundle_id, '') || ' (purchase ' || grants.source_id || ')'
+            then coalesce('Credit bundle ' || purchases.bundle_id, 'Credit purchase ' || grants.source_id)
         else
             upper(left(replace(grants.kind, '_', ' '), 1)) || substr(replace(grants.kind, '_', ' '), 2)
             || coalesce(': ' || feed.reason, ' ' || grants.grant_id)

@@ -161,19 +161,22 @@ lines as (
     select * from invoice_lines
 )
 
+-- Only the lines of a statement that exists (an invoice dated at a period's first instant
+-- belongs to the period before, which may have no statement).
 select
-    customer_id,
-    period,
-    section,
-    cast(line_number as bigint) as line_number,
-    item_id,
-    label,
-    kind,
-    occurred_at,
-    expires_at,
-    cast(events as bigint) as events,
-    cast(units as {{ units_type() }}) as units,
-    cast(credits as {{ credits_type() }}) as credits,
-    amount,
-    currency
+    lines.customer_id,
+    lines.period,
+    lines.section,
+    cast(lines.line_number as bigint) as line_number,
+    lines.item_id,
+    lines.label,
+    lines.kind,
+    lines.occurred_at,
+    lines.expires_at,
+    cast(lines.events as bigint) as events,
+    cast(lines.units as {{ units_type() }}) as units,
+    cast(lines.credits as {{ credits_type() }}) as credits,
+    lines.amount,
+    lines.currency
 from lines
+inner join statements on lines.customer_id = statements.customer_id and lines.period = statements.period
