@@ -3,7 +3,7 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_event_quarantine'}}}) }}
 with
 
-landed as (select count(*) as n from {{ source('raw', 'events') }}),
+landed as (select count(*) as n from {{ source('landing', 'events') }}),
 
 accepted as (select count(*) as n from {{ ref('int_events_validated') }} where quarantine_reason is null),
 

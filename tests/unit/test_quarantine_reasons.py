@@ -40,6 +40,6 @@ def test_readme_lists_every_reason_in_order():
 
 def test_the_models_name_exactly_the_reasons():
     named = set()
-    for path in (DBT_PROJECT_DIR / "models" / "intermediate").glob("int_*_validated.sql"):
+    for path in (DBT_PROJECT_DIR / "models" / "intermediate").rglob("int_*_validated.sql"):
         named |= set(re.findall(r"'([a-z_]+)'", path.read_text(encoding="utf-8")))
     assert set(QUARANTINE_REASONS) <= named

@@ -1,90 +1,14 @@
--- Double-entry journals (SPEC §6.1), in minor units; every journal_id balances.
--- Accounts: cash (purchases paid at once), receivable (subscription invoices),
--- deferred_revenue, usage_revenue, breakage_revenue, overage_revenue, tax_payable, refunds.
--- Invoices post when issued; recognition and breakage post per customer at period end.
-with
-
-invoices as (
-    select * from {{ ref('int_invoices_numbered') }}
-),
-
-lines as (
-    select invoice_id, line_kind, sum(amount) as amount
-    from {{ ref('int_invoice_lines_drafted') }}
-    group by invoice_id, line_kind
-),
-
-invoice_postings as (
-    -- What the customer owes or paid: the total, debited.
-    select
-        'invoice:' || invoice_id as journal_id, issued_at as posted_at, period, customer_id, currency,
-        case when invoice_type = 'purchase' then 'cash' when invoice_type = 'subscription' then 'receivable'
-            else 'refunds' end as account,
-        total as amount, invoice_type as source_type, invoice_id as source_id, invoice_type <> 'credit_note' as is_debit
-    from invoices
-    union all
-    -- Fees and credit bundles are deferred until their credits are consumed or expire.
-    select
-        'invoice:' || invoices.invoice_id, invoices.issued_at, invoices.period, invoices.customer_id, invoices.currency,
-        case lines.line_kind when 'overage' then 'overage_revenue' else 'deferred_revenue' end,
-        lines.amount, invoices.invoice_type, invoices.invoice_id, invoices.invoice_type = 'credit_note'
-    from invoices
-    inner join lines on invoices.invoice_id = lines.invoice_id
-    union all
-    select
-        'invoice:' || invoice_id, issued_at, period, customer_id, currency, 'tax_payable',
-        tax, invoice_type, invoice_id, invoice_type = 'credit_note'
-    from invoices
-),
-
-revenue as (
-    select
-        customer_id, period, currency,
-        sum(recognized_amount) as recognized,
-        sum(breakage_amount) as breakage
-    from {{ ref('int_revenue_by_grant_period') }}
-    group by customer_id, period, currency
-),
-
-revenue_postings as (
-    select
-        'recognition:' || customer_id || ':' || period || ':' || currency as journal_id,
-        strptime(period, '%Y-%m') + interval 1 month as posted_at, period, customer_id, currency,
-        accounts.account, abs(recognition.amount) as amount, 'revenue_recognition' as source_type,
-        customer_id || ':' || period as source_id,
-        -- A negative recognition (a void reversing revenue) swaps the sides.
-        (accounts.account = 'deferred_revenue') = (recognition.amount > 0) as is_debit
-    from revenue
-    cross join (values ('deferred_revenue'), ('usage_revenue')) as accounts (account)
-    cross join lateral (select recognized as amount) as recognition
-    where recognized <> 0
-    union all
-    select
-        'breakage:' || customer_id || ':' || period || ':' || currency,
-        strptime(period, '%Y-%m') + interval 1 month, period, customer_id, currency,
-        accounts.account, abs(breakage), 'breakage', customer_id || ':' || period,
-        (accounts.account = 'deferred_revenue') = (breakage > 0)
-    from revenue
-    cross join (values ('deferred_revenue'), ('breakage_revenue')) as accounts (account)
-    where breakage <> 0
-),
-
-postings as (
-    select * from invoice_postings
-    union all
-    select * from revenue_postings
-)
-
+-- Double-entry journals (SPEC §6.1), in minor units; every journal_id balances. The posting
+-- rules (what posts when, to which account) are int_journal_postings'.
 select
     journal_id,
     posted_at,
     period,
     customer_id,
     account,
-    cast(case when is_debit then amount else 0 end as bigint) as debit,
-    cast(case when is_debit then 0 else amount end as bigint) as credit,
+    debit,
+    credit,
     currency,
     source_type,
     source_id
-from postings
-where amount <> 0
+from {{ ref('int_journal_postings') }}

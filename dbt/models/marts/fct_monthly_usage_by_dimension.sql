@@ -15,7 +15,7 @@ rated as (
 ),
 
 dimension_names as (
-    select * from {{ ref('stg_catalog__aggregator_dimensions') }}
+    select * from {{ ref('int_aggregator_dimensions') }}
 )
 
 select

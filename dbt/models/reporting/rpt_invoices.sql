@@ -1,13 +1,5 @@
 -- One row per invoice or credit note (SPEC §6.2): everything its PDF shows besides the
 -- seller and the lines (rpt_invoice_lines), read by the renderer in one select.
-with
-
-payment_terms as (
-    select cast(value as integer) as payment_terms_days
-    from {{ ref('stg_catalog__settings') }}
-    where setting = 'payment_terms_days'
-)
-
 select
     invoices.invoice_id,
     invoices.invoice_number,
@@ -16,7 +8,7 @@ select
     invoices.customer_id,
     invoices.period,
     invoices.issued_at,
-    invoices.issued_at + to_days((select payment_terms_days from payment_terms)) as due_at,
+    invoices.due_at,
     invoices.currency,
     invoices.subtotal,
     invoices.tax_rate,
@@ -24,5 +16,5 @@ select
     invoices.total,
     {{ customer_party_columns('customers') }},
     customers.currency as customer_currency
-from {{ ref('fct_invoices') }} as invoices
+from {{ ref('int_invoices_numbered') }} as invoices
 inner join {{ ref('dim_customers') }} as customers on invoices.customer_id = customers.customer_id

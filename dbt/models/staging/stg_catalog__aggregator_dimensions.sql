@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'catalog_aggregator_dimensions') }}
+    select * from {{ source('catalog', 'catalog_aggregator_dimensions') }}
 )
 
 select * from source

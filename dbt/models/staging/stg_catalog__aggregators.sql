@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'catalog_aggregators') }}
+    select * from {{ source('catalog', 'catalog_aggregators') }}
 )
 
 select * from source

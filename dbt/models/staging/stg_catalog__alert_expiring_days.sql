@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'catalog_alert_expiring_days') }}
+    select * from {{ source('catalog', 'catalog_alert_expiring_days') }}
 )
 
 select * from source

@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'catalog_bundle_prices') }}
+    select * from {{ source('catalog', 'catalog_bundle_prices') }}
 )
 
 select * from source

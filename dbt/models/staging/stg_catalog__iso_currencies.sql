@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'iso_currencies') }}
+    select * from {{ source('catalog', 'iso_currencies') }}
 )
 
 select * from source

@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'catalog_plan_prices') }}
+    select * from {{ source('catalog', 'catalog_plan_prices') }}
 )
 
 select * from source

@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'catalog_plans') }}
+    select * from {{ source('catalog', 'catalog_plans') }}
 )
 
 select * from source

@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'catalog_promotions') }}
+    select * from {{ source('catalog', 'catalog_promotions') }}
 )
 
 select * from source

@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'catalog_settings') }}
+    select * from {{ source('catalog', 'catalog_settings') }}
 )
 
 select * from source

@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'frozen_figures') }}
+    select * from {{ source('control', 'frozen_figures') }}
 )
 
 select period, customer_id, figure, value, frozen_at from source

@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'invoice_numbers') }}
+    select * from {{ source('control', 'invoice_numbers') }}
 )
 
 select * from source

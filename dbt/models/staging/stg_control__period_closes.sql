@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'period_closes') }}
+    select * from {{ source('control', 'period_closes') }}
 )
 
 select period, closed_at from source

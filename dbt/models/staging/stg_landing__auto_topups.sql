@@ -1,7 +1,7 @@
 with
 
 guarded as (
-    {{ guarded_payload(source('raw', 'auto_topups')) }}
+    {{ guarded_payload(source('landing', 'auto_topups')) }}
 ),
 
 renamed as (

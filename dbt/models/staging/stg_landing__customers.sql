@@ -1,7 +1,7 @@
 with
 
 guarded as (
-    {{ guarded_payload(source('raw', 'customers')) }}
+    {{ guarded_payload(source('landing', 'customers')) }}
 ),
 
 renamed as (

@@ -9,7 +9,7 @@ with
 source as (
     -- rowid: the landed row's position in raw.events, which only ever grows (rows are never
     -- updated or deleted), a compact key for the joins downstream.
-    select rowid as landed_row_id, * from {{ source('raw', 'events') }}
+    select rowid as landed_row_id, * from {{ source('landing', 'events') }}
     {% if is_incremental() -%}
         where batch_seq > (select coalesce(max(batch_seq), 0) from {{ this }})
     {%- endif %}

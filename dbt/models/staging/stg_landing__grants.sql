@@ -1,7 +1,7 @@
 with
 
 guarded as (
-    {{ guarded_payload(source('raw', 'grants')) }}
+    {{ guarded_payload(source('landing', 'grants')) }}
 ),
 
 renamed as (

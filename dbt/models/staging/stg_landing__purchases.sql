@@ -1,7 +1,7 @@
 with
 
 guarded as (
-    {{ guarded_payload(source('raw', 'purchases')) }}
+    {{ guarded_payload(source('landing', 'purchases')) }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 guarded as (
-    {{ guarded_payload(source('raw', 'refunds')) }}
+    {{ guarded_payload(source('landing', 'refunds')) }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 guarded as (
-    {{ guarded_payload(source('raw', 'subscriptions')) }}
+    {{ guarded_payload(source('landing', 'subscriptions')) }}
 ),
 
 renamed as (

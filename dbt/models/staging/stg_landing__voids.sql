@@ -1,7 +1,7 @@
 with
 
 guarded as (
-    {{ guarded_payload(source('raw', 'voids')) }}
+    {{ guarded_payload(source('landing', 'voids')) }}
 ),
 
 renamed as (

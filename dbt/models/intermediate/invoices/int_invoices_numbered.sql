@@ -84,6 +84,10 @@ numbers as (
 select
     taxed.*,
     taxed.subtotal + taxed.tax as total,
+    -- Payment is due the seller's payment terms (catalog seller.payment_terms_days) after issue.
+    taxed.issued_at + to_days((
+        select cast(value as integer) from {{ ref('stg_catalog__settings') }} where setting = 'payment_terms_days'
+    )) as due_at,
     numbers.invoice_number,
     numbers.series_seq,
     coalesce(numbers.is_new, false) as is_newly_numbered

@@ -51,7 +51,7 @@ rates as (
 ),
 
 dimension_names as (
-    select * from {{ ref('stg_catalog__aggregator_dimensions') }}
+    select * from {{ ref('int_aggregator_dimensions') }}
 ),
 
 rated as (

@@ -1,0 +1,149 @@
+-- The alert rules: customer notifications, one row per alert with a stable alert_id, so an
+-- outbox can send each exactly once across runs (fct_alerts publishes them):
+-- - low_balance: the balance falls below the customer's threshold: the customers feed's
+--   low_balance_threshold when set (for the whole history, plan or no plan), else the
+--   warning_limit of the plan in effect at that instant;
+-- - balance_depleted: the balance falls to zero or below;
+-- - credits_expiring: N days (catalog) before an expiry that still has credits then;
+-- - unfunded_usage: the first unfunded usage of a period;
+-- - usage_spike: a day's credits above k × the trailing 28-day median (k in the catalog).
+with
+
+as_of as (
+    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
+),
+
+ledger as (
+    select
+        *,
+        coalesce(
+            lag(balance_after) over (partition by customer_id order by entry_seq), 0
+        ) as balance_before
+    from {{ ref('fct_credit_ledger') }}
+),
+
+overrides as (
+    select customer_id, low_balance_threshold as warning_limit
+    from {{ ref('int_customers_validated') }}
+    where is_current and low_balance_threshold is not null
+),
+
+-- One threshold per customer at any instant: the override over all time, else the plan spells.
+limits as (
+    select
+        customer_id,
+        cast(null as timestamp) as started_at,
+        cast(null as timestamp) as ended_at,
+        warning_limit,
+        true as is_override
+    from overrides
+    union all
+    select spells.customer_id, spells.started_at, spells.ended_at, plans.warning_limit, false as is_override
+    from {{ ref('int_plan_spells') }} as spells
+    inner join {{ ref('stg_catalog__plans') }} as plans on spells.plan_id = plans.plan_id
+    where spells.customer_id not in (select customer_id from overrides)
+),
+
+low_balance as (
+    select
+        ledger.customer_id, 'low_balance' as alert_type, ledger.entry_at as triggered_at,
+        -- Plan-limit details keep their shape so that alert_ids already sent do not change.
+        case
+            when limits.is_override
+                then json_object(
+                    'balance', ledger.balance_after, 'warning_limit', limits.warning_limit,
+                    'threshold_source', 'customer'
+                )
+            else json_object('balance', ledger.balance_after, 'warning_limit', limits.warning_limit)
+        end as details
+    from ledger
+    inner join limits
+        on
+            ledger.customer_id = limits.customer_id
+            and (limits.started_at is null or ledger.entry_at >= limits.started_at)
+            and (limits.ended_at is null or ledger.entry_at < limits.ended_at)
+    where ledger.balance_before >= limits.warning_limit and ledger.balance_after < limits.warning_limit
+),
+
+depleted as (
+    select
+        customer_id, 'balance_depleted', entry_at,
+        json_object('balance', balance_after)
+    from ledger
+    where balance_before > 0 and balance_after <= 0
+),
+
+unfunded as (
+    select
+        customer_id, 'unfunded_usage', min(entry_at),
+        json_object('period', period, 'credits', -sum(credits))
+    from ledger
+    where entry_type = 'unfunded'
+    group by customer_id, period
+),
+
+expiring as (
+    select
+        grants.customer_id, 'credits_expiring',
+        grants.expires_at - to_days(days.days_before) as triggered_at,
+        json_object(
+            'grant_id', grants.grant_id, 'expires_at', grants.expires_at, 'days_before', days.days_before,
+            'credits', sum(ledger.credits)
+        )
+    from {{ ref('fct_grants') }} as grants
+    cross join {{ ref('stg_catalog__alert_expiring_days') }} as days
+    inner join ledger
+        on ledger.grant_id = grants.grant_id and ledger.entry_at < grants.expires_at - to_days(days.days_before)
+    where
+        grants.expires_at is not null
+        and grants.expires_at - to_days(days.days_before) > grants.effective_at
+    group by grants.customer_id, grants.grant_id, grants.expires_at, days.days_before
+    having sum(ledger.credits) > 0
+),
+
+daily as (
+    select
+        customer_id, balance_date, consumed_credits,
+        median(consumed_credits) over trailing_window as trailing_median,
+        count(*) over trailing_window as trailing_days
+    from {{ ref('fct_balances_daily') }}
+    window trailing_window as (partition by customer_id order by balance_date rows between 28 preceding and 1 preceding)
+),
+
+spikes as (
+    select
+        daily.customer_id, 'usage_spike', cast(daily.balance_date as timestamp) + interval 1 day,
+        json_object('date', daily.balance_date, 'credits', daily.consumed_credits, 'trailing_median', daily.trailing_median)
+    from daily
+    cross join (
+        select cast(value as decimal(38, 6)) as factor
+        from {{ ref('stg_catalog__settings') }} where setting = 'usage_spike_factor'
+    ) as k
+    where daily.trailing_days >= 7 and daily.trailing_median > 0 and daily.consumed_credits > k.factor * daily.trailing_median
+),
+
+alerts as (
+    -- The same notice twice at one instant (a balance depleted, refilled and depleted again
+    -- within it) is one notification.
+    select distinct * from (
+        select * from low_balance
+        union all
+        select * from depleted
+        union all
+        select * from unfunded
+        union all
+        select * from expiring
+        union all
+        select * from spikes
+    ) as notices
+)
+
+select
+    md5(customer_id || '|' || alert_type || '|' || strftime(triggered_at, '%Y-%m-%dT%H:%M:%S') || '|' || cast(details as varchar))
+        as alert_id,
+    customer_id,
+    alert_type,
+    triggered_at,
+    details
+from alerts
+where triggered_at <= (select as_of_at from as_of)
