@@ -46,7 +46,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from credits_warehouse.catalog import Catalog, load_catalog
+from credits_warehouse.catalog import Bundle, Catalog, Plan, load_catalog
 from credits_warehouse.ingest import FEED_COLUMNS, OPTIONAL_FEED_COLUMNS
 from credits_warehouse.quarantine import EVENT_REASONS
 
@@ -328,22 +328,38 @@ def _model_mix(catalog: Catalog) -> tuple[list[str], np.ndarray]:
     return models, weights / weights.sum()
 
 
-def _reference_feeds(
-    rng: np.random.Generator,
-    catalog: Catalog,
-    n: int,
-    start_day: dt.date,
-    end_day: dt.date,
-    events: int,
-) -> tuple[_World, dict[str, tuple[list[str], list[list[object]]]], dict[str, int]]:
-    start, end = _epoch(start_day), _epoch(end_day)
+@dataclass(frozen=True)
+class _Population:
+    """The customers as drawn, before any feed row: what the feeds and the world share."""
+
+    start: int  # epoch seconds
+    end: int  # exclusive
+    width: int  # digits of a customer number
+    ids: list[str]
+    unknown: str  # a customer id that no feed defines
+    countries: list[str]
+    currency: list[str]
+    weight: np.ndarray  # share of events
+    rank: np.ndarray  # by weight, 0 = heaviest
+    is_new: np.ndarray  # starts some days after `start`
+    users: np.ndarray  # user_ids per customer
+    active_from: np.ndarray  # epoch seconds; events start here
+    created_at: np.ndarray  # epoch seconds
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @property
+    def span(self) -> int:
+        return self.end - self.start
+
+
+def _draw_population(rng: np.random.Generator, n: int, start: int, end: int) -> _Population:
+    """Draw each customer's weight, country and users, and when they were created and start."""
     span = end - start
     width = max(5, len(str(n)))
-    customer_ids = [f"cus_{i + 1:0{width}d}" for i in range(n)]
-    unknown = "cus_" + "9" * width if n < 10**width - 1 else f"cus_unknown_{n + 1}"
-
     weight = _customer_weights(rng, n)
-    rank = np.argsort(np.argsort(-weight))  # 0 = heaviest
     countries = [COUNTRIES[i] for i in rng.choice(len(COUNTRIES), n, p=COUNTRY_P)]
     is_new = rng.random(n) < 0.35
     if is_new.all():
@@ -359,47 +375,63 @@ def _reference_feeds(
         np.minimum(start, active_from - rng.integers(0, 3 * DAY, n)),
         start - rng.integers(14 * DAY, 730 * DAY, n),
     )
-    created_at = np.minimum(created_at, start)
+    return _Population(
+        start=start,
+        end=end,
+        width=width,
+        ids=[f"cus_{i + 1:0{width}d}" for i in range(n)],
+        unknown="cus_" + "9" * width if n < 10**width - 1 else f"cus_unknown_{n + 1}",
+        countries=countries,
+        currency=[CURRENCY[country] for country in countries],
+        weight=weight,
+        rank=np.argsort(np.argsort(-weight)),
+        is_new=is_new,
+        users=users,
+        active_from=active_from,
+        created_at=np.minimum(created_at, start),
+    )
 
-    customers = []
-    external_ids = []
-    currency = []
-    for i in range(n):
-        country = countries[i]
-        name = _company(rng, i, country)
-        first = _slug(name.split()[0].split("'")[0]) or "customer"
-        external = f"{first}-{i + 1:0{width}d}"
-        external_ids.append(external)
-        currency.append(CURRENCY[country])
-        local = ("billing", "finance", "accounts", "ap", "ops")[int(rng.integers(5))]
-        email = f"{local}@{_slug(' '.join(name.split()[:2]))}.example"
-        customers.append(
-            [
-                customer_ids[i],
-                external,
-                name,
-                email,
-                _address(rng, country),
-                country,
-                CURRENCY[country],
-                TAX_RATE[country],
-                _iso(created_at[i]),
-            ]
-        )
 
-    # Later versions of a few customers with the optional low_balance_threshold set, and
-    # one with a negative threshold: quarantined, so its customers.csv version stays current.
-    settings_columns = [*FEED_COLUMNS["customers"], *OPTIONAL_FEED_COLUMNS["customers"]]
+def _customer_row(rng: np.random.Generator, people: _Population, i: int) -> list[object]:
+    """Customer i's row of customers.csv; the external id is the name's first word and i."""
+    country = people.countries[i]
+    name = _company(rng, i, country)
+    first = _slug(name.split()[0].split("'")[0]) or "customer"
+    local = ("billing", "finance", "accounts", "ap", "ops")[int(rng.integers(5))]
+    email = f"{local}@{_slug(' '.join(name.split()[:2]))}.example"
+    return [
+        people.ids[i],
+        f"{first}-{i + 1:0{people.width}d}",
+        name,
+        email,
+        _address(rng, country),
+        country,
+        CURRENCY[country],
+        TAX_RATE[country],
+        _iso(people.created_at[i]),
+    ]
+
+
+def _customer_settings(customers: list[list[object]]) -> tuple[list[str], list[list[object]]]:
+    """Columns and rows of customers.jsonl: later versions of a few customers with the
+    optional low_balance_threshold set, and one with a negative threshold (quarantined, so
+    its customers.csv version stays current)."""
+    columns = [*FEED_COLUMNS["customers"], *OPTIONAL_FEED_COLUMNS["customers"]]
     settings = [
         [*customers[i], LOW_BALANCE_THRESHOLDS[k % len(LOW_BALANCE_THRESHOLDS)]]
-        for k, i in enumerate(range(2, n, LOW_BALANCE_EVERY))
+        for k, i in enumerate(range(2, len(customers), LOW_BALANCE_EVERY))
     ]
     settings.append([*customers[0], "-100"])
+    return columns, settings
 
-    # Subscriptions: ~10% none; free or pro; ~10% of customers upgrade free -> pro.
-    free, pro = _plans(catalog)
+
+def _first_plans(
+    rng: np.random.Generator, people: _Population, free: str | None, pro: str | None
+) -> dict[int, str | None]:
+    """Each subscribed customer's first plan: ~10% have none; heavy customers mostly pro."""
+    n = people.n
     has_sub = rng.random(n) >= 0.10
-    pro_p = np.where(rank < max(1, n // 5), 0.75, 0.35)
+    pro_p = np.where(people.rank < max(1, n // 5), 0.75, 0.35)
     on_pro = rng.random(n) < pro_p
     if free is None:
         has_sub[:] = False
@@ -409,6 +441,16 @@ def _reference_feeds(
     for i in range(n):
         if has_sub[i]:
             plan_of[i] = pro if on_pro[i] else free
+    return plan_of
+
+
+def _subscriptions(
+    rng: np.random.Generator, catalog: Catalog, people: _Population
+) -> tuple[dict[int, str | None], list[list[object]]]:
+    """Each customer's plan and the subscriptions feed; ~10% of customers upgrade free -> pro."""
+    n, end, ids, active_from = people.n, people.end, people.ids, people.active_from
+    free, pro = _plans(catalog)
+    plan_of = _first_plans(rng, people, free, pro)
     upgrade = np.zeros(n, dtype=bool)
     free_subs = np.array([i for i, p in plan_of.items() if p == free and pro is not None])
     if len(free_subs):
@@ -420,187 +462,255 @@ def _reference_feeds(
         if i not in plan_of:
             continue
         if upgrade[i]:
-            subscriptions.append([customer_ids[i], free, _iso(active_from[i]), _iso(change_at[i])])
-            subscriptions.append([customer_ids[i], pro, _iso(change_at[i]), None])
+            subscriptions.append([ids[i], free, _iso(active_from[i]), _iso(change_at[i])])
+            subscriptions.append([ids[i], pro, _iso(change_at[i]), None])
         else:
-            subscriptions.append([customer_ids[i], plan_of[i], _iso(active_from[i]), None])
+            subscriptions.append([ids[i], plan_of[i], _iso(active_from[i]), None])
+    return plan_of, subscriptions
 
-    # Purchases, sized to cover the usage the plan does not.
+
+def _bundles_by_size(catalog: Catalog) -> list[Bundle]:
+    return sorted(catalog.bundles, key=lambda b: (b.credits + b.bonus_credits, b.id))
+
+
+def _expected_credits(catalog: Catalog, people: _Population, events: int) -> np.ndarray:
+    """Credits each customer's events will cost over the whole range (floats are fine here)."""
     rates = _rates(catalog)
     models, model_p = _model_mix(catalog)
     mean_tokens = TOKENS_MEDIAN * math.exp(TOKENS_SIGMA**2 / 2)
     credits_per_event = mean_tokens * sum(
         p * rates.get(m, 0.0) for m, p in zip(models, model_p, strict=True)
     )
-    usage = weight * events * (1 - NON_BILLABLE_SHARE) * credits_per_event
-    months = max(1.0, span / (30.44 * DAY))
-    bundles = sorted(catalog.bundles, key=lambda b: (b.credits + b.bonus_credits, b.id))
-    purchases_raw: list[tuple[int, int, str, str]] = []  # (at, customer, bundle, currency)
-    for i in range(n):
+    return people.weight * events * (1 - NON_BILLABLE_SHARE) * credits_per_event
+
+
+def _buy_probability(plan: Plan | None, need: float) -> float:
+    """How likely a customer buys bundles: always without a plan, mostly when short."""
+    if plan is None:
+        return 1.0
+    if need > 0:
+        return 0.9 if plan.overage == "none" else 0.5
+    return 0.12
+
+
+def _bundle_for(affordable: list[Bundle], need: float) -> Bundle:
+    """The last (largest) bundle that fits into `need` twice, else the smallest."""
+    bundle = affordable[0]
+    for b in affordable:
+        if float(b.credits + b.bonus_credits) * 2 <= need:
+            bundle = b
+    return bundle
+
+
+def _purchase_times(
+    rng: np.random.Generator, people: _Population, i: int, bundle: Bundle, need: float
+) -> list[tuple[int, int, str, str]]:
+    """Customer i's purchases of `bundle`, enough to cover `need` (at most 24), the first
+    soon after they start."""
+    end, active_from = people.end, people.active_from
+    size = float(bundle.credits + bundle.bonus_credits)
+    count = int(min(24, max(1, math.ceil(max(need, 0.0) / size))))
+    last = end - DAY if end - DAY > active_from[i] else end - 60
+    times = np.sort(rng.integers(active_from[i], max(active_from[i] + 1, last), count))
+    times[0] = min(int(times[0]), int(active_from[i]) + int(rng.integers(60, 3 * 3600)))
+    times = np.minimum(times, end - 120)
+    return [(int(at), i, bundle.id, people.currency[i]) for at in times]
+
+
+def _planned_purchases(
+    rng: np.random.Generator,
+    catalog: Catalog,
+    bundles: list[Bundle],
+    people: _Population,
+    plan_of: dict[int, str | None],
+    events: int,
+) -> list[tuple[int, int, str, str]]:
+    """(at, customer, bundle, currency) of every purchase in time order, sized to cover the
+    usage the plan does not."""
+    usage = _expected_credits(catalog, people, events)
+    months = max(1.0, people.span / (30.44 * DAY))
+    planned: list[tuple[int, int, str, str]] = []
+    for i in range(people.n):
         plan_id = plan_of.get(i)
         plan = catalog.plan(plan_id) if plan_id else None
         included = float(plan.included_credits) * months if plan else 0.0
         need = usage[i] - included
-        affordable = [b for b in bundles if currency[i] in b.prices]
-        if not affordable:
+        affordable = [b for b in bundles if people.currency[i] in b.prices]
+        if not affordable or rng.random() >= _buy_probability(plan, need):
             continue
-        if plan is None:
-            p_buy = 1.0
-        elif need > 0:
-            p_buy = 0.9 if plan.overage == "none" else 0.5
-        else:
-            p_buy = 0.12
-        if rng.random() >= p_buy:
-            continue
-        bundle = affordable[0]
-        for b in affordable:
-            if float(b.credits + b.bonus_credits) * 2 <= need:
-                bundle = b
-        size = float(bundle.credits + bundle.bonus_credits)
-        count = int(min(24, max(1, math.ceil(max(need, 0.0) / size))))
-        last = end - DAY if end - DAY > active_from[i] else end - 60
-        times = np.sort(rng.integers(active_from[i], max(active_from[i] + 1, last), count))
-        times[0] = min(int(times[0]), int(active_from[i]) + int(rng.integers(60, 3 * 3600)))
-        times = np.minimum(times, end - 120)
-        for at in times:
-            purchases_raw.append((int(at), i, bundle.id, currency[i]))
-    purchases_raw.sort()
-    statuses = rng.choice(3, len(purchases_raw), p=[0.93, 0.05, 0.02])
-    if len(purchases_raw) >= 3:
-        pick = rng.choice(len(purchases_raw), 2, replace=False)
+        planned += _purchase_times(rng, people, i, _bundle_for(affordable, need), need)
+    planned.sort()
+    return planned
+
+
+def _purchase_statuses(rng: np.random.Generator, count: int) -> np.ndarray:
+    """0 succeeded, 1 failed, 2 refunded; from three purchases on, each status occurs."""
+    statuses = rng.choice(3, count, p=[0.93, 0.05, 0.02])
+    if count >= 3:
+        pick = rng.choice(count, 2, replace=False)
         if not (statuses == 1).any():
             statuses[pick[0]] = 1
         if not (statuses == 2).any():
             statuses[pick[1]] = 2
-    quantities = np.where(rng.random(len(purchases_raw)) < 0.1, 2, 1)
+    return statuses
+
+
+def _refund(rng: np.random.Generator, purchase_id: str, at: int, end: int) -> list[object]:
+    """A refund within ten days of the purchase; its id is set once all refunds are sorted."""
+    refunded_at = min(at + int(rng.integers(3600, 10 * DAY)), end - 60)
+    reason = ("customer request", "duplicate charge", "accidental purchase")[int(rng.integers(3))]
+    return [None, purchase_id, _iso(max(refunded_at, at + 1)), reason]
+
+
+def _purchase_rows(
+    rng: np.random.Generator,
+    catalog: Catalog,
+    people: _Population,
+    planned: list[tuple[int, int, str, str]],
+) -> tuple[list[list[object]], list[list[object]]]:
+    """The purchases and refunds feeds for the planned purchases; ~10% buy two at once."""
+    statuses = _purchase_statuses(rng, len(planned))
+    quantities = np.where(rng.random(len(planned)) < 0.1, 2, 1)
     purchases = []
     refunds = []
-    purchase_counter = 0
-    for (at, i, bundle_id, cur), status, qty in zip(
-        purchases_raw, statuses, quantities, strict=True
-    ):
-        purchase_counter += 1
-        purchase_id = f"pur_{purchase_counter:06d}"
+    rows = zip(planned, statuses, quantities, strict=True)
+    for number, ((at, i, bundle_id, cur), status, qty) in enumerate(rows, start=1):
+        purchase_id = f"pur_{number:06d}"
         price = catalog.bundle(bundle_id).prices[cur] * int(qty)
         status_name = ("succeeded", "failed", "refunded")[int(status)]
         purchases.append(
-            [purchase_id, customer_ids[i], bundle_id, int(qty), _iso(at), price, cur, status_name]
+            [purchase_id, people.ids[i], bundle_id, int(qty), _iso(at), price, cur, status_name]
         )
         if status_name == "refunded":
-            refunded_at = min(at + int(rng.integers(3600, 10 * DAY)), end - 60)
-            reason = ("customer request", "duplicate charge", "accidental purchase")[
-                int(rng.integers(3))
-            ]
-            refunds.append([None, purchase_id, _iso(max(refunded_at, at + 1)), reason])
+            refunds.append(_refund(rng, purchase_id, at, people.end))
     refunds.sort(key=lambda r: (r[2], r[1]))
     for k, row in enumerate(refunds, start=1):
         row[0] = f"ref_{k:06d}"
-    # Deliberately broken purchases: an unknown bundle and a non-ISO currency.
-    reference_quarantine = {"customers": 1, "purchases": 0, "grants": 0}
-    if bundles:
-        buyer = int(rng.integers(n))
-        at = start + int(rng.integers(0, max(1, span - DAY)))
-        purchase_counter += 1
-        purchases.append(
-            [
-                f"pur_{purchase_counter:06d}",
-                customer_ids[buyer],
-                "pack_unknown",
-                1,
-                _iso(at),
-                5000,
-                "USD",
-                "succeeded",
-            ]
-        )
-        usd = bundles[0].prices.get("USD", next(iter(bundles[0].prices.values())))
-        purchase_counter += 1
-        purchases.append(
-            [
-                f"pur_{purchase_counter:06d}",
-                customer_ids[buyer],
-                bundles[0].id,
-                1,
-                _iso(at + 600),
-                usd,
-                "usd",
-                "succeeded",
-            ]
-        )
-        reference_quarantine["purchases"] = 2
+    return purchases, refunds
 
-    # Grants from the grants feed.
+
+def _broken_purchases(
+    rng: np.random.Generator, bundles: list[Bundle], people: _Population, number: int
+) -> list[list[object]]:
+    """Deliberately broken purchases, numbered from `number`: an unknown bundle and a
+    non-ISO currency. Nothing without bundles."""
+    if not bundles:
+        return []
+    buyer = people.ids[int(rng.integers(people.n))]
+    at = people.start + int(rng.integers(0, max(1, people.span - DAY)))
+    usd = bundles[0].prices.get("USD", next(iter(bundles[0].prices.values())))
+    return [
+        [f"pur_{number:06d}", buyer, "pack_unknown", 1, _iso(at), 5000, "USD", "succeeded"],
+        [f"pur_{number + 1:06d}", buyer, bundles[0].id, 1, _iso(at + 600), usd, "usd", "succeeded"],
+    ]
+
+
+# A grant is drawn as (kind, credits, at, expires after days, priority, cost, reason, by).
+_GrantArgs = tuple[str, str, int, int | None, int | None, str | None, str, str]
+_GRANT_KINDS = frozenset(
+    {"promotional", "compensation", "referral", "starting_balance", "adjustment"}
+)
+
+
+def _welcome_grant(catalog: Catalog) -> tuple[str, int]:
+    """Credits and lifetime in days of a welcome grant: the `welcome` promotion's, else the
+    first promotion's, else 500 for 30 days."""
     promo = next((p for p in catalog.promotions if p.id == "welcome"), None) or (
         catalog.promotions[0] if catalog.promotions else None
     )
     welcome_credits = str(promo.credits) if promo else "500"
     welcome_days = (promo.expires_after_days if promo else 30) or 30
-    grants_raw: list[list[object]] = []
+    return welcome_credits, welcome_days
 
-    def rand_at(i: int) -> int:
-        lo = int(active_from[i])
-        return lo + int(rng.integers(0, max(1, end - DAY - lo)))
 
-    def grant(i: int, kind: str, credits: str, at: int, expires_days, priority, cost, reason, by):
-        expires = _iso(at + expires_days * DAY) if expires_days else None
-        grants_raw.append([at, customer_ids[i], kind, credits, expires, priority, cost, reason, by])
+def _grant_row(people: _Population, i: int, grant: _GrantArgs) -> list[object]:
+    """A grants row for customer i, `at` first so that rows sort by time; numbered later."""
+    kind, credits, at, expires_days, priority, cost, reason, by = grant
+    expires = _iso(at + expires_days * DAY) if expires_days else None
+    return [at, people.ids[i], kind, credits, expires, priority, cost, reason, by]
 
-    kinds_needed = {"promotional", "compensation", "referral", "starting_balance", "adjustment"}
-    for i in range(n):
-        if is_new[i] and rng.random() < 0.85:
-            grant(
-                i,
-                "promotional",
-                welcome_credits,
-                int(active_from[i]),
-                welcome_days,
-                None,
-                None,
-                "welcome",
-                "system",
-            )
-        if rng.random() < 0.08:
-            credits = ("1000", "2500")[int(rng.integers(2))]
-            grant(i, "promotional", credits, rand_at(i), 60, 10, None, "launch promo", "marketing")
-        if rng.random() < 0.05:
-            other = customer_ids[int(rng.integers(n))]
-            grant(i, "referral", "1000", rand_at(i), 90, None, None, f"referred {other}", "system")
-        if rng.random() < 0.03:
-            credits = str(int(rng.integers(5, 100)) * 50)
-            incident = f"INC-{int(rng.integers(100, 999))}"
-            grant(i, "compensation", credits, rand_at(i), None, None, "0", incident, "support")
-        if not is_new[i] and rng.random() < 0.20:
-            credits = str(int(rng.integers(10, 500)) * 100)
-            cost = "0.8" if rng.random() < 0.5 else None
-            grant(i, "starting_balance", credits, start, None, None, cost, "migrated", "migration")
-        if rng.random() < 0.03:
-            cents = int(rng.integers(1, 5000)) * (1 if rng.random() < 0.5 else -1)
-            credits = f"{cents / 100:.2f}"
-            grant(i, "adjustment", credits, rand_at(i), None, None, None, "correction", "finance")
-    for kind in sorted(kinds_needed - {g[2] for g in grants_raw}):
-        i = int(rng.integers(n))
-        if kind == "starting_balance":
-            grant(i, kind, "5000", start, None, None, "0.8", "migrated", "migration")
-        elif kind == "adjustment":
-            grant(i, kind, "-25.50", rand_at(i), None, None, None, "correction", "finance")
-        elif kind == "promotional":
-            grant(i, kind, "1000", rand_at(i), 60, 10, None, "launch promo", "marketing")
-        elif kind == "referral":
-            grant(i, kind, "1000", rand_at(i), 90, None, None, "referral", "system")
-        else:
-            grant(i, kind, "750", rand_at(i), None, None, "0", "INC-101", "support")
-    grants_raw.sort(key=lambda g: (g[0], g[1], g[2]))
-    grants = [
-        [f"gr_{k:06d}", *g[1:3], g[3], _iso(g[0]), *g[4:]] for k, g in enumerate(grants_raw, 1)
-    ]
+
+def _random_time(rng: np.random.Generator, people: _Population, i: int) -> int:
+    """A moment between customer i's start and a day before the end."""
+    lo = int(people.active_from[i])
+    return lo + int(rng.integers(0, max(1, people.end - DAY - lo)))
+
+
+def _customer_grants(
+    rng: np.random.Generator, people: _Population, i: int, welcome: tuple[str, int]
+) -> list[_GrantArgs]:
+    """Customer i's grants: welcome credits for most new customers, and now and then a launch
+    promotion, a referral, a compensation, a migrated balance or an adjustment."""
+    welcome_credits, welcome_days = welcome
+    grants: list[_GrantArgs] = []
+    if people.is_new[i] and rng.random() < 0.85:
+        at = int(people.active_from[i])
+        grants.append(
+            ("promotional", welcome_credits, at, welcome_days, None, None, "welcome", "system")
+        )
+    if rng.random() < 0.08:
+        credits = ("1000", "2500")[int(rng.integers(2))]
+        at = _random_time(rng, people, i)
+        grants.append(("promotional", credits, at, 60, 10, None, "launch promo", "marketing"))
+    if rng.random() < 0.05:
+        other = people.ids[int(rng.integers(people.n))]
+        at = _random_time(rng, people, i)
+        grants.append(("referral", "1000", at, 90, None, None, f"referred {other}", "system"))
+    if rng.random() < 0.03:
+        credits = str(int(rng.integers(5, 100)) * 50)
+        incident = f"INC-{int(rng.integers(100, 999))}"
+        at = _random_time(rng, people, i)
+        grants.append(("compensation", credits, at, None, None, "0", incident, "support"))
+    if not people.is_new[i] and rng.random() < 0.20:
+        credits = str(int(rng.integers(10, 500)) * 100)
+        cost = "0.8" if rng.random() < 0.5 else None
+        at = people.start
+        grants.append(("starting_balance", credits, at, None, None, cost, "migrated", "migration"))
+    if rng.random() < 0.03:
+        cents = int(rng.integers(1, 5000)) * (1 if rng.random() < 0.5 else -1)
+        credits = f"{cents / 100:.2f}"
+        at = _random_time(rng, people, i)
+        grants.append(("adjustment", credits, at, None, None, None, "correction", "finance"))
+    return grants
+
+
+def _missing_grant(rng: np.random.Generator, people: _Population, kind: str) -> list[object]:
+    """A grant of `kind` for a random customer, for a kind that no customer drew."""
+    i = int(rng.integers(people.n))
+    if kind == "starting_balance":
+        grant = (kind, "5000", people.start, None, None, "0.8", "migrated", "migration")
+        return _grant_row(people, i, grant)
+    at = _random_time(rng, people, i)
+    if kind == "adjustment":
+        grant = (kind, "-25.50", at, None, None, None, "correction", "finance")
+    elif kind == "promotional":
+        grant = (kind, "1000", at, 60, 10, None, "launch promo", "marketing")
+    elif kind == "referral":
+        grant = (kind, "1000", at, 90, None, None, "referral", "system")
+    else:
+        grant = (kind, "750", at, None, None, "0", "INC-101", "support")
+    return _grant_row(people, i, grant)
+
+
+def _grants(rng: np.random.Generator, catalog: Catalog, people: _Population) -> list[list[object]]:
+    """The grants feed in time order, every kind at least once, and last a grant for a
+    customer that does not exist."""
+    welcome = _welcome_grant(catalog)
+    drawn = []
+    for i in range(people.n):
+        drawn += [_grant_row(people, i, g) for g in _customer_grants(rng, people, i, welcome)]
+    for kind in sorted(_GRANT_KINDS - {g[2] for g in drawn}):
+        drawn.append(_missing_grant(rng, people, kind))
+    drawn.sort(key=lambda g: (g[0], g[1], g[2]))
+    grants = [[f"gr_{k:06d}", *g[1:3], g[3], _iso(g[0]), *g[4:]] for k, g in enumerate(drawn, 1)]
     # A grant for a customer that does not exist.
     grants.append(
         [
             f"gr_{len(grants) + 1:06d}",
-            unknown,
+            people.unknown,
             "promotional",
             "500",
-            _iso(start + span // 2),
+            _iso(people.start + people.span // 2),
             None,
             None,
             None,
@@ -608,60 +718,97 @@ def _reference_feeds(
             "system",
         ]
     )
-    reference_quarantine["grants"] = 1
+    return grants
 
-    # Auto top-ups: ~15% of customers, mostly those who buy bundles.
-    buyers = {p[1] for p in purchases_raw}
-    auto_topups = []
-    if bundles:
-        k = max(1, round(0.15 * n))
-        p = np.array([4.0 if i in buyers else 1.0 for i in range(n)])
-        chosen = np.sort(rng.choice(n, k, replace=False, p=p / p.sum()))
-        for i in chosen:
-            affordable = [b for b in bundles if currency[i] in b.prices] or bundles
-            bundle = affordable[int(rng.integers(len(affordable)))]
-            threshold = (500, 1000, 2000, 5000)[int(rng.integers(4))]
-            enabled_from = int(active_from[i]) + int(rng.integers(0, 2 * DAY))
-            enabled_to = None
-            if rng.random() < 0.2 and end - enabled_from > 2 * DAY:
-                enabled_to = _iso(enabled_from + int(rng.integers(DAY, end - enabled_from - DAY)))
-            auto_topups.append(
-                [
-                    customer_ids[i],
-                    threshold,
-                    bundle.id,
-                    int(rng.integers(1, 5)),
-                    _iso(min(enabled_from, end - DAY)),
-                    enabled_to,
-                ]
-            )
 
-    world = _World(
-        start=start,
-        end=end,
-        customer_ids=customer_ids,
-        external_ids=external_ids,
-        currency=currency,
-        weight=weight,
-        users=users,
-        active_from=active_from,
-        existing=np.flatnonzero(~is_new),
-        unknown_customer=unknown,
+def _auto_topup(
+    rng: np.random.Generator, bundles: list[Bundle], people: _Population, i: int
+) -> list[object]:
+    """Customer i's auto top-up: a bundle in their currency bought below a threshold; ~20%
+    switch it off again."""
+    end = people.end
+    affordable = [b for b in bundles if people.currency[i] in b.prices] or bundles
+    bundle = affordable[int(rng.integers(len(affordable)))]
+    threshold = (500, 1000, 2000, 5000)[int(rng.integers(4))]
+    enabled_from = int(people.active_from[i]) + int(rng.integers(0, 2 * DAY))
+    enabled_to = None
+    if rng.random() < 0.2 and end - enabled_from > 2 * DAY:
+        enabled_to = _iso(enabled_from + int(rng.integers(DAY, end - enabled_from - DAY)))
+    quantity = int(rng.integers(1, 5))
+    return [
+        people.ids[i],
+        threshold,
+        bundle.id,
+        quantity,
+        _iso(min(enabled_from, end - DAY)),
+        enabled_to,
+    ]
+
+
+def _auto_topups(
+    rng: np.random.Generator, bundles: list[Bundle], people: _Population, buyers: set[int]
+) -> list[list[object]]:
+    """Auto top-ups of ~15% of customers, mostly those who buy bundles."""
+    if not bundles:
+        return []
+    n = people.n
+    k = max(1, round(0.15 * n))
+    p = np.array([4.0 if i in buyers else 1.0 for i in range(n)])
+    chosen = np.sort(rng.choice(n, k, replace=False, p=p / p.sum()))
+    return [_auto_topup(rng, bundles, people, i) for i in chosen]
+
+
+def _world(people: _Population, customers: list[list[object]]) -> _World:
+    return _World(
+        start=people.start,
+        end=people.end,
+        customer_ids=people.ids,
+        external_ids=[row[1] for row in customers],
+        currency=people.currency,
+        weight=people.weight,
+        users=people.users,
+        active_from=people.active_from,
+        existing=np.flatnonzero(~people.is_new),
+        unknown_customer=people.unknown,
     )
+
+
+def _reference_feeds(
+    rng: np.random.Generator,
+    catalog: Catalog,
+    n: int,
+    start_day: dt.date,
+    end_day: dt.date,
+    events: int,
+) -> tuple[_World, dict[str, tuple[list[str], list[list[object]]]], dict[str, int]]:
+    """The reference feeds (header and rows of each), the world the events are drawn from,
+    and how many rows of each feed are deliberately broken."""
+    # One generator makes every draw: calling these in another order changes the output.
+    people = _draw_population(rng, n, _epoch(start_day), _epoch(end_day))
+    customers = [_customer_row(rng, people, i) for i in range(n)]
+    plan_of, subscriptions = _subscriptions(rng, catalog, people)
+    bundles = _bundles_by_size(catalog)
+    planned = _planned_purchases(rng, catalog, bundles, people, plan_of, events)
+    purchases, refunds = _purchase_rows(rng, catalog, people, planned)
+    broken = _broken_purchases(rng, bundles, people, len(purchases) + 1)
+    grants = _grants(rng, catalog, people)
+    auto_topups = _auto_topups(rng, bundles, people, {p[1] for p in planned})
     # Each feed's header is its SPEC §2.2 columns, as ingest defines them.
     rows = {
         "customers": customers,
         "subscriptions": subscriptions,
-        "purchases": purchases,
+        "purchases": purchases + broken,
         "grants": grants,
         "auto_topups": auto_topups,
         "refunds": refunds,
     }
     feeds = {
         **{feed: (FEED_COLUMNS[feed], feed_rows) for feed, feed_rows in rows.items()},
-        CUSTOMER_SETTINGS: (settings_columns, settings),
+        CUSTOMER_SETTINGS: _customer_settings(customers),
     }
-    return world, feeds, reference_quarantine
+    # Broken on purpose: the negative threshold, those purchases, the unknown customer's grant.
+    reference_quarantine = {"customers": 1, "purchases": len(broken), "grants": 1}
+    return _world(people, customers), feeds, reference_quarantine
 
 
 # --------------------------------------------------------------------------------------------
@@ -758,6 +905,142 @@ def _day_counts(rng: np.random.Generator, start: dt.date, days: int, events: int
     weights = weights * (1 + 0.02 * np.arange(days) / 30.44)  # slow growth
     weights = weights * rng.gamma(50.0, 1 / 50.0, days)  # day-to-day noise
     return rng.multinomial(events, weights / weights.sum())
+
+
+# Where a valid event goes (the `dest` column).
+_TO_JSONL, _TO_LATE, _TO_FLAT_PARQUET, _TO_JSON_PARQUET, _TO_API = range(5)
+
+
+@dataclass
+class _MonthPlan:
+    """One month's drawn rows and where each goes, before anything is written."""
+
+    valid: pl.DataFrame | None  # valid events with dest, part and seq; None without events
+    extra: pl.DataFrame  # copies and dirty rows: line, part, pos, seq
+    parts: int  # JSONL parts
+    late: int  # valid events routed to the next month's folder
+    non_billable: int
+    duplicates: int
+    conflicting_duplicates: int
+    dirty: list[str]  # the reason of each dirty row
+
+    @property
+    def n(self) -> int:
+        return 0 if self.valid is None else self.valid.height
+
+
+def _copy_lines(
+    frame: pl.DataFrame,
+    dup_src: np.ndarray,
+    conf_src: np.ndarray,
+    copies: list[tuple[np.ndarray, np.ndarray]],
+) -> list[pl.DataFrame]:
+    """Lines of the exact copies and of the conflicting ones (other tokens), each with the
+    part it goes into and its position (the original's time plus a delay)."""
+    (dup_part, dup_delay), (conf_part, conf_delay) = copies
+    conf_frame = _format_events(
+        frame[conf_src].with_columns((pl.col("tokens") * 2 + 1).alias("tokens"))
+    )
+    return [
+        pl.DataFrame(
+            {
+                "line": frame["line"].gather(dup_src),
+                "part": dup_part,
+                "pos": frame["ts"].gather(dup_src).to_numpy() + dup_delay,
+            }
+        ),
+        pl.DataFrame(
+            {
+                "line": conf_frame["line"],
+                "part": conf_part,
+                "pos": conf_frame["ts"].to_numpy() + conf_delay,
+            }
+        ),
+    ]
+
+
+def _numbered(extra: list[pl.DataFrame], n: int) -> pl.DataFrame:
+    """The extra lines in one frame, their `seq` numbered on after the n valid events."""
+    frame = pl.concat(
+        [e.with_columns(pl.col("part").cast(pl.Int64), pl.col("pos").cast(pl.Int64)) for e in extra]
+    )
+    return frame.with_columns((pl.int_range(pl.len()) + n).alias("seq"))
+
+
+def _write_jsonl_parts(
+    folder: Path, month: _Month, parts: int, valid: pl.DataFrame | None, extra: pl.DataFrame
+) -> list[Path]:
+    """Write the month's JSONL parts, gzipped and plain in turn, lines in (pos, seq) order."""
+    written = []
+    for j in range(parts):
+        suffix = "jsonl.gz" if j % 2 == 0 else "jsonl"
+        path = folder / f"events-{month.tag}-part-{j + 1:03d}.{suffix}"
+        pieces = [extra.filter(pl.col("part") == j).select("line", "pos", "seq")]
+        if valid is not None:
+            pieces.insert(
+                0,
+                valid.filter((pl.col("dest") == _TO_JSONL) & (pl.col("part") == j)).select(
+                    "line", pl.col("ts").alias("pos"), "seq"
+                ),
+            )
+        lines = pl.concat(pieces).sort("pos", "seq")["line"]
+        _write_lines(path, lines)
+        written.append(path)
+    return written
+
+
+def _write_flat_parquet(folder: Path, month: _Month, parts: int, valid: pl.DataFrame) -> Path:
+    """Write the events routed to flat Parquet, a column per property, after the JSONL parts."""
+    path = folder / f"events-{month.tag}-part-{parts + 1:03d}.parquet"
+    _write_parquet(
+        path,
+        valid.filter(pl.col("dest") == _TO_FLAT_PARQUET).select(
+            "event_id",
+            "idempotency_key",
+            "customer_id",
+            "event_type",
+            "timestamp",
+            "model",
+            "tokens",
+            "user_id",
+        ),
+    )
+    return path
+
+
+def _write_json_parquet(folder: Path, month: _Month, parts: int, valid: pl.DataFrame) -> Path:
+    """Write the events routed to Parquet with `properties` as JSON text."""
+    path = folder / f"events-{month.tag}-part-{parts + 2:03d}.parquet"
+    _write_parquet(
+        path,
+        valid.filter(pl.col("dest") == _TO_JSON_PARQUET).select(
+            "event_id",
+            "idempotency_key",
+            "customer_id",
+            "event_type",
+            "timestamp",
+            pl.col("props").alias("properties"),
+        ),
+    )
+    return path
+
+
+def _write_api_batch(api_dir: Path, valid: pl.DataFrame) -> Path:
+    """Write the events routed to the API batch as a Hyperline-style {"events": [...]}."""
+    api = valid.filter(pl.col("dest") == _TO_API)["line"].to_list()
+    api_dir.mkdir(parents=True, exist_ok=True)
+    path = api_dir / "batch-0001.json"
+    body = ",\n".join("    " + line for line in api)
+    path.write_text('{"events": [\n' + body + "\n]}\n", encoding="utf-8")
+    return path
+
+
+def _write_late(next_folder: Path, month: _Month, valid: pl.DataFrame) -> Path:
+    """Write the month's late events into the next month's folder."""
+    next_folder.mkdir(parents=True, exist_ok=True)
+    path = next_folder / f"late-from-{month.tag}.jsonl"
+    _write_lines(path, valid.filter(pl.col("dest") == _TO_LATE)["line"])
+    return path
 
 
 class _EventWriter:
@@ -918,187 +1201,150 @@ class _EventWriter:
     # -- one month ----------------------------------------------------------------------------
 
     def month(self, index: int, months: list[_Month], counts: np.ndarray, n_voids: int) -> None:
-        rng = self.rng
+        """Write one month's event files (its late events go into the next month's folder)."""
         month = months[index]
         last = index == len(months) - 1
-        n = int(counts.sum())
-        folder = self.landing / "events" / month.folder
+        events_dir = self.landing / "events"
+        folder = events_dir / month.folder
         folder.mkdir(parents=True, exist_ok=True)
-        frame = self._valid(month, counts) if n else None
+        plan = self._draw_month(month, counts, n_voids, first=index == 0, last=last)
+        written = _write_jsonl_parts(folder, month, plan.parts, plan.valid, plan.extra)
+        if plan.valid is not None:
+            written.append(_write_flat_parquet(folder, month, plan.parts, plan.valid))
+            if index == 0:
+                written.append(_write_json_parquet(folder, month, plan.parts, plan.valid))
+                written.append(_write_api_batch(events_dir / "api", plan.valid))
+            if not last:
+                written.append(
+                    _write_late(events_dir / months[index + 1].folder, month, plan.valid)
+                )
+        self._tally(month, plan, written)
 
-        # Where each valid event goes.
-        dest = np.zeros(n, dtype=np.int8)  # 0 jsonl, 1 late, 2 flat parquet, 3 json parquet, 4 api
-        draw = rng.random(n)
+    def _draw_month(
+        self, month: _Month, counts: np.ndarray, n_voids: int, first: bool, last: bool
+    ) -> _MonthPlan:
+        """Draw the month's valid events, where each goes, the copies and dirty rows, and a
+        few events for the voids feed to name."""
+        # One generator makes every draw: calling these in another order changes the output.
+        rng = self.rng
+        n = int(counts.sum())
+        frame = self._valid(month, counts) if n else None
         is_llm = (frame["event_type"] == EVENT_TYPE).to_numpy() if n else np.zeros(0, bool)
-        if not last:
-            dest[draw < LATE_SHARE] = 1
-        flat_hi = LATE_SHARE + FLAT_PARQUET_SHARE
-        dest[(draw >= LATE_SHARE) & (draw < flat_hi) & is_llm] = 2
-        if index == 0:
-            dest[(draw >= flat_hi) & (draw < flat_hi + JSON_PARQUET_SHARE)] = 3
-            jsonl = np.flatnonzero(dest == 0)
-            k_api = min(API_BATCH_ROWS, len(jsonl) // 20)
-            if k_api:
-                dest[np.sort(rng.choice(jsonl, k_api, replace=False))] = 4
-        jsonl = np.flatnonzero(dest == 0)
+        dest = self._destinations(n, is_llm, first, last)
+        jsonl = np.flatnonzero(dest == _TO_JSONL)
         parts = max(2, math.ceil(len(jsonl) / JSONL_PART_ROWS))
         part = rng.integers(0, parts, n)
+        dup_src, conf_src = self._copy_sources(n, jsonl, dest, is_llm)
+        copies = [self._copy_placement(src, part, parts) for src in (dup_src, conf_src)]
+        dirty = self._dirty(month, n, last)
+        extra = [self._placed_dirty(dirty, month, parts)]
+        if frame is not None:
+            picked = np.concatenate([dup_src, conf_src])
+            self._keep_void_candidates(frame, month, dest, picked, n_voids)
+            frame = frame.with_columns(
+                pl.Series("dest", dest), pl.Series("part", part), pl.int_range(n).alias("seq")
+            )
+            extra = _copy_lines(frame, dup_src, conf_src, copies) + extra
+        return _MonthPlan(
+            valid=frame,
+            extra=_numbered(extra, n),
+            parts=parts,
+            late=int(np.count_nonzero(dest == _TO_LATE)),
+            non_billable=int((~is_llm).sum()),
+            duplicates=len(dup_src),
+            conflicting_duplicates=len(conf_src),
+            dirty=[reason for reason, _ in dirty],
+        )
 
-        # Exact duplicates and conflicting duplicates of JSONL lines, always after the original.
-        # Conflicting copies change `tokens`, so their sources are token-usage events.
+    def _destinations(self, n: int, is_llm: np.ndarray, first: bool, last: bool) -> np.ndarray:
+        """Where each valid event goes (_TO_*): late ones not in the last month, Parquet with
+        JSON properties and the API batch only in the first."""
+        rng = self.rng
+        dest = np.zeros(n, dtype=np.int8)
+        draw = rng.random(n)
+        if not last:
+            dest[draw < LATE_SHARE] = _TO_LATE
+        flat_hi = LATE_SHARE + FLAT_PARQUET_SHARE
+        dest[(draw >= LATE_SHARE) & (draw < flat_hi) & is_llm] = _TO_FLAT_PARQUET
+        if first:
+            dest[(draw >= flat_hi) & (draw < flat_hi + JSON_PARQUET_SHARE)] = _TO_JSON_PARQUET
+            jsonl = np.flatnonzero(dest == _TO_JSONL)
+            k_api = min(API_BATCH_ROWS, len(jsonl) // 20)
+            if k_api:
+                dest[np.sort(rng.choice(jsonl, k_api, replace=False))] = _TO_API
+        return dest
+
+    def _copy_sources(
+        self, n: int, jsonl: np.ndarray, dest: np.ndarray, is_llm: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The JSONL lines that get an exact duplicate, and those that get a conflicting one."""
+        rng = self.rng
         k_dup = min(len(jsonl), round(DUPLICATE_SHARE * n))
         dup_src = np.sort(rng.choice(jsonl, k_dup, replace=False)).astype(np.int64)
-        candidate = (dest == 0) & is_llm
+        # Conflicting copies change `tokens`, so their sources are token-usage events.
+        candidate = (dest == _TO_JSONL) & is_llm
         candidate[dup_src] = False
         rest = np.flatnonzero(candidate)
         k_conf = min(len(rest), max(1, round(n * DIRTY_RATE)))
         conf_src = np.sort(rng.choice(rest, k_conf, replace=False)).astype(np.int64)
-        picked = np.concatenate([dup_src, conf_src])
-        copies = []
-        for src in (dup_src, conf_src):
-            same = rng.random(len(src)) < 0.7
-            later = part[src] + (rng.random(len(src)) * (parts - part[src])).astype(np.int64)
-            copies.append(
-                (
-                    np.where(same, part[src], np.minimum(later, parts - 1)),
-                    rng.integers(1, 7200, len(src)),
-                )
-            )
-        dirty = self._dirty(month, n, last)
-        dirty_part = rng.integers(0, parts, len(dirty))
-        dirty_pos = rng.integers(month.lo, month.hi, len(dirty))
+        return dup_src, conf_src
 
-        # Voidable events: valid, not late, not the source of a copy.
-        if n:
-            ok = dest != 1
-            ok[picked] = False
-            pool = np.flatnonzero(ok & (frame["ts"].to_numpy() < month.hi - DAY))
-            if len(pool) == 0:
-                pool = np.flatnonzero(ok)
-            take = min(len(pool), math.ceil(n_voids * n / max(1, self.events_total)) + 2)
-            chosen = np.sort(rng.choice(pool, take, replace=False)).astype(np.int64)
-            sub = frame[chosen]
-            self.void_candidates += list(zip(sub["event_id"], sub["ts"], strict=True))
-
-        written = []
-        if n:
-            frame = frame.with_columns(
-                pl.Series("dest", dest), pl.Series("part", part), pl.int_range(n).alias("seq")
-            )
-            conf_frame = _format_events(
-                frame[conf_src].with_columns((pl.col("tokens") * 2 + 1).alias("tokens"))
-            )
-            extra = [
-                pl.DataFrame(
-                    {
-                        "line": frame["line"].gather(dup_src),
-                        "part": copies[0][0],
-                        "pos": frame["ts"].gather(dup_src).to_numpy() + copies[0][1],
-                    }
-                ),
-                pl.DataFrame(
-                    {
-                        "line": conf_frame["line"],
-                        "part": copies[1][0],
-                        "pos": conf_frame["ts"].to_numpy() + copies[1][1],
-                    }
-                ),
-            ]
-        else:
-            frame = None
-            extra = []
-        extra.append(
-            pl.DataFrame(
-                {
-                    "line": [line for _, line in dirty],
-                    "part": dirty_part,
-                    "pos": dirty_pos,
-                },
-                schema={"line": pl.String, "part": pl.Int64, "pos": pl.Int64},
-            )
+    def _copy_placement(
+        self, src: np.ndarray, part: np.ndarray, parts: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(part, delay in seconds) of each copy: always after the original, 70% in its part."""
+        rng = self.rng
+        same = rng.random(len(src)) < 0.7
+        later = part[src] + (rng.random(len(src)) * (parts - part[src])).astype(np.int64)
+        return (
+            np.where(same, part[src], np.minimum(later, parts - 1)),
+            rng.integers(1, 7200, len(src)),
         )
-        extra_frame = pl.concat(
-            [
-                e.with_columns(pl.col("part").cast(pl.Int64), pl.col("pos").cast(pl.Int64))
-                for e in extra
-            ]
+
+    def _placed_dirty(
+        self, dirty: list[tuple[str, str]], month: _Month, parts: int
+    ) -> pl.DataFrame:
+        """The dirty lines, each in a random part at a random time of the month."""
+        rng = self.rng
+        return pl.DataFrame(
+            {
+                "line": [line for _, line in dirty],
+                "part": rng.integers(0, parts, len(dirty)),
+                "pos": rng.integers(month.lo, month.hi, len(dirty)),
+            },
+            schema={"line": pl.String, "part": pl.Int64, "pos": pl.Int64},
         )
-        extra_frame = extra_frame.with_columns((pl.int_range(pl.len()) + n).alias("seq"))
 
-        for j in range(parts):
-            suffix = "jsonl.gz" if j % 2 == 0 else "jsonl"
-            path = folder / f"events-{month.tag}-part-{j + 1:03d}.{suffix}"
-            pieces = [extra_frame.filter(pl.col("part") == j).select("line", "pos", "seq")]
-            if frame is not None:
-                pieces.insert(
-                    0,
-                    frame.filter((pl.col("dest") == 0) & (pl.col("part") == j)).select(
-                        "line", pl.col("ts").alias("pos"), "seq"
-                    ),
-                )
-            lines = pl.concat(pieces).sort("pos", "seq")["line"]
-            _write_lines(path, lines)
-            written.append(path)
+    def _keep_void_candidates(
+        self, frame: pl.DataFrame, month: _Month, dest: np.ndarray, picked: np.ndarray, n_voids: int
+    ) -> None:
+        """Keep a few events the voids feed may name: valid, not late, not the source of a
+        copy, and not on the month's last day if that leaves any."""
+        ok = dest != _TO_LATE
+        ok[picked] = False
+        pool = np.flatnonzero(ok & (frame["ts"].to_numpy() < month.hi - DAY))
+        if len(pool) == 0:
+            pool = np.flatnonzero(ok)
+        n = len(dest)
+        take = min(len(pool), math.ceil(n_voids * n / max(1, self.events_total)) + 2)
+        chosen = np.sort(self.rng.choice(pool, take, replace=False)).astype(np.int64)
+        sub = frame[chosen]
+        self.void_candidates += list(zip(sub["event_id"], sub["ts"], strict=True))
 
-        if frame is not None:
-            flat = frame.filter(pl.col("dest") == 2)
-            path = folder / f"events-{month.tag}-part-{parts + 1:03d}.parquet"
-            _write_parquet(
-                path,
-                flat.select(
-                    "event_id",
-                    "idempotency_key",
-                    "customer_id",
-                    "event_type",
-                    "timestamp",
-                    "model",
-                    "tokens",
-                    "user_id",
-                ),
-            )
-            written.append(path)
-            if index == 0:
-                as_json = frame.filter(pl.col("dest") == 3)
-                path = folder / f"events-{month.tag}-part-{parts + 2:03d}.parquet"
-                _write_parquet(
-                    path,
-                    as_json.select(
-                        "event_id",
-                        "idempotency_key",
-                        "customer_id",
-                        "event_type",
-                        "timestamp",
-                        pl.col("props").alias("properties"),
-                    ),
-                )
-                written.append(path)
-                api = frame.filter(pl.col("dest") == 4)["line"].to_list()
-                api_dir = self.landing / "events" / "api"
-                api_dir.mkdir(parents=True, exist_ok=True)
-                path = api_dir / "batch-0001.json"
-                body = ",\n".join("    " + line for line in api)
-                path.write_text('{"events": [\n' + body + "\n]}\n", encoding="utf-8")
-                written.append(path)
-            late = frame.filter(pl.col("dest") == 1)
-            if not last:
-                nxt = self.landing / "events" / months[index + 1].folder
-                nxt.mkdir(parents=True, exist_ok=True)
-                path = nxt / f"late-from-{month.tag}.jsonl"
-                _write_lines(path, late["line"])
-                written.append(path)
-            self.late += late.height
-            self.non_billable += int((~is_llm).sum())
-
-        self.valid += n
-        self.quarantine["duplicate"] += len(dup_src)
-        self.quarantine["conflicting_duplicate"] += len(conf_src)
-        for reason, _ in dirty:
+    def _tally(self, month: _Month, plan: _MonthPlan, written: list[Path]) -> None:
+        """Add the month to the totals and report it."""
+        self.valid += plan.n
+        self.late += plan.late
+        self.non_billable += plan.non_billable
+        self.quarantine["duplicate"] += plan.duplicates
+        self.quarantine["conflicting_duplicate"] += plan.conflicting_duplicates
+        for reason in plan.dirty:
             self.quarantine[reason] += 1
         self.files += written
         if self.progress:
             self.progress(
-                f"events {month.tag}: {n:,} valid, {len(dup_src):,} duplicates, "
-                f"{len(dirty) + len(conf_src):,} dirty, {len(written)} files"
+                f"events {month.tag}: {plan.n:,} valid, {plan.duplicates:,} duplicates, "
+                f"{len(plan.dirty) + plan.conflicting_duplicates:,} dirty, {len(written)} files"
             )
 
     def voids(self, n_voids: int) -> list[list[object]]:
@@ -1124,6 +1370,90 @@ class _EventWriter:
 # --------------------------------------------------------------------------------------------
 
 
+def _check_arguments(customers: int, events: int, months: int) -> None:
+    if customers < 1:
+        raise ValueError("customers must be at least 1")
+    if events < 0:
+        raise ValueError("events must not be negative")
+    if months < 1:
+        raise ValueError("months must be at least 1")
+
+
+def _prepare_output(out_dir: Path, source: Path, overwrite: bool) -> tuple[Path, Path]:
+    """An empty landing directory and a copy of the catalog next to it; a non-empty landing
+    directory is refused unless `overwrite` is set, which deletes it first."""
+    landing = out_dir / "landing"
+    if landing.exists() and any(landing.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"landing directory {landing} is not empty")
+        shutil.rmtree(landing)
+    landing.mkdir(parents=True, exist_ok=True)
+    catalog_out = out_dir / "catalog.yml"
+    if source.resolve() != catalog_out.resolve():
+        shutil.copyfile(source, catalog_out)
+    return landing, catalog_out
+
+
+def _write_events(
+    rng: np.random.Generator,
+    world: _World,
+    catalog: Catalog,
+    landing: Path,
+    start: dt.date,
+    end: dt.date,
+    events: int,
+    progress: Callable[[str], None] | None,
+) -> tuple[_EventWriter, list[list[object]]]:
+    """Write the event files month by month; return the writer, which holds what it wrote
+    and counted, and the rows of the voids feed (voids name written events)."""
+    periods = _months(start, end)
+    counts = _day_counts(rng, start, (end - start).days, events)
+    writer = _EventWriter(rng, world, catalog, landing, events, progress)
+    n_voids = min(60, max(10, events // 1000), events // 20)
+    for index, month in enumerate(periods):
+        writer.month(index, periods, counts[month.day_lo : month.day_hi], n_voids)
+    return writer, writer.voids(n_voids)
+
+
+def _write_reference_feeds(
+    landing: Path, feeds: dict[str, tuple[list[str], list[list[object]]]]
+) -> list[Path]:
+    """Write each reference feed as CSV, and the later customer versions as JSON lines."""
+    files = []
+    for name in FEEDS:
+        header, rows = feeds[name]
+        path = landing / f"{name}.csv"
+        _write_csv(path, header, rows)
+        files.append(path)
+    header, rows = feeds[CUSTOMER_SETTINGS]
+    path = landing / CUSTOMER_SETTINGS
+    path.write_text(
+        "".join(
+            json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False) + "\n"
+            for row in rows
+        ),
+        encoding="utf-8",
+    )
+    files.append(path)
+    return files
+
+
+def _event_counts(writer: _EventWriter) -> dict[str, object]:
+    """The writer's event counts, as GenerateSummary fields."""
+    quarantine = dict(writer.quarantine)
+    return {
+        "events": writer.valid,
+        "non_billable": writer.non_billable,
+        "late": writer.late,
+        "duplicates": quarantine["duplicate"],
+        "conflicting_duplicates": quarantine["conflicting_duplicate"],
+        "malformed": sum(
+            v for k, v in quarantine.items() if k not in ("duplicate", "conflicting_duplicate")
+        ),
+        "quarantine": quarantine,
+    }
+
+
 def generate(
     out_dir: Path,
     *,
@@ -1142,24 +1472,11 @@ def generate(
     [start, start + months). The same arguments give byte-identical files. A non-empty
     landing directory is refused unless `overwrite` is set, which deletes it first.
     """
-    if customers < 1:
-        raise ValueError("customers must be at least 1")
-    if events < 0:
-        raise ValueError("events must not be negative")
-    if months < 1:
-        raise ValueError("months must be at least 1")
+    _check_arguments(customers, events, months)
     out_dir = Path(out_dir)
     source = Path(catalog_path) if catalog_path is not None else DEFAULT_CATALOG
-    catalog = load_catalog(source)
-    landing = out_dir / "landing"
-    if landing.exists() and any(landing.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"landing directory {landing} is not empty")
-        shutil.rmtree(landing)
-    landing.mkdir(parents=True, exist_ok=True)
-    catalog_out = out_dir / "catalog.yml"
-    if source.resolve() != catalog_out.resolve():
-        shutil.copyfile(source, catalog_out)
+    catalog = load_catalog(source)  # before the landing directory is touched
+    landing, catalog_out = _prepare_output(out_dir, source, overwrite)
 
     end = _add_months(start, months)
     ref_seq, event_seq = np.random.SeedSequence(seed).spawn(2)
@@ -1171,51 +1488,19 @@ def generate(
     )
     if progress:
         progress(f"reference feeds: {customers:,} customers")
+    writer, voids = _write_events(event_rng, world, catalog, landing, start, end, events, progress)
+    feeds["voids"] = (FEED_COLUMNS["voids"], voids)
+    files = [catalog_out, *_write_reference_feeds(landing, feeds), *writer.files]
 
-    periods = _months(start, end)
-    counts = _day_counts(event_rng, start, (end - start).days, events)
-    writer = _EventWriter(event_rng, world, catalog, landing, events, progress)
-    n_voids = min(60, max(10, events // 1000), events // 20)
-    for index, month in enumerate(periods):
-        writer.month(index, periods, counts[month.day_lo : month.day_hi], n_voids)
-    feeds["voids"] = (FEED_COLUMNS["voids"], writer.voids(n_voids))
-
-    files = [catalog_out]
-    for name in FEEDS:
-        header, rows = feeds[name]
-        path = landing / f"{name}.csv"
-        _write_csv(path, header, rows)
-        files.append(path)
-    header, rows = feeds[CUSTOMER_SETTINGS]
-    path = landing / CUSTOMER_SETTINGS
-    path.write_text(
-        "".join(
-            json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False) + "\n"
-            for row in rows
-        ),
-        encoding="utf-8",
-    )
-    files.append(path)
-    files += writer.files
-
-    quarantine = dict(writer.quarantine)
     summary = GenerateSummary(
         landing=landing,
         catalog=catalog_out,
         start=start,
         end=end,
         feeds={name: len(feeds[name][1]) for name in FEEDS},
-        events=writer.valid,
-        non_billable=writer.non_billable,
-        late=writer.late,
-        duplicates=quarantine["duplicate"],
-        conflicting_duplicates=quarantine["conflicting_duplicate"],
-        malformed=sum(
-            v for k, v in quarantine.items() if k not in ("duplicate", "conflicting_duplicate")
-        ),
-        quarantine=quarantine,
         reference_quarantine=reference_quarantine,
         files=tuple(sorted(p.relative_to(out_dir).as_posix() for p in files)),
+        **_event_counts(writer),
     )
     if progress:
         progress(
