@@ -1,4 +1,4 @@
-"""The price list: the catalog YAML turned into validated pydantic models (SPEC §3).
+"""The price list: the catalog YAML turned into validated pydantic models (contract §3).
 
 Everything downstream reads the catalog through `load_catalog`, so an invalid file stops a
 run before anything is written. The catalog reaches dbt as data (`catalog_tables`), never as

@@ -1,4 +1,4 @@
-"""Landing files into DuckDB `raw`, each file once, every row kept whole (SPEC §2).
+"""Landing files into DuckDB `raw`, each file once, every row kept whole (contract §2).
 
 Every input row, whatever its format, lands as one `raw_payload` JSON text with its
 `source_file`, `line_number`, `ingested_at` and load batch. Parsing, validation, dedup and
@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 EVENTS = "events"
-# The reference feeds and their columns, in order (SPEC §2.2).
+# The reference feeds and their columns, in order (contract §2.2).
 FEED_COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": (
         "customer_id", "external_id", "name", "email", "address", "country", "currency",
@@ -45,7 +45,7 @@ FEED_COLUMNS: dict[str, tuple[str, ...]] = {
     "voids": ("event_id", "voided_at", "reason"),
     "refunds": ("refund_id", "purchase_id", "refunded_at", "reason"),
 }  # fmt: skip
-# Columns a feed may carry beyond SPEC §2.2; a file may leave them out. Ingest keeps every
+# Columns a feed may carry beyond contract §2.2; a file may leave them out. Ingest keeps every
 # column of a row in its payload, so these are read downstream (dbt staging) by name.
 # customers.low_balance_threshold: credits >= 0, the customer's own low_balance alert
 # threshold in place of the plan's warning_limit (blank = the plan's).

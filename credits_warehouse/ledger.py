@@ -33,7 +33,7 @@ from credits_warehouse.periods import add_months, month_start, period_of
 ZERO = Decimal(0)
 NEVER = dt.datetime.max
 
-# Same-instant order (SPEC §4, docs/ledger.md "Time and order").
+# Same-instant order (contract §4, docs/ledger.md "Time and order").
 RANK_PERIOD_END = 1
 RANK_EXPIRY = 2
 RANK_GRANT = 3
@@ -42,7 +42,7 @@ RANK_USAGE = 5
 
 
 def consumption_key(grant: Grant) -> tuple:
-    """The total consumption order of SPEC §4, written once: priority, expiry (never last),
+    """The total consumption order of contract §4, written once: priority, expiry (never last),
     cost basis, effective_at, grant_id."""
     return (
         grant.priority,

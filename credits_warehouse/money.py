@@ -1,4 +1,4 @@
-"""Money rules of SPEC §5 for Python callers: integer minor units, banker's rounding.
+"""Money rules of contract §5 for Python callers: integer minor units, banker's rounding.
 
 The dbt macros in dbt/macros/money.sql are the same rules for SQL; tests assert they agree.
 """

@@ -1,5 +1,5 @@
 """Billing periods, written once: calendar months in UTC named YYYY-MM, half-open windows
-[start, end) (SPEC §4). The dbt macro `period_of` is the SQL twin of `period_of` here."""
+[start, end) (contract §4). The dbt macro `period_of` is the SQL twin of `period_of` here."""
 
 from __future__ import annotations
 

@@ -8,13 +8,13 @@ equal to these tuples.
 
 from __future__ import annotations
 
-# Events (SPEC §2.1), in the order the checks apply; dedup comes last, over the rows that
+# Events (contract §2.1), in the order the checks apply; dedup comes last, over the rows that
 # pass every other check.
 EVENT_REASONS = (
     "malformed", "missing_field", "unknown_customer", "bad_timestamp", "negative_quantity",
     "non_numeric_quantity", "future_timestamp", "duplicate", "conflicting_duplicate",
 )  # fmt: skip
-# Reference feeds (SPEC §2.2) add these.
+# Reference feeds (contract §2.2) add these.
 REFERENCE_REASONS = (
     "invalid_currency", "invalid_value", "unknown_plan", "unknown_bundle", "unknown_event",
     "unknown_purchase",

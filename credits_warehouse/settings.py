@@ -1,4 +1,4 @@
-"""Where a run reads and writes, and its clock: flag, then environment, then SPEC's default.
+"""Where a run reads and writes, and its clock: flag, then environment, then the contract's default.
 
 Resolved when a run starts, never at import, so `definitions.py` reads no environment.
 """

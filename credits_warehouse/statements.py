@@ -1,7 +1,7 @@
 """Monthly statements: which to write, and each one's figures from the marts.
 
 Statements are written for closed periods only, once: a file that exists is frozen and is
-never rewritten (SPEC §4 "Closed periods ... their statements never change").
+never rewritten (contract §4 "Closed periods ... their statements never change").
 """
 
 from __future__ import annotations

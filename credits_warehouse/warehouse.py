@@ -1,7 +1,7 @@
 """The DuckDB warehouse file: one writer at a time, all or nothing, and the catalog as data.
 
 A command works on a copy of the warehouse and swaps it in only when every step succeeded
-(SPEC §7: "A failure leaves the warehouse as it was before the command"). Analysts can keep
+(contract §7: "A failure leaves the warehouse as it was before the command"). Analysts can keep
 reading the old file meanwhile. A lock file beside the warehouse makes a second writer fail
 at once with a clear message instead of waiting on, or racing, DuckDB's own lock.
 """
@@ -133,7 +133,7 @@ def write_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> dict[str,
 
 def closed_through(con: duckdb.DuckDBPyConnection) -> str | None:
     """The last closed period, or None before any close: closing P closes every earlier
-    period too (SPEC §7). The one reading of `raw.period_closes` in Python; it reads a
+    period too (contract §7). The one reading of `raw.period_closes` in Python; it reads a
     read-only connection too, and a warehouse that was never loaded has closed nothing."""
     try:
         return con.execute("select max(period) from raw.period_closes").fetchall()[0][0]

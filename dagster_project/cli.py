@@ -1,4 +1,4 @@
-"""The `credits` command (SPEC §7): thin over the Dagster definitions the schedules use.
+"""The `credits` command (contract §7): thin over the Dagster definitions the schedules use.
 
 Every write goes through one path: take the warehouse's writer lock, work on a copy, run
 the Dagster job in process, and swap the copy in only if everything succeeded. Errors end

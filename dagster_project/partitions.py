@@ -1,7 +1,7 @@
 """Billing-period partitions, and what a run tells dbt about its window.
 
 One Dagster partition per billing period, keyed `YYYY-MM` like the periods themselves. A
-partition's window is the period's half-open interval [start, end) in UTC (SPEC §4), so an
+partition's window is the period's half-open interval [start, end) in UTC (contract §4), so an
 event at exactly the end belongs to the next partition.
 
 `dbt_vars` is the one place a run's clock and window are made for dbt, and

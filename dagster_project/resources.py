@@ -18,7 +18,7 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
 class CreditsSettings(ConfigurableResource):
     """The paths and clock of a run. Unset fields fall back to CREDITS_* variables, then to
-    SPEC's defaults, when the run starts (not when the code location loads)."""
+    the contract's defaults, when the run starts (not when the code location loads)."""
 
     landing: str | None = None
     catalog: str | None = None

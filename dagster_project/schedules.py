@@ -1,5 +1,5 @@
 """When the product runs by itself: a daily build, and the monthly close of the previous
-period (SPEC §1: finance's cycle runs itself and refuses to close a broken period)."""
+period (contract §1: finance's cycle runs itself and refuses to close a broken period)."""
 
 import datetime as dt
 

@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CATALOG_PATH = REPO_ROOT / "data" / "catalog.yml"
 DEFAULT_AS_OF = "2026-04-01T00:00:00"
 
-# Column order of each reference feed (SPEC §2.2); a row dict may omit any of them.
+# Column order of each reference feed (contract §2.2); a row dict may omit any of them.
 FEED_COLUMNS = {feed: list(columns) for feed, columns in INGEST_FEED_COLUMNS.items()}
 
 

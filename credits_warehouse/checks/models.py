@@ -2,7 +2,7 @@
 
 Each model is what one warehouse table must look like: its columns with the exact polars
 dtype DuckDB hands over (decimals as `pl.Decimal(38, s)`, JSON read as text), and the rules
-SPEC.md states about its rows. The boundaries, raw and marts, are strict: a column added,
+docs/contract.md states about its rows. The boundaries, raw and marts, are strict: a column added,
 dropped or retyped there fails its check until the model says so too. Staging and
 intermediate models check the columns they declare and let others come and go.
 `asset_checks.py` runs them all.
@@ -35,12 +35,12 @@ from credits_warehouse.sql import sql_list
 # Dtypes as DuckDB hands them to polars.
 Text = pl.String
 Timestamp = pl.Datetime("us")
-Credits = pl.Decimal(38, 12)  # exact credits, 12 fractional digits (SPEC §4)
+Credits = pl.Decimal(38, 12)  # exact credits, 12 fractional digits (contract §4)
 Units = pl.Decimal(38, 6)  # units and rates, 6 fractional digits
 TaxRate = pl.Decimal(16, 6)
-Money = pl.Int64  # integer minor units of a currency (SPEC §5)
+Money = pl.Int64  # integer minor units of a currency (contract §5)
 
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"  # a billing period, YYYY-MM (SPEC §4)
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"  # a billing period, YYYY-MM (contract §4)
 CURRENCY = r"^[A-Z]{3}$"  # an ISO 4217 code
 
 GRANT_KINDS = (
@@ -53,7 +53,7 @@ ALERT_TYPES = (
 )  # fmt: skip
 INVOICE_TYPES = ("purchase", "subscription", "credit_note")
 INVOICE_STATUSES = ("draft", "finalized")
-INVOICE_NUMBER = r"^(INV|CN)-\d{4}-\d{6}$"  # SPEC §6.2
+INVOICE_NUMBER = r"^(INV|CN)-\d{4}-\d{6}$"  # contract §6.2
 LINE_KINDS = ("credits", "fee", "overage", "refund")
 ACCOUNTS = (
     "cash", "receivable", "deferred_revenue", "usage_revenue", "breakage_revenue",
@@ -116,7 +116,8 @@ class _Open(pa.DataFrameModel):
 
 
 class LandedRows(_Strict):
-    """A landed row of any feed: where it came from, when, and its payload kept whole (SPEC §2)."""
+    """A landed row of any feed: where it came from, when, and its payload kept whole
+    (contract §2)."""
 
     load_batch_id: Text = pa.Field(str_length={"min_value": 1})
     batch_seq: pl.Int32 = pa.Field(ge=1)
@@ -231,12 +232,12 @@ class RatedEvents(_Strict):
 
     @row_rule
     def credits_are_units_times_rate(cls) -> str:
-        """credits = units × credits_per_unit exactly: the rating rule of SPEC §4."""
+        """credits = units × credits_per_unit exactly: the rating rule of contract §4."""
         return "credits = units * credits_per_unit"
 
     @row_rule
     def late_events_are_booked_later(cls) -> str:
-        """An on-time event is booked when it happened; a late one afterwards (SPEC §4)."""
+        """An on-time event is booked when it happened; a late one afterwards (contract §4)."""
         return "case when is_late then booked_at > event_at else booked_at = event_at end"
 
 
@@ -269,7 +270,7 @@ class EventQuarantine(_Strict):
 
 
 class Grants(_Strict):
-    """fct_grants: one row per grant, with what became of its credits (SPEC §4)."""
+    """fct_grants: one row per grant, with what became of its credits (contract §4)."""
 
     grant_id: Text = pa.Field(unique=True)
     customer_id: Text
@@ -291,7 +292,7 @@ class Grants(_Strict):
 
     @row_rule
     def only_adjustments_take_credits(cls) -> str:
-        """Credits are positive except for an adjustment, which may remove some (SPEC §2.2)."""
+        """Credits are positive except for an adjustment, which may remove some (contract §2.2)."""
         return "credits > 0 or kind = 'adjustment'"
 
     @row_rule
@@ -309,7 +310,8 @@ class Grants(_Strict):
 
 
 class _SignedEntries(pa.DataFrameModel):
-    """Ledger entries, whose credits are signed by their type (SPEC §4: + adds to the balance)."""
+    """Ledger entries, whose credits are signed by their type (contract §4: + adds to the
+    balance)."""
 
     @row_rule
     def credits_signed_by_entry_type(cls) -> str:
@@ -339,7 +341,7 @@ class CreditLedger(_SignedEntries):
     @row_rule
     def usage_names_its_aggregator(cls) -> str:
         """Usage and overage rows name their aggregator, and no row but a shortfall does; an
-        unfunded row may lack one, as a negative adjustment's shortfall has none (SPEC §6.1)."""
+        unfunded row may lack one, as a negative adjustment's shortfall has none (contract §6.1)."""
         return (
             f"case when entry_type in {sql_list(('usage', 'overage'))}"
             " then aggregator_id is not null"
@@ -422,7 +424,7 @@ class DeferredRevenue(_Strict):
 
     @row_rule
     def deferred_rolls_forward(cls) -> str:
-        """opening + purchased - recognized usage - breakage - refunded = closing (SPEC §5)."""
+        """opening + purchased - recognized usage - breakage - refunded = closing (contract §5)."""
         return (
             "opening_deferred + purchased - recognized_usage - recognized_breakage - refunded"
             " = closing_deferred"
@@ -451,7 +453,7 @@ class JournalEntries(_Strict):
 
 
 class Invoices(_Strict):
-    """fct_invoices: one row per invoice or credit note; numbered once finalized (SPEC §6.2)."""
+    """fct_invoices: one row per invoice or credit note; numbered once finalized (contract §6.2)."""
 
     invoice_id: Text = pa.Field(unique=True)
     invoice_number: Text = pa.Field(nullable=True, str_matches=INVOICE_NUMBER)
@@ -468,17 +470,17 @@ class Invoices(_Strict):
 
     @row_rule
     def total_is_subtotal_plus_tax(cls) -> str:
-        """total = subtotal + tax (SPEC §5)."""
+        """total = subtotal + tax (contract §5)."""
         return "total = subtotal + tax"
 
     @row_rule
     def numbered_once_finalized(cls) -> str:
-        """invoice_number is null while draft and set once finalized (SPEC §6.1)."""
+        """invoice_number is null while draft and set once finalized (contract §6.1)."""
         return "(invoice_number is null) = (status = 'draft')"
 
     @row_rule
     def credit_notes_in_their_series(cls) -> str:
-        """Credit notes are numbered CN-…, everything else INV-… (SPEC §6.2)."""
+        """Credit notes are numbered CN-…, everything else INV-… (contract §6.2)."""
         series = "case when invoice_type = 'credit_note' then 'CN-' else 'INV-' end"
         return f"invoice_number is null or starts_with(invoice_number, {series})"
 
@@ -501,7 +503,8 @@ class InvoiceLines(_Strict):
 
 
 class PromotionalUsage(_Strict):
-    """fct_promotional_usage: consumption of zero-cost credits, valued at list price (SPEC §5)."""
+    """fct_promotional_usage: consumption of zero-cost credits, valued at list price
+    (contract §5)."""
 
     customer_id: Text
     period: Text = period()
@@ -627,7 +630,7 @@ class ReportedInvoices(_DocumentCustomer):
 
     @row_rule
     def total_is_subtotal_plus_tax(cls) -> str:
-        """total = subtotal + tax (SPEC §5)."""
+        """total = subtotal + tax (contract §5)."""
         return "total = subtotal + tax"
 
 
@@ -678,7 +681,7 @@ class UsageAllocatedToGrants(_Open):
 
     @row_rule
     def shortfalls_draw_on_no_grant(cls) -> str:
-        """A share is of a grant (usage) or of no grant (overage, unfunded) (SPEC §4)."""
+        """A share is of a grant (usage) or of no grant (overage, unfunded) (contract §4)."""
         return "(entry_type = 'usage') = (grant_id is not null)"
 
 
@@ -722,7 +725,8 @@ class RevenueByGrantPeriod(_Open):
 
     @row_rule
     def amount_paid_is_accounted_for(cls) -> str:
-        """amount_paid = recognized + refunded + breakage + still deferred, exactly (SPEC §5)."""
+        """amount_paid = recognized + refunded + breakage + still deferred, exactly
+        (contract §5)."""
         return (
             "amount_paid = recognized_to_date + refunded_to_date + breakage_to_date"
             " + deferred_to_date"

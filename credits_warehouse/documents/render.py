@@ -64,7 +64,7 @@ CSS_DIR = STATIC_DIR / "css"
 
 DEFAULT_LOCALE = "en_GB"
 
-# Display precision only: the ledger keeps its own exact decimals (SPEC §4).
+# Display precision only: the ledger keeps its own exact decimals (contract §4).
 CREDITS_DISPLAY_QUANTUM = Decimal("0.000001")
 # Wide enough that quantizing any realistic balance never raises InvalidOperation.
 _DISPLAY_CONTEXT = Context(prec=60)
@@ -200,7 +200,7 @@ def format_long_date(value: date | datetime | str, locale: str | None = None) ->
 
 
 def _as_utc_datetime(value: date | datetime | str) -> datetime:
-    # Naive timestamps are UTC, like every timestamp in the warehouse (SPEC §4 periods).
+    # Naive timestamps are UTC, like every timestamp in the warehouse (contract §4 periods).
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):
@@ -366,12 +366,12 @@ def _document_path(reports_dir: Path, period: str, folder: str, name: str) -> Pa
 
 
 def statement_path(reports_dir: Path, period: str, customer_id: str) -> Path:
-    """Where a customer's statement for a period lives (SPEC §6.2)."""
+    """Where a customer's statement for a period lives (contract §6.2)."""
     return _document_path(reports_dir, period, "statements", customer_id)
 
 
 def invoice_path(reports_dir: Path, period: str, invoice_number: str) -> Path:
-    """Where a finalized invoice or credit note lives (SPEC §6.2), by its number."""
+    """Where a finalized invoice or credit note lives (contract §6.2), by its number."""
     return _document_path(reports_dir, period, "invoices", invoice_number)
 
 

@@ -1,9 +1,9 @@
-"""Synthetic landing data for demos, tests and benchmarks (`credits generate`, SPEC §2 and §7).
+"""Synthetic landing data for demos, tests and benchmarks (`credits generate`, contract §2 and §7).
 
-`generate` writes a landing directory shaped like SPEC §2: reference feeds as CSV at the
+`generate` writes a landing directory shaped like contract §2: reference feeds as CSV at the
 landing root and usage events under `events/` in every accepted format (JSONL, gzipped JSONL,
 a Hyperline-style JSON envelope, flat Parquet and Parquet with JSON-string properties). The
-data is deliberately dirty so that every quarantine reason of SPEC §2.1 occurs, and a share
+data is deliberately dirty so that every quarantine reason of contract §2.1 occurs, and a share
 of each month's events arrives late, in the next month's folder.
 
 Output is a pure function of the arguments: the same arguments give byte-identical files.
@@ -58,7 +58,7 @@ FEEDS = ("customers", "subscriptions", "purchases", "grants", "auto_topups", "vo
 
 @dataclass(frozen=True)
 class GenerateSummary:
-    """What `generate` wrote. Event counts are what a correct ingest (SPEC §2.1) will find."""
+    """What `generate` wrote. Event counts are what a correct ingest (contract §2.1) will find."""
 
     landing: Path
     catalog: Path
@@ -71,7 +71,7 @@ class GenerateSummary:
     duplicates: int  # exact copies of a valid line
     conflicting_duplicates: int  # same event_id as a valid line, different tokens
     malformed: int  # rows that break a rule other than the dedup rules
-    quarantine: dict[str, int]  # expected event quarantine count per SPEC §2.1 reason
+    quarantine: dict[str, int]  # expected event quarantine count per contract §2.1 reason
     reference_quarantine: dict[str, int]  # deliberately broken rows per reference feed
     files: tuple[str, ...] = field(default=())  # written files, relative to the output dir
 

@@ -529,7 +529,7 @@ def reference_feeds(
     broken = _broken_purchases(rng, bundles, people, len(purchases) + 1)
     grants = _grants(rng, catalog, people)
     auto_topups = _auto_topups(rng, bundles, people, {p[1] for p in planned})
-    # Each feed's header is its SPEC §2.2 columns, as ingest defines them.
+    # Each feed's header is its contract §2.2 columns, as ingest defines them.
     rows = {
         "customers": customers,
         "subscriptions": subscriptions,

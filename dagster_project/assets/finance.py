@@ -14,7 +14,7 @@ from dagster_project.resources import CreditsSettings
 
 @asset(key=["raw", "period_closes"], group_name="finance", partitions_def=BILLING_PERIODS)
 def period_close(context: AssetExecutionContext, settings: CreditsSettings) -> MaterializeResult:
-    """Close the partition's period and every earlier one (SPEC §7 `credits close`):
+    """Close the partition's period and every earlier one (contract §7 `credits close`):
     recorded in `raw.period_closes`, which dbt reads back, so the same run then finalizes
     and numbers the invoices, freezes the figures and writes the documents. Refuses a
     period the clock has not passed; closing a closed period changes nothing."""
@@ -49,7 +49,7 @@ def period_close(context: AssetExecutionContext, settings: CreditsSettings) -> M
 )
 def invoice_numbers(context: AssetExecutionContext, settings: CreditsSettings) -> MaterializeResult:
     """Numbers of newly finalized invoices, appended to `raw.invoice_numbers` for good: the
-    next build reads them back, so a number is never changed or reused (SPEC §6.2)."""
+    next build reads them back, so a number is never changed or reused (contract §6.2)."""
     resolved = settings.resolve()
     con = connect(resolved.warehouse)
     try:

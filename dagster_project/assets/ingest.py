@@ -60,7 +60,7 @@ def catalog_tables(context: AssetExecutionContext, settings: CreditsSettings):
     can_subset=False,
 )
 def landing_files(context: AssetExecutionContext, settings: CreditsSettings):
-    """New landing files loaded once each into `raw`, as one load batch (SPEC §2)."""
+    """New landing files loaded once each into `raw`, as one load batch (contract §2)."""
     resolved = settings.resolve()
     con = connect(resolved.warehouse)
     try:

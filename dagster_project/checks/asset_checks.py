@@ -2,7 +2,7 @@
 
 One table says which model checks which asset and what it reads; the checks are generated
 from it. Every check is blocking: a table that breaks its model stops the run, and
-`credits close` refuses the period (SPEC §7). A table that a close-only build left as the
+`credits close` refuses the period (contract §7). A table that a close-only build left as the
 last build made it (docs/incremental.md) is not judged again. Each check reports its rows and its own
 duration in `seconds`, so its cost shows in the run (bench/results.md).
 """

@@ -1,4 +1,4 @@
-{# Money rules of SPEC §5, written once. Money is integer minor units; credits are
+{# Money rules of contract §5, written once. Money is integer minor units; credits are
    decimal(38, 12). credits_warehouse/money.py mirrors these for Python callers; the tests
    hold the two to the same answers. #}
 

@@ -1,5 +1,5 @@
 {# Each debit with the start of its ledger segment: the latest instant of its customer at or
-   before it (an instant at the same time as a debit applies first, SPEC §4 "Same instant"),
+   before it (an instant at the same time as a debit applies first, contract §4 "Same instant"),
    null before the first instant. `debits` has customer_id, booked_at and the other
    `columns` to carry; `instants` has customer_id and instant_at. Engine-dispatched: the portable form is a running max over
    the merged timeline; DuckDB's ASOF join does the same without sorting every debit

@@ -12,7 +12,7 @@
     (try_cast({{ expr }} as timestamptz) at time zone 'UTC')
 {%- endmacro %}
 
-{# The billing period of an instant: calendar months in UTC, named YYYY-MM (SPEC §4). #}
+{# The billing period of an instant: calendar months in UTC, named YYYY-MM (contract §4). #}
 {% macro period_of(ts) -%}
     strftime({{ ts }}, '%Y-%m')
 {%- endmacro %}
@@ -24,7 +24,7 @@
 
 {# The cost basis of a paid grant, amount_minor / credits, rounded half up to 12 digits, exactly:
    DuckDB divides decimals in double precision, so this divides scaled integers instead.
-   It orders consumption (SPEC §4); revenue (issue 4) uses the exact ratio itself. #}
+   It orders consumption (contract §4); revenue (contract §5) uses the exact ratio itself. #}
 {% macro cost_basis_per_credit(amount_minor, credits) -%}
     (
         (
@@ -36,7 +36,7 @@
 {%- endmacro %}
 
 {# An event's properties as text in key order, so the same content hashes the same however
-   its keys were ordered when it landed (SPEC §2.1 "a hash of the canonical content"). #}
+   its keys were ordered when it landed (contract §2.1 "a hash of the canonical content"). #}
 {% macro canonical_properties(expr) -%}
     array_to_string(
         list_transform(list_sort(json_keys({{ expr }})), lambda k: to_json(k) || ':' || json_extract({{ expr }}, k)),

@@ -1,4 +1,4 @@
--- Closed periods never change (SPEC §4): with no late data, recomputing a closed period
+-- Closed periods never change (contract §4): with no late data, recomputing a closed period
 -- reproduces every figure frozen when it closed, and adds none.
 -- Reads several models; Dagster shows it as a check on int_period_figures.
 {{ config(meta={'dagster': {'ref': {'name': 'int_period_figures'}}}) }}

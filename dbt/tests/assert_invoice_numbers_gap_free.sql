@@ -1,5 +1,5 @@
 -- Final invoices are numbered 1..n per series and year, with no gap and no repeat, and
--- drafts carry no number (SPEC §6.2).
+-- drafts carry no number (contract §6.2).
 with
 
 numbered as (

@@ -1,4 +1,5 @@
-"""Customer notifications (`fct_alerts`, SPEC §6.1): one hand-built customer per rule, in one build.
+"""Customer notifications (`fct_alerts`, contract §6.1): one hand-built customer per rule,
+in one build.
 
 Shipped catalog: nova-fast costs 1 credit per 1,000 tokens; plan `free` grants 500 credits
 at its start and each period start, expiring at period end, with warning_limit 100 and

@@ -1,4 +1,4 @@
-"""A late event after a close (SPEC §4 "Late events"), and the closed period it leaves alone.
+"""A late event after a close (contract §4 "Late events"), and the closed period it leaves alone.
 
 Hand-worked: cus_late has a starting balance of 1,000 credits (no expiry). Batch 1
 (ingested 2026-02-25) brings 100 credits of use on 2026-02-10. February is closed on

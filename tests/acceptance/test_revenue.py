@@ -1,4 +1,4 @@
-"""Revenue per grant with cumulative rounding (SPEC §5), on worked examples, in one build.
+"""Revenue per grant with cumulative rounding (contract §5), on worked examples, in one build.
 
 Test catalog: the shipped catalog plus `pack_3`, 3 credits for $1 (100 cents), so a credit
 is worth 33⅓ cents and no per-period figure is exact. nova-fast costs 1 credit per 1,000

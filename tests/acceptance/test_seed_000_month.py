@@ -19,7 +19,7 @@ grant of 500 credits takes effect 2026-03-01T00:00Z and expires 2026-03-15T12:00
     03-15 12:00  the promo expires: 500 − (150 + 100) = 250 expired, balance 0
     03-15 12:00  nova-pro    5,000 tokens ->  5 × 4  =  20  unfunded: a grant is eligible
                  only while effective_at ≤ t < expires_at, and expiries apply before usage
-                 at the same instant (SPEC §4)
+                 at the same instant (contract §4)
     03-15 18:00  nova-pro    5,000 tokens ->  5 × 4  =  20  unfunded
     03-20 00:00  nova-fast  40,000 tokens -> 40 × 1  =  40  unfunded
     used from the grant 250, expired 250, unfunded 80; balance at month end −80.

@@ -1,7 +1,7 @@
 """Every mart and report is a documented, enforced dbt contract, and `dbt docs generate`
 works.
 
-Analysts read the marts through the DuckDB file and dbt docs (SPEC §1), and the renderer
+Analysts read the marts through the DuckDB file and dbt docs (contract §1), and the renderer
 reads the reports (`reporting.rpt_*`), so each one's columns are declared in
 `dbt/models/<layer>/_<layer>__models.yml` with their exact DuckDB type and a description. The fast test reads the parsed manifest; the others build one small
 warehouse and hold the declarations to what the models really produce.
@@ -142,7 +142,7 @@ def test_each_mart_sql_selects_its_columns_in_the_declared_order(built):
 
 def test_dbt_docs_generate_writes_a_catalog_of_every_mart(built, tmp_path):
     """Rule: `dbt docs generate` succeeds offline against a built warehouse and its
-    catalog.json lists every mart (the analyst's documentation, SPEC §1)."""
+    catalog.json lists every mart (the analyst's documentation, contract §1)."""
     target = tmp_path / "docs_target"
     command = [
         dbt_executable(),

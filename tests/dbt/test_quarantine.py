@@ -1,4 +1,4 @@
-"""Event and reference-row quarantine (SPEC §2.1, §2.2) through one real dbt build.
+"""Event and reference-row quarantine (contract §2.1, §2.2) through one real dbt build.
 
 The landing holds exactly one event row per quarantine reason, a few good events (one by
 external_id, one with a +02:00 offset, one naive, two not billable), and three broken
@@ -84,7 +84,7 @@ EXPECTED_EVENT_QUARANTINE = {
     ("events/a.jsonl", 16, "conflicting_duplicate"),
     ("events/b.jsonl", 1, "duplicate"),
 }
-SPEC_REASONS = {
+CONTRACT_REASONS = {
     "malformed",
     "missing_field",
     "unknown_customer",
@@ -226,7 +226,7 @@ def test_one_quarantined_event_per_reason(warehouse):
     )
     assert len(got) == len(set(got))
     assert set(got) == EXPECTED_EVENT_QUARANTINE
-    assert {reason for _, _, reason in got} == SPEC_REASONS
+    assert {reason for _, _, reason in got} == CONTRACT_REASONS
 
 
 def test_quarantined_rows_are_kept_whole(warehouse):
@@ -368,11 +368,11 @@ def test_non_billable_events_are_accepted_not_rated(warehouse):
     assert quarantined == [(0,)]
 
 
-# --- Dedup across files and loads (SPEC §2 "seen" order, §2.1 dedup key) -------------------
+# --- Dedup across files and loads (contract §2 "seen" order, §2.1 dedup key) -------------------
 #
 # A second, small build. Load 1 (ingested 2026-03-20) holds events/z.jsonl; load 2 (at the
 # clock) adds events/a.jsonl. a.jsonl sorts first by path, but it is loaded later, so its
-# rows are the ones "seen" second (SPEC §2: across loads, rows count in load order).
+# rows are the ones "seen" second (contract §2: across loads, rows count in load order).
 
 DEDUP_FIRST_LOAD = [
     usage("d-1", "cus_1", "nova-fast", 1000, "2026-03-02T10:00:00Z"),  # z:1

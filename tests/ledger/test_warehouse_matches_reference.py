@@ -1,6 +1,6 @@
 """The warehouse ledger equals the event-by-event reference, exactly, on random customers.
 
-SPEC §4: "Exactness is judged against the event-by-event reading of these rules." The
+contract §4: "Exactness is judged against the event-by-event reading of these rules." The
 reading is tests/reference/ledger.py (docs/ledger.md, literally). Many random customers go
 into ONE landing directory and ONE dbt build (a build costs seconds, a customer costs
 nothing), then for every customer:

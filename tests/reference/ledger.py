@@ -5,7 +5,7 @@ right, not fast: pure Python, `Decimal` (and `Fraction` for the one rounding) on
 polars or DuckDB, one customer at a time, one debit at a time.
 
 How it is organised:
-1. *Inputs.* `rate_events` turns events into usage debits (SPEC §4 rating);
+1. *Inputs.* `rate_events` turns events into usage debits (contract §4 rating);
    `grants_from_inputs` turns subscriptions, purchases and the grants feed into grants
    (docs/ledger.md "Inputs, per customer"); negative adjustments stay apart.
 2. *Timeline.* `CustomerLedger` puts every step of one customer on one explicitly ordered
@@ -270,10 +270,10 @@ def _allowances(
 ) -> Iterable[Grant]:
     """One grant at `started_at` and one at each period start inside the spell, ≤ the clock.
 
-    *(reading)* The cost basis is the fee for that period / included credits (SPEC §5),
+    *(reading)* The cost basis is the fee for that period / included credits (contract §5),
     rounded like a purchase's. The fee is the plan's fee in the customer's currency,
     prorated by the remaining share of the period in seconds (rounded half even) when the
-    allowance starts inside its period (SPEC §4 "Plan changes"); a plan without a fee in
+    allowance starts inside its period (contract §4 "Plan changes"); a plan without a fee in
     that currency has cost basis 0. An allowance of 0 credits is no grant.
     """
     if plan.included_credits <= 0:

@@ -1,4 +1,4 @@
-"""Ledger test inputs in landing terms (SPEC §2), for one customer or many.
+"""Ledger test inputs in landing terms (contract §2), for one customer or many.
 
 A `Scenario` is what a landing directory holds, as plain dataclasses: the reference ledger
 reads it directly and `write_landing` writes it as the files `credits_warehouse/ingest.py`
@@ -152,12 +152,12 @@ class Scenario:
 _DESCRIBE_SKIP = {"customer_id", "name", "country", "tax_rate", "created_at"}
 
 
-# Column order of each reference feed (SPEC §2.2).
+# Column order of each reference feed (contract §2.2).
 FEED_COLUMNS = {feed: list(columns) for feed, columns in INGEST_FEED_COLUMNS.items()}
 
 
 def rfc3339(instant: dt.datetime) -> str:
-    """A naive UTC instant as RFC 3339 with `Z`, the way SPEC §2 writes timestamps."""
+    """A naive UTC instant as RFC 3339 with `Z`, the way contract §2 writes timestamps."""
     return instant.strftime("%Y-%m-%dT%H:%M:%S") + (
         f".{instant.microsecond:06d}Z" if instant.microsecond else "Z"
     )

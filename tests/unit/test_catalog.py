@@ -1,4 +1,4 @@
-"""The catalog (SPEC §3): the shipped file loads, and an invalid one stops the run with ONE
+"""The catalog (contract §3): the shipped file loads, and an invalid one stops the run with ONE
 line naming the key path and the problem. The Python scale constant and the dbt type agree.
 """
 
@@ -164,5 +164,5 @@ def test_python_constant_and_dbt_type_agree():
     assert _decimal_scale(text, "units_type") == UNIT_SCALE
     assert _decimal_scale(text, "rate_type") == RATE_SCALE
     assert CREDIT_SCALE == UNIT_SCALE + RATE_SCALE
-    # SPEC §4: at least 6 fractional digits.
+    # contract §4: at least 6 fractional digits.
     assert CREDIT_SCALE >= 6

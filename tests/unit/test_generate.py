@@ -1,7 +1,7 @@
-"""The synthetic landing generator (`credits generate`, SPEC §2 and §7).
+"""The synthetic landing generator (`credits generate`, contract §2 and §7).
 
 The files are read back with plain readers (csv, json, gzip, pyarrow) and the events are
-classified by a small reference reading of SPEC §2.1, independent of the ingest code.
+classified by a small reference reading of contract §2.1, independent of the ingest code.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _event_rows(landing: Path):
 
 
 def _classify(landing: Path, clock: dt.datetime):
-    """A reference reading of SPEC §2.1: (accepted events, quarantine reasons)."""
+    """A reference reading of contract §2.1: (accepted events, quarantine reasons)."""
     customers = _read_csv(landing, "customers")
     known = {c["customer_id"] for c in customers} | {c["external_id"] for c in customers}
     seen: dict[str, dict] = {}

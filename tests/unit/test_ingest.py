@@ -1,4 +1,4 @@
-"""Landing files into `raw` (SPEC §2): every format lands each row whole, as one JSON
+"""Landing files into `raw` (contract §2): every format lands each row whole, as one JSON
 `raw_payload` with its `source_file` and `line_number`; a file is loaded once per content.
 No dbt here: these tests read `raw.*` straight after `load_landing`.
 """
@@ -90,7 +90,7 @@ def test_jsonl_blank_lines_skipped_but_counted(con, tmp_path):
         ("events/day.jsonl", 5, "{not json"),
         ("events/day.jsonl", 6, EVENT_C),
     ]
-    # Every row records its ingested_at and load batch (SPEC §2).
+    # Every row records its ingested_at and load batch (contract §2).
     meta = con.execute(
         "select distinct ingested_at, load_batch_id, batch_seq from raw.events"
     ).fetchall()
@@ -297,7 +297,7 @@ def test_reference_feed_formats(con, tmp_path, fmt):
         (f"customers.{fmt}", first_line),
         (f"customers.{fmt}", first_line + 1),
     ]
-    # raw_payload holds the landed row and nothing else (SPEC §2.1: rows are kept whole).
+    # raw_payload holds the landed row and nothing else (contract §2.1: rows are kept whole).
     assert [payload for _, _, payload in got] == [
         _expected_customer(row, csv_form=fmt == "csv") for row in CUSTOMERS
     ]

@@ -1,4 +1,4 @@
-"""Billing periods: calendar months in UTC, half-open windows (SPEC §4)."""
+"""Billing periods: calendar months in UTC, half-open windows (contract §4)."""
 
 import datetime as dt
 

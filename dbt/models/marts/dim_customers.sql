@@ -1,4 +1,4 @@
--- One row per customer (SPEC §6.1): who they are, their plan at the clock, and their balance.
+-- One row per customer (contract §6.1): who they are, their plan at the clock, and their balance.
 with
 
 customers as (

@@ -1,4 +1,4 @@
--- Each customer's balance day by day (SPEC §6.1), from the first ledger day to the clock:
+-- Each customer's balance day by day (contract §6.1), from the first ledger day to the clock:
 -- opening + granted - consumed - expired + other = closing.
 with
 

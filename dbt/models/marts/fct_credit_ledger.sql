@@ -1,4 +1,4 @@
--- The auditable credit ledger (SPEC §6.1): every movement of every customer's balance,
+-- The auditable credit ledger (contract §6.1): every movement of every customer's balance,
 -- signed (+ adds to the balance), with the running balance in entry order.
 -- Resumes after the last close (docs/incremental.md): the running balance goes on from the
 -- customer's last earlier entry.

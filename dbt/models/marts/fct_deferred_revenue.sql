@@ -1,4 +1,4 @@
--- The deferred-revenue roll-forward finance books (SPEC §6.1), per customer, period and
+-- The deferred-revenue roll-forward finance books (contract §6.1), per customer, period and
 -- currency: opening + purchased - recognized usage - breakage - refunded = closing.
 -- Amounts are integer minor units.
 select

@@ -1,4 +1,4 @@
--- One row per rejected input row, kept whole with its file and line (SPEC §2.1, §6.1), with
+-- One row per rejected input row, kept whole with its file and line (contract §2.1, §6.1), with
 -- its reason; int_rows_quarantined gathers them from every feed's validation.
 select
     feed,

@@ -1,4 +1,4 @@
--- One row per grant (SPEC §6.1) with what became of its credits:
+-- One row per grant (contract §6.1) with what became of its credits:
 -- consumed + expired + refunded + rolled over + remaining = credits.
 with
 

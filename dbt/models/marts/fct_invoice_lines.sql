@@ -1,4 +1,4 @@
--- One row per invoice line (SPEC §6.1): description, quantity, unit amount and amount.
+-- One row per invoice line (contract §6.1): description, quantity, unit amount and amount.
 select
     invoice_id,
     line_number,

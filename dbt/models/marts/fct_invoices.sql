@@ -1,4 +1,4 @@
--- One row per invoice or credit note (SPEC §6.1): purchase, subscription or credit note,
+-- One row per invoice or credit note (contract §6.1): purchase, subscription or credit note,
 -- with subtotal, tax and total in minor units. invoice_number is null while draft.
 select
     invoice_id,

@@ -1,4 +1,4 @@
--- Double-entry journals (SPEC §6.1), in minor units; every journal_id balances. The posting
+-- Double-entry journals (contract §6.1), in minor units; every journal_id balances. The posting
 -- rules (what posts when, to which account) are int_journal_postings'.
 select
     journal_id,

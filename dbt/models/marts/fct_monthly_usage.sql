@@ -1,4 +1,4 @@
--- Usage per customer, period, aggregator and dimension values (SPEC §6.1).
+-- Usage per customer, period, aggregator and dimension values (contract §6.1).
 -- Resumes after the last close (docs/incremental.md): only the open periods are summed.
 {{ config(
     materialized='incremental',

@@ -1,5 +1,5 @@
 -- Usage per customer, billed period, aggregator and each configured dimension on its own
--- (SPEC §6.1 "fct_monthly_usage ... dimensions"): one row per dimension value.
+-- (contract §6.1 "fct_monthly_usage ... dimensions"): one row per dimension value.
 -- Resumes after the last close (docs/incremental.md): only the open periods are summed.
 {{ config(
     materialized='incremental',

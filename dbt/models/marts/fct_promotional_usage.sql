@@ -1,5 +1,5 @@
 -- Consumption of credits that earn no revenue (promotional and other zero-cost grants),
--- reported at list value (SPEC §5), the list price of int_list_prices.
+-- reported at list value (contract §5), the list price of int_list_prices.
 with
 
 list_price as (

@@ -1,4 +1,4 @@
--- One row per accepted billable event and matching aggregator (SPEC §6.1), for analysts.
+-- One row per accepted billable event and matching aggregator (contract §6.1), for analysts.
 -- `period` is the period it is billed in: a late event's is the first period open when it
 -- arrived, and `booked_at` is when the ledger debits it.
 -- A view: the rated events are stored once, in int_events_rated, which grows by load batch;

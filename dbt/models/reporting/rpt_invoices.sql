@@ -1,4 +1,4 @@
--- One row per invoice or credit note (SPEC §6.2): everything its PDF shows besides the
+-- One row per invoice or credit note (contract §6.2): everything its PDF shows besides the
 -- seller and the lines (rpt_invoice_lines), read by the renderer in one select.
 select
     invoices.invoice_id,

@@ -1,4 +1,4 @@
--- The lists on a customer's credit statement (SPEC §6.2), one row per line, numbered in
+-- The lists on a customer's credit statement (contract §6.2), one row per line, numbered in
 -- print order within each section:
 --   usage           credits, events and units per aggregator
 --   grant           grants that became effective in the period

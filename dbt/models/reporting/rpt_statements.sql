@@ -1,4 +1,4 @@
--- One row per customer and period (SPEC §6.2): every figure on the customer's credit
+-- One row per customer and period (contract §6.2): every figure on the customer's credit
 -- statement, read by the renderer in one select together with rpt_statement_lines.
 -- A statement exists for every period with ledger activity and every customer created
 -- before the period's end; the close writes those of closed periods.
@@ -21,7 +21,7 @@ periods as (
 ),
 
 -- By the entries' `period`: a period-end settlement, dated at the next period's first
--- instant, still belongs to the period it settles (SPEC §4).
+-- instant, still belongs to the period it settles (contract §4).
 figures as (
     select
         customer_id,

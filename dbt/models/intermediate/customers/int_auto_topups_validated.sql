@@ -1,4 +1,4 @@
--- Auto top-up settings checked against the customers and the catalog's bundles (SPEC §2.2).
+-- Auto top-up settings checked against the customers and the catalog's bundles (contract §2.2).
 -- An identical setting loaded again is one setting; the latest load of it is kept.
 with
 

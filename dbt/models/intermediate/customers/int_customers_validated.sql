@@ -1,4 +1,4 @@
--- Customers feed rows checked against SPEC §2.2, with the current version of each customer.
+-- Customers feed rows checked against contract §2.2, with the current version of each customer.
 -- A later row for the same customer_id replaces an earlier one (load order, then path, line).
 -- The optional `low_balance_threshold` (credits, >= 0; blank = the plan's warning_limit) is
 -- checked like tax_rate: a value that is not a number, or is negative, quarantines the row.

@@ -1,4 +1,4 @@
--- Subscription rows checked against the customers and the catalog's plans (SPEC §2.2).
+-- Subscription rows checked against the customers and the catalog's plans (contract §2.2).
 -- An identical row loaded again is one subscription; the latest load of it is kept.
 with
 

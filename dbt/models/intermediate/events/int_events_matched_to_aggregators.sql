@@ -1,4 +1,4 @@
--- Which aggregators each parsed event matches (SPEC §4 rating): same event_type, and every
+-- Which aggregators each parsed event matches (contract §4 rating): same event_type, and every
 -- catalog filter satisfied (equality; a list of values means "in"). One event may match
 -- several aggregators. Filters arrive as catalog rows, never as SQL text.
 -- Each filtered property is read once per event and matched by a join on its value, so

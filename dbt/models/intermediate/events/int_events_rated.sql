@@ -1,4 +1,4 @@
--- Accepted events rated per matching aggregator (SPEC §4): units from the aggregator's
+-- Accepted events rated per matching aggregator (contract §4): units from the aggregator's
 -- operation, credits = units × (weight / per) with the weight in effect at the event's
 -- timestamp. The rate is exact at 6 digits (validated in the catalog), so credits are an
 -- exact product and nothing is divided here.
@@ -28,7 +28,7 @@ accepted as (
 ),
 
 lateness as (
-    -- Per load batch, the last period already closed when it was ingested (SPEC §4 "Late
+    -- Per load batch, the last period already closed when it was ingested (contract §4 "Late
     -- events": closed is judged at ingested_at).
     select
         batches.load_batch_id,

@@ -1,4 +1,4 @@
--- Every landed event row with its verdict (SPEC §2.1): a quarantine reason, or accepted.
+-- Every landed event row with its verdict (contract §2.1): a quarantine reason, or accepted.
 -- Checks apply in a fixed order and the first failing one names the reason. Dedup runs over
 -- the rows that pass every other check, in "seen" order: load batch, then path, then line.
 --

@@ -1,4 +1,4 @@
--- Rows of the `grants` feed checked against SPEC §2.2: known customer, known kind, and
+-- Rows of the `grants` feed checked against contract §2.2: known customer, known kind, and
 -- negative credits only for adjustments. A later row for the same grant_id replaces it.
 with
 

@@ -1,6 +1,6 @@
--- Every grant, whatever its source (SPEC §4 "Grants"): plan allowances at each period start
+-- Every grant, whatever its source (contract §4 "Grants"): plan allowances at each period start
 -- and at subscription start, succeeded purchases, and the grants feed. Auto top-ups and
--- rollovers are produced by the ledger itself (issue 3).
+-- rollovers are produced by the ledger itself (docs/ledger.md).
 with
 
 subscriptions as (

@@ -1,4 +1,4 @@
--- Purchase rows checked against the customers and the catalog's bundles (SPEC §2.2). A
+-- Purchase rows checked against the customers and the catalog's bundles (contract §2.2). A
 -- purchase is billed in its customer's billing currency (its own, else the catalog's): any
 -- other is quarantined as invalid_currency, so an invoice never mixes currencies.
 -- A later row for the same purchase_id replaces an earlier one.

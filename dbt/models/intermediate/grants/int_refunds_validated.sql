@@ -1,4 +1,4 @@
--- Refunds checked against the purchases they name (SPEC §4 "Voids and refunds"): a
+-- Refunds checked against the purchases they name (contract §4 "Voids and refunds"): a
 -- succeeded or refunded purchase, refunded once, not before it was bought.
 with
 

@@ -1,4 +1,4 @@
--- Every invoice line, whether or not its invoice is final yet (SPEC §4 "Subscription
+-- Every invoice line, whether or not its invoice is final yet (contract §4 "Subscription
 -- invoices", §5): purchase and auto top-up invoices at purchase time, subscription invoices
 -- (a period's overage in arrears and the next period's fee in advance, dated at the period's
 -- end; a first or prorated fee when it starts), and credit notes for refunds.
@@ -115,7 +115,7 @@ subscription_lines as (
         customer_id,
         'subscription' as invoice_type,
         issued_at,
-        -- Dated at a period's first instant, it closes the period before (SPEC §4).
+        -- Dated at a period's first instant, it closes the period before (contract §4).
         case
             when issued_at = date_trunc('month', issued_at)
                 then {{ period_of("issued_at - interval 1 microsecond") }}

@@ -1,6 +1,6 @@
 -- Invoices with their totals and status. An invoice is final once its period is closed
--- (SPEC §4); final invoices keep the number they were given, and newly final ones get the
--- next numbers of their series and year in issued_at order, gap-free (SPEC §6.2).
+-- (contract §4); final invoices keep the number they were given, and newly final ones get the
+-- next numbers of their series and year in issued_at order, gap-free (contract §6.2).
 with
 
 lines as (
@@ -36,7 +36,7 @@ invoices as (
 taxed as (
     select
         invoices.*,
-        -- Tax is round_half_even(subtotal × tax_rate), once per invoice (SPEC §5).
+        -- Tax is round_half_even(subtotal × tax_rate), once per invoice (contract §5).
         cast({{ round_half_even_div(
             "cast(subtotal as hugeint) * cast(tax_rate * 1000000 as hugeint)", "cast(1000000 as hugeint)"
         ) }} as bigint) as tax,

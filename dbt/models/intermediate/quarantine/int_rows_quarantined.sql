@@ -1,4 +1,4 @@
--- Every rejected input row, kept whole with its file and line (SPEC §2.1, §6.1): events and
+-- Every rejected input row, kept whole with its file and line (contract §2.1, §6.1): events and
 -- every reference feed, each with the reason its validation model gave (fct_event_quarantine
 -- publishes them). Events carry no payload past staging, so their quarantined rows take it
 -- from stg_landing__event_payloads by row id.

@@ -1,4 +1,4 @@
--- The journal rules: double-entry postings (SPEC §6.1), in minor units; every journal_id
+-- The journal rules: double-entry postings (contract §6.1), in minor units; every journal_id
 -- balances (fct_journal_entries publishes them).
 -- Accounts: cash (purchases paid at once), receivable (subscription invoices),
 -- deferred_revenue, usage_revenue, breakage_revenue, overage_revenue, tax_payable, refunds.

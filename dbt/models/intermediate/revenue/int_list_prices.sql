@@ -1,5 +1,5 @@
 -- The list price of a credit per currency: the dearest price per credit of any bundle in that
--- currency, the price a customer pays without a volume discount (SPEC §5). Promotional
+-- currency, the price a customer pays without a volume discount (contract §5). Promotional
 -- consumption is reported at it.
 -- The same maximum, kept exact: compare price_a × credits_b with price_b × credits_a.
 select currency, price_amount, bundle_credits

@@ -1,4 +1,4 @@
--- Revenue of every paid grant, period by period (SPEC §5), with cumulative rounding:
+-- Revenue of every paid grant, period by period (contract §5), with cumulative rounding:
 -- each to-date figure is rounded (half even) from exact credits, and a period takes the
 -- difference. The to-date buckets are cut from one running total, in the order consumed,
 -- refunded, expired, so that for every grant at every period end, exactly:
