@@ -210,8 +210,10 @@ def dbt_env(variables: dict[str, str]) -> dict[str, str]:
 
 def dbt_build_args(plan: BuildPlan) -> list[str]:
     """`dbt build`'s arguments for a plan: everything, incremental, or a close's models.
-    The run's clock and window go by environment (`dbt_env`), not `--vars`."""
-    args = ["build"]
+    The run's clock and window go by environment (`dbt_env`), not `--vars`. dbt's unit
+    tests (dbt/models/_unit_tests.yml) run on fixtures, not on the run's data, so a run
+    leaves them out: tests/dbt/test_dbt_unit_tests.py runs them."""
+    args = ["build", "--exclude-resource-type", "unit_test"]
     if plan.full_refresh:
         return [*args, "--full-refresh"]
     if plan.closes_only:
