@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -22,6 +23,8 @@ from markupsafe import Markup, escape
 # statement leaves beside its 48 mm "Expiring soon" column (see statement.css).
 WIDTH, HEIGHT = 472, 132
 LEFT, RIGHT, TOP, BOTTOM = 48, 8, 8, 20
+PLOT_WIDTH, PLOT_HEIGHT = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+BASELINE = HEIGHT - BOTTOM  # the x axis, at the plot's bottom edge
 # Axis labels, in CSS px; statement.css gives `.balance-chart .tick` the same size.
 LABEL_SIZE = 8.5
 
@@ -66,6 +69,96 @@ def _day_label(day: date, locale: str) -> str:
     return format_skeleton("MMMd", day, locale=locale)
 
 
+def _daily_values(rows: Sequence[dict]) -> list[Decimal]:
+    """One closing balance per day from the first row's day to the last's, in order; a day
+    without a row carries the previous balance, so every day has a step."""
+    first_day: date = rows[0]["balance_date"]
+    last_day: date = rows[-1]["balance_date"]
+    by_day = {row["balance_date"]: _exact(row["closing_credits"]) for row in rows}
+    values: list[Decimal] = []
+    for offset in range((last_day - first_day).days + 1):
+        day = first_day + timedelta(days=offset)
+        values.append(by_day.get(day, values[-1] if values else Decimal(0)))
+    return values
+
+
+@dataclass(frozen=True)
+class _Scales:
+    """Drawing coordinates of a day index (0 to `days`, the edges of each day's step) and of
+    a balance between the lowest and highest tick."""
+
+    days: int
+    low: Decimal
+    high: Decimal
+
+    def x(self, day_index: float) -> float:
+        return LEFT + PLOT_WIDTH * day_index / self.days
+
+    def y(self, value: Decimal) -> float:
+        return TOP + PLOT_HEIGHT * float((self.high - value) / (self.high - self.low))
+
+
+def _value_grid(scales: _Scales, ticks: list[Decimal], locale: str) -> tuple[list[str], list[str]]:
+    """Horizontal grid lines and their y labels, one per tick; the zero line is darker."""
+    lines: list[str] = []
+    labels: list[str] = []
+    for tick in ticks:
+        ty = scales.y(tick)
+        colour = AXIS_COLOUR if tick == 0 else GRID_COLOUR
+        lines.append(
+            f'<path d="M{LEFT:.2f} {ty:.2f}H{WIDTH - RIGHT:.2f}" stroke="{colour}" '
+            f'stroke-width="{0.9 if tick == 0 else 0.6}" fill="none"/>'
+        )
+        labels.append(
+            f'<span class="tick y" style="right:{WIDTH - LEFT + 6:.2f}px;'
+            f'top:{ty - LABEL_SIZE / 2:.2f}px">{escape(_label(tick, locale))}</span>'
+        )
+    return lines, labels
+
+
+def _balance_paths(scales: _Scales, values: list[Decimal]) -> list[str]:
+    """The steps, one flat segment per day with vertical jumps between days: the area down
+    to zero shaded, then the line over it."""
+    x, y = scales.x, scales.y
+    step_path = [f"M{x(0):.2f} {y(values[0]):.2f}"]
+    for i, value in enumerate(values):
+        if i:
+            step_path.append(f"V{y(value):.2f}")
+        step_path.append(f"H{x(i + 1):.2f}")
+    line = "".join(step_path)
+    zero = y(Decimal(0))
+    return [
+        f'<path d="{line}V{zero:.2f}H{x(0):.2f}Z" fill="{FILL_COLOUR}" stroke="none"/>',
+        f'<path d="{line}" fill="none" stroke="{LINE_COLOUR}" stroke-width="1.6" '
+        f'stroke-linejoin="round"/>',
+    ]
+
+
+def _day_axis(scales: _Scales, first_day: date, locale: str) -> tuple[list[str], list[str]]:
+    """The x axis: day ticks and labels on the 1st, 8th, 15th, 22nd and 29th (weekly, from
+    the 1st), then the axis line."""
+    marks: list[str] = []
+    labels: list[str] = []
+    for offset in range(scales.days):
+        day = first_day + timedelta(days=offset)
+        if (day.day - 1) % 7:
+            continue
+        tx = scales.x(offset)
+        marks.append(
+            f'<path d="M{tx:.2f} {BASELINE:.2f}V{BASELINE + 3:.2f}" stroke="{AXIS_COLOUR}" '
+            f'stroke-width="0.6"/>'
+        )
+        labels.append(
+            f'<span class="tick x" style="left:{tx:.2f}px;top:{BASELINE + 5:.2f}px">'
+            f"{escape(_day_label(day, locale))}</span>"
+        )
+    marks.append(
+        f'<path d="M{LEFT:.2f} {BASELINE:.2f}H{WIDTH - RIGHT:.2f}" stroke="{AXIS_COLOUR}" '
+        f'stroke-width="0.6" fill="none"/>'
+    )
+    return marks, labels
+
+
 def balance_chart_svg(daily_balances: Sequence[dict], locale: str) -> Markup:
     """A step chart of each day's closing balance: an `<svg>` of the shapes in a `<div>`
     that also holds the axis labels.
@@ -81,80 +174,20 @@ def balance_chart_svg(daily_balances: Sequence[dict], locale: str) -> Markup:
     rows = sorted(daily_balances, key=lambda row: row["balance_date"])
     if not rows:
         return Markup("")
-    first_day: date = rows[0]["balance_date"]
-    last_day: date = rows[-1]["balance_date"]
-    days = (last_day - first_day).days + 1
-    # Carry balances over days without a row, so every day has a step.
-    by_day = {row["balance_date"]: _exact(row["closing_credits"]) for row in rows}
-    values: list[Decimal] = []
-    for offset in range(days):
-        day = first_day + timedelta(days=offset)
-        values.append(by_day.get(day, values[-1] if values else Decimal(0)))
-
+    values = _daily_values(rows)
     ticks = nice_ticks(min(values), max(values))
-    low, high = ticks[0], ticks[-1]
-    plot_w = WIDTH - LEFT - RIGHT
-    plot_h = HEIGHT - TOP - BOTTOM
-    base = HEIGHT - BOTTOM
+    scales = _Scales(days=len(values), low=ticks[0], high=ticks[-1])
 
-    def x(day_index: float) -> float:
-        return LEFT + plot_w * day_index / days
-
-    def y(value: Decimal) -> float:
-        return TOP + plot_h * float((high - value) / (high - low))
-
-    shapes: list[str] = []
-    labels: list[str] = []
-
-    # Horizontal grid with y labels; the zero line is darker.
-    for tick in ticks:
-        ty = y(tick)
-        colour = AXIS_COLOUR if tick == 0 else GRID_COLOUR
-        shapes.append(
-            f'<path d="M{LEFT:.2f} {ty:.2f}H{WIDTH - RIGHT:.2f}" stroke="{colour}" '
-            f'stroke-width="{0.9 if tick == 0 else 0.6}" fill="none"/>'
-        )
-        labels.append(
-            f'<span class="tick y" style="right:{WIDTH - LEFT + 6:.2f}px;'
-            f'top:{ty - LABEL_SIZE / 2:.2f}px">{escape(_label(tick, locale))}</span>'
-        )
-
-    # The steps: one flat segment per day, vertical jumps between days.
-    step_path = [f"M{x(0):.2f} {y(values[0]):.2f}"]
-    for i, value in enumerate(values):
-        if i:
-            step_path.append(f"V{y(value):.2f}")
-        step_path.append(f"H{x(i + 1):.2f}")
-    line = "".join(step_path)
-    zero = y(Decimal(0))
-    shapes.append(f'<path d="{line}V{zero:.2f}H{x(0):.2f}Z" fill="{FILL_COLOUR}" stroke="none"/>')
-    shapes.append(
-        f'<path d="{line}" fill="none" stroke="{LINE_COLOUR}" stroke-width="1.6" '
-        f'stroke-linejoin="round"/>'
-    )
-
-    # Day ticks and labels on the 1st, 8th, 15th, 22nd and 29th (weekly, from the 1st).
-    for offset in range(days):
-        day = first_day + timedelta(days=offset)
-        if (day.day - 1) % 7:
-            continue
-        tx = x(offset)
-        shapes.append(
-            f'<path d="M{tx:.2f} {base:.2f}V{base + 3:.2f}" stroke="{AXIS_COLOUR}" '
-            f'stroke-width="0.6"/>'
-        )
-        labels.append(
-            f'<span class="tick x" style="left:{tx:.2f}px;top:{base + 5:.2f}px">'
-            f"{escape(_day_label(day, locale))}</span>"
-        )
-    shapes.append(
-        f'<path d="M{LEFT:.2f} {base:.2f}H{WIDTH - RIGHT:.2f}" stroke="{AXIS_COLOUR}" '
-        f'stroke-width="0.6" fill="none"/>'
-    )
+    grid, value_labels = _value_grid(scales, ticks, locale)
+    steps = _balance_paths(scales, values)
+    day_marks, day_labels = _day_axis(scales, rows[0]["balance_date"], locale)
     # The closing point, marked.
-    shapes.append(
-        f'<circle cx="{x(days):.2f}" cy="{y(values[-1]):.2f}" r="2.6" fill="{LINE_COLOUR}"/>'
+    closing = (
+        f'<circle cx="{scales.x(scales.days):.2f}" cy="{scales.y(values[-1]):.2f}" r="2.6" '
+        f'fill="{LINE_COLOUR}"/>'
     )
+    shapes = [*grid, *steps, *day_marks, closing]
+    labels = [*value_labels, *day_labels]
     return Markup(
         f'<div class="balance-chart" style="width:{WIDTH}px;height:{HEIGHT}px">'
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
