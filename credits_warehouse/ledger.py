@@ -27,6 +27,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import groupby
+from operator import itemgetter
 
 from credits_warehouse.periods import add_months, month_start, period_of
 
@@ -570,12 +572,27 @@ class Walk:
     # --- the timeline -------------------------------------------------------------------
 
     def run(self) -> WalkOutput:
-        data, as_of = self.data, self.as_of
-        self.grants_by_id = {g.grant_id: g for g in data.grants}
+        """Walk the timeline instant by instant, from the start or from the checkpoint."""
+        self.grants_by_id = {g.grant_id: g for g in self.data.grants}
         self.created_all: list[Grant] = []
-        resume_at = self.restore(data.checkpoint) if data.checkpoint else None
+        resume_at = self.restore(self.data.checkpoint) if self.data.checkpoint else None
+        first_end = resume_at if resume_at is not None else self.first_period_end()
+        if first_end is None:
+            return self.out  # no grant and no debit: nothing to walk
+        actions = self.input_actions(resume_at) + self.period_end_actions(first_end)
+        actions.sort(key=lambda a: (a[0], a[1], a[2]))  # instant, same-instant rank, tie
+        for at, group in groupby(actions, key=itemgetter(0)):
+            self.act_at(at, list(group), resume_at)
+        self.flush_dynamic_expiries(before=self.as_of, inclusive=True)
+        return self.out
+
+    def input_actions(self, resume_at: dt.datetime | None) -> list[tuple]:
+        """What the inputs do up to the clock, as (at, rank, tie, kind, payload): grants
+        taking effect and expiring, voids, refunds and usage segments. A resumed walk keeps
+        only what acts from the checkpoint on (its segments already start there)."""
+        data, as_of = self.data, self.as_of
         after = (lambda t: t >= resume_at) if resume_at else (lambda t: True)  # noqa: E731
-        actions: list[tuple] = []  # (at, rank, tie, kind, payload)
+        actions: list[tuple] = []
         for g in data.grants:
             if g.effective_at <= as_of and after(g.effective_at):
                 actions.append((g.effective_at, RANK_GRANT, (g.credits < 0, g.key), "grant", g))
@@ -594,63 +611,65 @@ class Walk:
                 actions.append((r.refunded_at, RANK_VOID_REFUND, (1, r.refund_id), "refund", r))
         for n, seg in enumerate(data.segments):
             actions.append((seg.start, RANK_USAGE, (n,), "usage", seg))
-        if resume_at is not None:
-            end = resume_at
-        else:
-            starts = [g.effective_at for g in data.grants] + [s.first_at for s in data.segments]
-            if not starts:
-                return self.out
-            end = add_months(month_start(min(starts)), 1)
-        while end <= as_of:
+        return actions
+
+    def first_period_end(self) -> dt.datetime | None:
+        """The end of the month of the first grant or debit; None when there is neither."""
+        grants, segments = self.data.grants, self.data.segments
+        starts = [g.effective_at for g in grants] + [s.first_at for s in segments]
+        return add_months(month_start(min(starts)), 1) if starts else None
+
+    def period_end_actions(self, end: dt.datetime) -> list[tuple]:
+        """Each month end from `end` up to the clock."""
+        actions: list[tuple] = []
+        while end <= self.as_of:
             actions.append((end, RANK_PERIOD_END, (), "period_end", end))
             end = add_months(end, 1)
-        actions.sort(key=lambda a: (a[0], a[1], a[2]))
+        return actions
 
-        pending_rollovers: list[Grant] = []
-        index = 0
-        while index < len(actions):
-            at = actions[index][0]
-            group = []
-            while index < len(actions) and actions[index][0] == at:
-                group.append(actions[index])
-                index += 1
-            is_period_end = any(a[3] == "period_end" for a in group)
-            if is_period_end and (resume_at is None or at > resume_at):
-                self.take_checkpoint(at)
-            self.flush_dynamic_expiries(before=at)
-            # A segment of debits before any instant is placed at the epoch; it acts when
-            # its first debit does.
-            acts = min((a[4].first_at if a[3] == "usage" else at) for a in group)
-            self.first_act = acts if self.first_act is None else min(self.first_act, acts)
-            expiring = [a[4] for a in group if a[3] == "expiry"]
-            expiring += [e[2] for e in self.dynamic_expiries if e[0] == at]
-            self.dynamic_expiries = [e for e in self.dynamic_expiries if e[0] != at]
-            for a in group:
-                if a[3] == "period_end":
-                    self.period_end(at)
-            if expiring:
-                pending_rollovers = self.expire_at(at, expiring, is_period_end)
-            arriving = [a[4] for a in group if a[3] == "grant"] + pending_rollovers
-            pending_rollovers = []
-            for g in sorted(arriving, key=lambda g: (g.credits < 0, g.key)):
-                if g.credits > 0:
-                    if g.kind == "rollover":
-                        self.created(g)
-                        self.schedule_expiry(g)
-                    self.take_effect(at, g)
-                elif g.credits < 0:
-                    self.adjust(at, -g.credits, g.grant_id)
-            for a in group:
-                if a[3] == "void":
-                    self.void(a[4])
-            for a in group:
-                if a[3] == "refund":
-                    self.refund(a[4])
-            for a in group:
-                if a[3] == "usage":
-                    self.run_segment(a[4])
-        self.flush_dynamic_expiries(before=as_of, inclusive=True)
-        return self.out
+    def act_at(self, at: dt.datetime, group: list[tuple], resume_at: dt.datetime | None) -> None:
+        """Everything at one instant, in the same-instant order (SPEC §4): period end,
+        expiries, grants (with the rollovers those expiries made), voids, refunds, usage."""
+        is_period_end = any(a[3] == "period_end" for a in group)
+        # The state before anything here acts; a resumed walk has the one it resumed from.
+        if is_period_end and (resume_at is None or at > resume_at):
+            self.take_checkpoint(at)
+        self.flush_dynamic_expiries(before=at)
+        # A segment of debits before any instant is placed at the epoch; it acts when
+        # its first debit does.
+        acts = min((a[4].first_at if a[3] == "usage" else at) for a in group)
+        self.first_act = acts if self.first_act is None else min(self.first_act, acts)
+        expiring = [a[4] for a in group if a[3] == "expiry"]
+        expiring += [e[2] for e in self.dynamic_expiries if e[0] == at]
+        self.dynamic_expiries = [e for e in self.dynamic_expiries if e[0] != at]
+        for a in group:
+            if a[3] == "period_end":
+                self.period_end(at)
+        rollovers = self.expire_at(at, expiring, is_period_end) if expiring else []
+        arriving = [a[4] for a in group if a[3] == "grant"] + rollovers
+        if arriving:  # most instants only debit: no call for them
+            self.arrive(at, arriving)
+        for a in group:
+            if a[3] == "void":
+                self.void(a[4])
+        for a in group:
+            if a[3] == "refund":
+                self.refund(a[4])
+        for a in group:
+            if a[3] == "usage":
+                self.run_segment(a[4])
+
+    def arrive(self, at: dt.datetime, grants: list[Grant]) -> None:
+        """Grants taking effect at `at`: positive ones in consumption order, then negative
+        adjustments. A rollover is one the walk made, known from now on."""
+        for g in sorted(grants, key=lambda g: (g.credits < 0, g.key)):
+            if g.credits > 0:
+                if g.kind == "rollover":
+                    self.created(g)
+                    self.schedule_expiry(g)
+                self.take_effect(at, g)
+            elif g.credits < 0:
+                self.adjust(at, -g.credits, g.grant_id)
 
     def created(self, grant: Grant) -> None:
         """A grant the walk made (a top-up or a rollover): an output, and known from now on."""
