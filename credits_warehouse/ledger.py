@@ -628,7 +628,7 @@ class Walk:
         return actions
 
     def act_at(self, at: dt.datetime, group: list[tuple], resume_at: dt.datetime | None) -> None:
-        """Everything at one instant, in the same-instant order (SPEC §4): period end,
+        """Everything at one instant, in the same-instant order (contract §4): period end,
         expiries, grants (with the rollovers those expiries made), voids, refunds, usage."""
         is_period_end = any(a[3] == "period_end" for a in group)
         # The state before anything here acts; a resumed walk has the one it resumed from.

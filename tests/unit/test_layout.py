@@ -47,3 +47,30 @@ def test_the_dbt_python_models_call_the_library_not_the_wiring():
         imported = imported_top_levels(model)
         assert not imported & ORCHESTRATION, model.name
         assert "credits_warehouse" in imported, model.name
+
+
+LONGEST_FUNCTION = 80  # lines; a longer one needs a comment that says why
+
+
+def _long_functions(root: Path) -> list[str]:
+    """Functions longer than LONGEST_FUNCTION lines with no `# long:` comment saying why."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            length = node.end_lineno - node.lineno + 1
+            body = lines[node.lineno - 1 : node.end_lineno]
+            if length > LONGEST_FUNCTION and not any("# long:" in line for line in body):
+                found.append(
+                    f"{path.relative_to(root.parent)}:{node.lineno} {node.name} ({length})"
+                )
+    return found
+
+
+def test_functions_read_on_one_screen():
+    """No function in the library or the wiring runs past 80 lines unless a `# long:`
+    comment inside it says why."""
+    assert _long_functions(LIBRARY) + _long_functions(LIBRARY.parent / "dagster_project") == []
