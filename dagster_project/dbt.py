@@ -23,7 +23,6 @@ from dagster_dbt import (
 )
 
 from credits_warehouse.incremental import dbt_build_args, dbt_env, plan_build, record_build
-from credits_warehouse.warehouse import connect
 from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
 
@@ -109,11 +108,8 @@ def credits_dbt_assets(
     the catalog or models changed (credits_warehouse/incremental.py)."""
     resolved = settings.resolve()
     period = context.partition_key if context.has_partition_key else None
-    con = connect(resolved.warehouse)
-    try:
+    with settings.connection() as con:  # dbt opens the file next, in another process
         plan = plan_build(con, MANIFEST_PATH, settings.full_refresh, resolved.as_of)
-    finally:
-        con.close()  # dbt opens the file next, in another process
     variables = dbt_vars(resolved.as_of, period, plan.resume_from)
     args = dbt_build_args(plan)
     if plan.full_refresh:
@@ -132,11 +128,8 @@ def credits_dbt_assets(
         yield from invocation.stream()
         if not invocation.is_successful():
             raise Failure(failed_nodes_message(invocation.get_artifact("run_results.json")))
-        con = connect(resolved.warehouse)
-        try:
+        with settings.connection() as con:
             record_build(con, plan, resolved.as_of)
-        finally:
-            con.close()
         _keep_parse(target, resolved.warehouse)
     finally:
         # Each invocation writes its own target folder under dbt/target; its artifacts

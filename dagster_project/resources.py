@@ -1,24 +1,30 @@
-"""Dagster resources: the run's settings and the dbt CLI."""
+"""Dagster resources: the run's settings, which own the warehouse's connections and its
+writer lock, and the dbt CLI."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 from dagster import ConfigurableResource, InitResourceContext
 from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
 
 from credits_warehouse.settings import Settings, resolve_settings
-from credits_warehouse.warehouse import exclusive_lock
+from credits_warehouse.warehouse import connect, exclusive_lock
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
 
 class CreditsSettings(ConfigurableResource):
-    """The paths and clock of a run. Unset fields fall back to CREDITS_* variables, then to
-    the contract's defaults, when the run starts (not when the code location loads)."""
+    """The paths and clock of a run, and the one way the wiring reaches the warehouse: the
+    run's writer lock is held from start to end, and `connection()` opens the file for one
+    block at a time (dbt opens it in its own process between blocks). Unset fields fall back
+    to CREDITS_* variables, then to the contract's defaults, when the run starts (not when
+    the code location loads)."""
 
     landing: str | None = None
     catalog: str | None = None
@@ -44,6 +50,16 @@ class CreditsSettings(ConfigurableResource):
         if self._held is not None:
             self._held.close()
             self._held = None
+
+    @contextlib.contextmanager
+    def connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the run's warehouse for the block, closed when it ends, so that no
+        connection is open when dbt starts."""
+        con = connect(self.resolve().warehouse, read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
 
     def resolve(self) -> Settings:
         return resolve_settings(

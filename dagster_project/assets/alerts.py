@@ -6,7 +6,6 @@ import os
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
-from credits_warehouse.warehouse import connect
 from dagster_project.assets.ingest import progress_line
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.resources import CreditsSettings
@@ -22,8 +21,7 @@ def alert_outbox(context: AssetExecutionContext, settings: CreditsSettings) -> M
     `<reports>/alerts/outbox.jsonl`, is rewritten from that table (atomically): one line
     per alert ever sent, in sending order, each alert_id once. A consumer reads new lines."""
     resolved = settings.resolve()
-    con = connect(resolved.warehouse)
-    try:
+    with settings.connection() as con:
         added = con.execute(
             """
             insert into raw.alerts_sent
@@ -37,8 +35,6 @@ def alert_outbox(context: AssetExecutionContext, settings: CreditsSettings) -> M
             "select alert_id, customer_id, alert_type, triggered_at, details, sent_at "
             "from raw.alerts_sent order by sent_at, triggered_at, alert_id"
         ).fetchall()
-    finally:
-        con.close()
     outbox = resolved.reports / "alerts" / "outbox.jsonl"
     outbox.parent.mkdir(parents=True, exist_ok=True)
     tmp = outbox.with_name(f"{outbox.name}.tmp-{os.getpid()}")

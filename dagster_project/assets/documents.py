@@ -7,7 +7,6 @@ from dagster_dbt import get_asset_key_for_model
 
 from credits_warehouse.catalog import load_catalog
 from credits_warehouse.statements import write_documents_for_closed_periods
-from credits_warehouse.warehouse import connect
 from dagster_project.assets.finance import invoice_numbers
 from dagster_project.assets.ingest import progress_bar, progress_line
 from dagster_project.dbt import credits_dbt_assets
@@ -29,8 +28,7 @@ def statement_pdfs(context: AssetExecutionContext, settings: CreditsSettings) ->
     every final invoice and credit note (<reports>/<period>/invoices/)."""
     resolved = settings.resolve()
     catalog = load_catalog(resolved.catalog)
-    con = connect(resolved.warehouse)
-    try:
+    with settings.connection() as con:
 
         def progress(i: int, n: int) -> None:
             progress_bar("documents", i, n)
@@ -38,8 +36,6 @@ def statement_pdfs(context: AssetExecutionContext, settings: CreditsSettings) ->
         started = time.monotonic()
         run = write_documents_for_closed_periods(con, catalog, resolved.reports, progress)
         seconds = time.monotonic() - started
-    finally:
-        con.close()
     if run.written:
         progress_line(f"  documents: {run.written} written in {seconds:.1f}s")
     return MaterializeResult(

@@ -5,7 +5,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from credits_warehouse.ingest import ensure_raw_schema
 from credits_warehouse.periods import not_ended
-from credits_warehouse.warehouse import closed_through, connect
+from credits_warehouse.warehouse import closed_through
 from dagster_project.assets.ingest import progress_line
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.partitions import BILLING_PERIODS
@@ -22,8 +22,7 @@ def period_close(context: AssetExecutionContext, settings: CreditsSettings) -> M
     period = context.partition_key
     if reason := not_ended(period, resolved.as_of):
         raise Failure(reason)
-    con = connect(resolved.warehouse)
-    try:
+    with settings.connection() as con:
         ensure_raw_schema(con)  # the close may be the first write to a new warehouse
         through = closed_through(con)
         closed = through is None or through < period
@@ -31,8 +30,6 @@ def period_close(context: AssetExecutionContext, settings: CreditsSettings) -> M
             con.execute(
                 "insert into raw.period_closes values (?, ?)", [period, resolved.as_of]
             ).fetchall()
-    finally:
-        con.close()
     return MaterializeResult(
         metadata={
             "period": period,
@@ -51,8 +48,7 @@ def invoice_numbers(context: AssetExecutionContext, settings: CreditsSettings) -
     """Numbers of newly finalized invoices, appended to `raw.invoice_numbers` for good: the
     next build reads them back, so a number is never changed or reused (contract §6.2)."""
     resolved = settings.resolve()
-    con = connect(resolved.warehouse)
-    try:
+    with settings.connection() as con:
         added = con.execute(
             """
             insert into raw.invoice_numbers
@@ -63,8 +59,6 @@ def invoice_numbers(context: AssetExecutionContext, settings: CreditsSettings) -
             [resolved.as_of],
         ).fetchall()[0][0]
         total = con.execute("select count(*) from raw.invoice_numbers").fetchall()[0][0]
-    finally:
-        con.close()
     if added:
         progress_line(f"  invoices: {added} finalized and numbered ({total} in all)")
     return MaterializeResult(metadata={"numbered": added, "total_numbered": total})
@@ -79,8 +73,7 @@ def frozen_figures(context: AssetExecutionContext, settings: CreditsSettings) ->
     """The figures of newly closed periods, recorded once: every later build must reproduce
     them (dbt test assert_closed_periods_reproduce_frozen_figures)."""
     resolved = settings.resolve()
-    con = connect(resolved.warehouse)
-    try:
+    with settings.connection() as con:
         added = con.execute(
             """
             insert into raw.frozen_figures
@@ -92,6 +85,4 @@ def frozen_figures(context: AssetExecutionContext, settings: CreditsSettings) ->
             """,
             [resolved.as_of],
         ).fetchall()[0][0]
-    finally:
-        con.close()
     return MaterializeResult(metadata={"figures_frozen": added})

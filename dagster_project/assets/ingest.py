@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, multi_a
 
 from credits_warehouse.catalog import load_catalog
 from credits_warehouse.ingest import LANDING_TABLES, load_landing
-from credits_warehouse.warehouse import CATALOG_DDL, connect, write_catalog
+from credits_warehouse.warehouse import CATALOG_DDL, write_catalog
 from dagster_project.resources import CreditsSettings
 
 CATALOG_TABLES = (*CATALOG_DDL, "iso_currencies")
@@ -39,11 +39,8 @@ def catalog_tables(context: AssetExecutionContext, settings: CreditsSettings):
     """The price list, validated and written as `raw.catalog_*` rows for dbt to join on."""
     resolved = settings.resolve()
     catalog = load_catalog(resolved.catalog)
-    con = connect(resolved.warehouse)
-    try:
+    with settings.connection() as con:
         counts = write_catalog(con, catalog)
-    finally:
-        con.close()
     for table in CATALOG_TABLES:
         yield MaterializeResult(asset_key=["raw", table], metadata={"rows": counts.get(table, 0)})
 
@@ -62,16 +59,13 @@ def catalog_tables(context: AssetExecutionContext, settings: CreditsSettings):
 def landing_files(context: AssetExecutionContext, settings: CreditsSettings):
     """New landing files loaded once each into `raw`, as one load batch (contract §2)."""
     resolved = settings.resolve()
-    con = connect(resolved.warehouse)
-    try:
 
-        def progress(i: int, n: int, name: str) -> None:
-            if i == 1 or i == n or i % 20 == 0:
-                progress_line(f"  ingest: file {i}/{n} {name}")
+    def progress(i: int, n: int, name: str) -> None:
+        if i == 1 or i == n or i % 20 == 0:
+            progress_line(f"  ingest: file {i}/{n} {name}")
 
+    with settings.connection() as con:
         batch = load_landing(con, resolved.landing, resolved.as_of, progress)
-    finally:
-        con.close()
     progress_line(
         f"  ingest: {batch.files_loaded} new files, {batch.files_skipped} already loaded, "
         f"{batch.total_rows:,} rows"

@@ -24,7 +24,6 @@ from dagster_dbt import get_asset_key_for_model
 
 from credits_warehouse.checks import models as m
 from credits_warehouse.checks.pushdown import judge
-from credits_warehouse.warehouse import connect
 from dagster_project.dbt import LEFT_AS_BUILT, credits_dbt_assets
 from dagster_project.resources import CreditsSettings
 
@@ -134,11 +133,8 @@ PANDERA_CHECKS = (
 def run_check(spec: PanderaCheck, settings: CreditsSettings) -> AssetCheckResult:
     """Judge what `spec` reads from the run's warehouse against its model."""
     started = time.perf_counter()
-    con = connect(settings.resolve().warehouse, read_only=True)
-    try:
+    with settings.connection(read_only=True) as con:
         verdict = judge(con, spec.model, spec.sql)
-    finally:
-        con.close()
     metadata = {"rows": verdict.rows, "seconds": round(time.perf_counter() - started, 3)}
     if verdict.passed:
         return AssetCheckResult(passed=True, metadata=metadata)

@@ -74,3 +74,18 @@ def test_functions_read_on_one_screen():
     """No function in the library or the wiring runs past 80 lines unless a `# long:`
     comment inside it says why."""
     assert _long_functions(LIBRARY) + _long_functions(LIBRARY.parent / "dagster_project") == []
+
+
+def test_the_wiring_opens_the_warehouse_through_its_resource():
+    """Dagster code reaches the warehouse through `CreditsSettings.connection()`, which
+    holds the writer lock for the run and closes each connection before dbt starts; only the
+    resource itself and the CLI (which locks the real file around its working copy) call
+    `connect`."""
+    wiring = LIBRARY.parent / "dagster_project"
+    direct = [
+        str(path.relative_to(wiring))
+        for path in sorted(wiring.rglob("*.py"))
+        if path.name not in {"resources.py", "cli.py"}
+        and "connect(" in path.read_text(encoding="utf-8").replace("settings.connection(", "")
+    ]
+    assert direct == []
