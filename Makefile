@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint bench ui clean preview
+.PHONY: install demo test test-slow test-faults lint bench ui clean preview
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ demo: $(STAMP)
 	$(BIN)/credits demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -n 2 -q
+	$(BIN)/python -m pytest -m "not slow and not faults" -n 2 -q
+
+# Hostile files, duplicate storms, crashes, concurrency, determinism (docs/RELIABILITY.md).
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest -m faults -n 2 -q
 
 test-slow: $(STAMP)
 	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -m slow -q

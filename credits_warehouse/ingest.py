@@ -4,8 +4,17 @@ Every input row, whatever its format, lands as one `raw_payload` JSON text with 
 `source_file`, `line_number`, `ingested_at` and load batch. Parsing, validation, dedup and
 quarantine happen downstream in dbt, so a row that cannot be parsed is still loaded and can
 be quarantined with its file and line. Reading is vectorised (DuckDB readers, or one
-`str.split` per file for JSON lines); nothing here loops per event in Python except the
-small `{"events": [...]}` envelope files.
+`str.split` per block of a JSON-lines file); nothing here loops per event in Python except
+the small `{"events": [...]}` envelope files.
+
+Hostile files cannot take the load down. JSON lines are read in blocks of READ_BLOCK_BYTES,
+so memory stays bounded at any file size; a gzip file may inflate to at most
+CREDITS_MAX_INFLATED_BYTES and a line may be at most CREDITS_MAX_LINE_BYTES long. A file
+that cannot be read (a truncated or fake gzip, a bomb past the limit, a Parquet file DuckDB
+cannot open) is refused: it lands as one row with no payload, which dbt quarantines as
+`unreadable_file`, and `raw.loaded_files.refused_reason` says why. Its other rows are not
+loaded, so rows in = accepted + quarantined still holds, and a corrected file (new
+content) loads on the next run.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import gzip
 import hashlib
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +139,27 @@ class LandingError(RuntimeError):
     """A landing directory that cannot be read at all (missing, not a directory)."""
 
 
+class RefusedFile(Exception):
+    """A landing file that cannot be read as its kind; the message says why, in one line."""
+
+
+READ_BLOCK_BYTES = 64 << 20  # JSON lines are split in blocks of this many bytes
+DEFAULT_MAX_INFLATED_BYTES = 64 << 30  # what a .gz may inflate to: 64 GiB
+DEFAULT_MAX_LINE_BYTES = 64 << 20  # one landing row: 64 MiB
+GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def byte_limit(variable: str, default: int) -> int:
+    """A size limit from the environment (bytes, a positive integer), else the default."""
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) <= 0:
+        raise LandingError(f"{variable} must be a positive number of bytes, not {text!r}")
+    return int(text)
+
+
 @dataclass
 class LoadSummary:
     load_batch_id: str
@@ -138,6 +169,7 @@ class LoadSummary:
     files_skipped: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (source_file, why)
 
     @property
     def total_rows(self) -> int:
@@ -219,6 +251,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     # without reading it again (pending_files); null for files loaded before they were kept.
     con.execute("alter table raw.loaded_files add column if not exists size_bytes bigint")
     con.execute("alter table raw.loaded_files add column if not exists mtime_ns bigint")
+    # Why a file was refused (RefusedFile), null for a file that loaded.
+    con.execute("alter table raw.loaded_files add column if not exists refused_reason varchar")
 
 
 def sha256_file(path: Path) -> str:
@@ -229,19 +263,74 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _lines_table(text: str) -> pa.Table:
-    """One row per non-blank line, numbered from 1, without a Python loop per line."""
+def _lines_table(text: str, first_line: int = 1, max_line: int | None = None) -> pa.Table:
+    """One row per non-blank line, numbered from `first_line`, without a Python loop per
+    line. A line ending in CR (CRLF files) keeps it: JSON allows trailing whitespace. A
+    line longer than `max_line` bytes refuses the file."""
     lines = pa.array(text.split("\n"), type=pa.large_string())
-    numbers = pa.array(range(1, len(lines) + 1), type=pa.int64())
+    if max_line is not None and len(lines):
+        longest = pc.max(pc.binary_length(lines.cast(pa.large_binary()))).as_py()
+        if longest > max_line:
+            raise RefusedFile(f"a line is longer than {max_line:,} bytes")
+    numbers = pa.array(range(first_line, first_line + len(lines)), type=pa.int64())
     keep = pc.not_equal(pc.utf8_trim_whitespace(lines), "")
     return pa.table({"line_number": numbers, "raw_payload": lines}).filter(keep)
 
 
+def _open_bytes(path: Path):
+    """The file's bytes as a stream: inflated when it is a .gz, refused when it only says so."""
+    if not path.name.endswith(".gz"):
+        return path.open("rb")
+    with path.open("rb") as head:
+        if head.read(2) != GZIP_MAGIC:
+            raise RefusedFile("not a gzip file, although its name ends in .gz")
+    return gzip.open(path, "rb")
+
+
+def _blocks(path: Path) -> Iterator[bytes]:
+    """The file's bytes in blocks of READ_BLOCK_BYTES, inflated, without a leading BOM; a
+    broken or truncated gzip, or one that inflates past the limit, is refused."""
+    limit = (
+        byte_limit("CREDITS_MAX_INFLATED_BYTES", DEFAULT_MAX_INFLATED_BYTES)
+        if path.name.endswith(".gz")
+        else None  # a plain file is as big as it is on disk
+    )
+    inflated = 0
+    try:
+        with _open_bytes(path) as stream:
+            while block := stream.read(READ_BLOCK_BYTES):
+                if inflated == 0 and block.startswith(UTF8_BOM):
+                    block = block[len(UTF8_BOM) :]
+                inflated += len(block)
+                if limit is not None and inflated > limit:
+                    raise RefusedFile(f"inflates past {limit:,} bytes (CREDITS_MAX_INFLATED_BYTES)")
+                yield block
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise RefusedFile(f"broken gzip stream ({err or 'it ends early'})") from None
+
+
+def _line_tables(path: Path) -> Iterator[pa.Table]:
+    """The file's non-blank lines, a table per block, numbered across blocks: memory stays
+    at about two blocks whatever the file's size. A line past the limit is refused."""
+    max_line = byte_limit("CREDITS_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES)
+    carry, next_line = b"", 1
+    for block in _blocks(path):
+        data = carry + block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+        else:
+            whole, carry = data[:cut], data[cut + 1 :]
+            yield _lines_table(whole.decode("utf-8", errors="replace"), next_line, max_line)
+            next_line += whole.count(b"\n") + 1
+        if len(carry) > max_line:
+            raise RefusedFile(f"line {next_line} is longer than {max_line:,} bytes")
+    if carry:
+        yield _lines_table(carry.decode("utf-8", errors="replace"), next_line, max_line)
+
+
 def _read_text(path: Path) -> str:
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
-        data = gzip.decompress(data)
-    return data.decode("utf-8", errors="replace")
+    return b"".join(_blocks(path)).decode("utf-8", errors="replace")
 
 
 def _envelope_table(path: Path) -> pa.Table:
@@ -251,7 +340,7 @@ def _envelope_table(path: Path) -> pa.Table:
         events = json.loads(text)["events"]
         if not isinstance(events, list):
             raise TypeError
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return pa.table({"line_number": [1], "raw_payload": [text]})
     payloads = [json.dumps(e, separators=(",", ":"), ensure_ascii=False) for e in events]
     return pa.table({"line_number": list(range(1, len(payloads) + 1)), "raw_payload": payloads})
@@ -346,36 +435,55 @@ def _insert(
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, item: LandingFile, batch: LoadSummary) -> int:
-    name = item.path.name
-    if name.endswith((".jsonl", ".jsonl.gz")) or name.endswith(".json"):
-        arrow = (
-            _envelope_table(item.path)
-            if name.endswith(".json")
-            else _lines_table(_read_text(item.path))
-        )
-        return _insert(
-            con, item.feed, batch, item.source_file, "select * from landing_rows", [], arrow
-        )
-    if item.feed == EVENTS:
-        return _insert(
-            con,
-            item.feed,
-            batch,
-            item.source_file,
-            _parquet_event_sql(con, item.path),
-            [str(item.path)],
-        )
+    """Load one file's rows; a file that cannot be read lands as one refused row instead."""
     try:
-        return _insert(
-            con, item.feed, batch, item.source_file, _feed_rows_sql(item.path), [str(item.path)]
+        return _load_rows(con, item, batch)
+    except (RefusedFile, duckdb.Error, OSError) as err:
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if not isinstance(err, RefusedFile):
+            why = f"unreadable as {item.path.suffix.lstrip('.') or 'its kind'}: {why}"
+        # Rows of the file read before the error go: the file is refused as a whole.
+        con.execute(
+            f"delete from raw.{item.feed} where load_batch_id = ? and source_file = ?",  # noqa: S608 - LANDING_TABLES
+            [batch.load_batch_id, item.source_file],
+        ).fetchall()
+        batch.refused.append((item.source_file, why))
+        refused = pa.table(
+            {"line_number": pa.array([1], pa.int64()), "raw_payload": pa.array([None], pa.string())}
         )
-    except duckdb.Error as err:
-        # A reference file DuckDB cannot read at all is kept as one malformed row.
-        text = json.dumps({"unreadable_file": item.source_file, "error": str(err).splitlines()[0]})
-        one_row = pa.table({"line_number": [1], "raw_payload": [text]})
         return _insert(
-            con, item.feed, batch, item.source_file, "select * from landing_rows", [], one_row
+            con, item.feed, batch, item.source_file, "select * from landing_rows", [], refused
         )
+
+
+def _load_rows(con: duckdb.DuckDBPyConnection, item: LandingFile, batch: LoadSummary) -> int:
+    name = item.path.name
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        tables = _line_tables(item.path)
+    elif name.endswith(".json"):
+        tables = iter([_envelope_table(item.path)])
+    else:
+        tables = _read_with_duckdb(con, item)
+    return sum(
+        _insert(con, item.feed, batch, item.source_file, "select * from landing_rows", [], t)
+        for t in tables
+    )
+
+
+def _read_with_duckdb(con: duckdb.DuckDBPyConnection, item: LandingFile) -> Iterator[pa.Table]:
+    """A Parquet or CSV file's rows as payloads, streamed in record batches. Read on a
+    cursor of its own: a file DuckDB cannot read fails there, not in the load's
+    transaction, which an error would abort."""
+    reader = con.cursor()
+    try:
+        if item.feed == EVENTS:
+            select_sql = _parquet_event_sql(reader, item.path)
+        else:
+            select_sql = _feed_rows_sql(item.path)
+        for record_batch in reader.sql(select_sql, params=[str(item.path)]).to_arrow_reader():
+            yield pa.Table.from_batches([record_batch])
+    finally:
+        reader.close()
 
 
 def next_batch(con: duckdb.DuckDBPyConnection, ingested_at: dt.datetime) -> LoadSummary:
@@ -442,14 +550,17 @@ def load_landing(
         for i, (item, digest, stat) in enumerate(new_files, start=1):
             if progress:
                 progress(i, len(new_files), item.source_file)
+            refused_before = len(batch.refused)
             rows = _load_file(con, item, batch)
+            refused = batch.refused[-1][1] if len(batch.refused) > refused_before else None
             batch.rows[item.feed] = batch.rows.get(item.feed, 0) + rows
             batch.files_loaded += 1
             con.execute(
                 "insert into raw.loaded_files (source_file, content_sha256, feed, load_batch_id,"
-                " rows_loaded, size_bytes, mtime_ns) values (?, ?, ?, ?, ?, ?, ?)",
+                " rows_loaded, size_bytes, mtime_ns, refused_reason)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [item.source_file, digest, item.feed, batch.load_batch_id, rows,
-                 stat.st_size, stat.st_mtime_ns],
+                 stat.st_size, stat.st_mtime_ns, refused],
             ).fetchall()  # fmt: skip
         if batch.files_loaded:
             con.execute(

@@ -9,10 +9,13 @@ equal to these tuples.
 from __future__ import annotations
 
 # Events (contract §2.1), in the order the checks apply; dedup comes last, over the rows that
-# pass every other check.
+# pass every other check. unreadable_file: a file ingest refused (credits_warehouse/ingest.py
+# RefusedFile), landed as one row without a payload; it applies to every feed.
+# quantity_out_of_range: a quantity of a quadrillion units or more (dbt max_event_units).
 EVENT_REASONS = (
-    "malformed", "missing_field", "unknown_customer", "bad_timestamp", "negative_quantity",
-    "non_numeric_quantity", "future_timestamp", "duplicate", "conflicting_duplicate",
+    "unreadable_file", "malformed", "missing_field", "unknown_customer", "bad_timestamp",
+    "negative_quantity", "non_numeric_quantity", "quantity_out_of_range", "future_timestamp",
+    "duplicate", "conflicting_duplicate",
 )  # fmt: skip
 # Reference feeds (contract §2.2) add these.
 REFERENCE_REASONS = (

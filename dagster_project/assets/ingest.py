@@ -70,6 +70,10 @@ def landing_files(context: AssetExecutionContext, settings: CreditsSettings):
         f"  ingest: {batch.files_loaded} new files, {batch.files_skipped} already loaded, "
         f"{batch.total_rows:,} rows"
     )
+    for source_file, why in batch.refused:
+        # One line per refused file, naming it; its row is quarantined as unreadable_file.
+        progress_line(f"  ingest: refused {source_file}: {why}")
+        context.log.warning(f"refused landing file {source_file}: {why}")
     for table in LANDING_TABLES:
         yield MaterializeResult(
             asset_key=["raw", table],

@@ -23,5 +23,7 @@
         line_number,
         {% if with_payload -%} raw_payload, {%- endif %}
         ingested_at,
+        -- A file ingest could not read lands as one row with no payload (unreadable_file).
+        raw_payload is null as is_unreadable_file,
         is_object,
 {%- endmacro %}

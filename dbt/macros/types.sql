@@ -5,6 +5,9 @@
 {% macro rate_type() %}decimal(38, 6){% endmacro %}
 {# units (6 digits) × rate (6 digits) is exact at 12 digits, so credits never need division. #}
 {% macro credits_type() %}decimal(38, 12){% endmacro %}
+{# The most units one event may carry (a quadrillion): its credits, and the sums of many
+   such events, then stay far inside credits_type(). Beyond it: quantity_out_of_range. #}
+{% macro max_event_units() %}1000000000000000{% endmacro %}
 
 {# A UTC instant from RFC 3339 text: an offset is honoured, a naive value is UTC
    (the profile pins the session TimeZone to UTC). Null when it does not parse. #}

@@ -210,7 +210,9 @@ def test_events_counts_and_every_quarantine_reason(small):
     accepted, reasons = _classify(out / "landing", END)
     assert len(accepted) == summary.events == SMALL["events"]
     assert dict(reasons) == {k: v for k, v in summary.quarantine.items() if v}
-    for reason in EVENT_REASONS:
+    # Unreadable files and absurd quantities are the fault suite's (tests/faults), not
+    # everyday dirty data.
+    for reason in set(EVENT_REASONS) - {"unreadable_file", "quantity_out_of_range"}:
         assert reasons[reason] >= 1, reason
     assert 0.007 <= summary.duplicates / summary.events <= 0.013
     assert summary.event_rows == len(accepted) + sum(reasons.values())

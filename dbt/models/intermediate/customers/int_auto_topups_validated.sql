@@ -18,6 +18,7 @@ checked as (
     select
         settings.*,
         case
+            when is_unreadable_file then 'unreadable_file'
             when not is_object then 'malformed'
             when customer_id is null or bundle_id is null or threshold_credits is null then 'missing_field'
             when enabled_from is null then 'bad_timestamp'

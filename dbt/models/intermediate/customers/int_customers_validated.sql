@@ -23,6 +23,7 @@ checked as (
         -- catalog's. Purchases, grants, top-ups, invoices and dim_customers all read it.
         coalesce(customers.currency, settings.default_currency) as billing_currency,
         case
+            when is_unreadable_file then 'unreadable_file'
             when not is_object then 'malformed'
             when customer_id is null then 'missing_field'
             when currency is not null and currency not in (select currency from currencies)

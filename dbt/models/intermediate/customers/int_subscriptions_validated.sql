@@ -18,6 +18,7 @@ checked as (
     select
         subscriptions.*,
         case
+            when is_unreadable_file then 'unreadable_file'
             when not is_object then 'malformed'
             when customer_id is null or plan_id is null or started_at_text is null then 'missing_field'
             when started_at is null or (ended_at_text is not null and ended_at is null) then 'bad_timestamp'

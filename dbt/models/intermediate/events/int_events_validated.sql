@@ -64,6 +64,8 @@ quantities as (
             and try_cast(quantity_text as {{ units_type() }}) is null
         ) as has_non_numeric_quantity,
         bool_or(try_cast(quantity_text as {{ units_type() }}) < 0) as has_negative_quantity,
+        bool_or(try_cast(quantity_text as {{ units_type() }}) >= {{ max_event_units() }})
+            as has_out_of_range_quantity,
         count(*) as aggregators_matched
     from {{ ref('int_events_matched_to_aggregators') }}
     {% if is_incremental() -%}
@@ -79,7 +81,8 @@ resolved as (
         coalesce(quantities.aggregators_matched, 0) as aggregators_matched,
         coalesce(quantities.has_missing_quantity, false) as has_missing_quantity,
         coalesce(quantities.has_non_numeric_quantity, false) as has_non_numeric_quantity,
-        coalesce(quantities.has_negative_quantity, false) as has_negative_quantity
+        coalesce(quantities.has_negative_quantity, false) as has_negative_quantity,
+        coalesce(quantities.has_out_of_range_quantity, false) as has_out_of_range_quantity
     from events
     left join customers as by_id on events.customer_ref = by_id.customer_id
     left join external_ids on events.customer_ref = external_ids.external_id
@@ -90,6 +93,7 @@ checked as (
     select
         *,
         case
+            when is_unreadable_file then 'unreadable_file'
             when not is_object or properties_type not in ('OBJECT', 'NULL') then 'malformed'
             when
                 nullif(trim(customer_ref), '') is null
@@ -105,6 +109,7 @@ checked as (
             when has_missing_quantity then 'missing_field'
             when has_non_numeric_quantity then 'non_numeric_quantity'
             when has_negative_quantity then 'negative_quantity'
+            when has_out_of_range_quantity then 'quantity_out_of_range'
         end as check_reason,
         -- A case, not coalesce: coalesce computes every argument for every row, and the
         -- content hash costs 4 s per 10M rows that nearly all carry an id.

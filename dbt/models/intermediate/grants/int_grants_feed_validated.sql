@@ -14,6 +14,7 @@ checked as (
     select
         grants.*,
         case
+            when is_unreadable_file then 'unreadable_file'
             when not is_object then 'malformed'
             when grant_id is null or customer_id is null or kind is null or credits_text is null
                 or effective_at_text is null

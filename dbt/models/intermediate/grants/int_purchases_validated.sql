@@ -24,6 +24,7 @@ checked as (
     select
         purchases.*,
         case
+            when is_unreadable_file then 'unreadable_file'
             when not is_object then 'malformed'
             when
                 purchase_id is null or customer_id is null or bundle_id is null

@@ -18,6 +18,7 @@ checked as (
         purchases.customer_id,
         'purchase:' || refunds.purchase_id as grant_id,
         case
+            when refunds.is_unreadable_file then 'unreadable_file'
             when not refunds.is_object then 'malformed'
             when refunds.refund_id is null or refunds.purchase_id is null then 'missing_field'
             when refunds.refunded_at is null then 'bad_timestamp'

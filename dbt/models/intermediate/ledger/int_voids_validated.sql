@@ -20,6 +20,7 @@ checked as (
         events.customer_id,
         events.event_at,
         case
+            when voids.is_unreadable_file then 'unreadable_file'
             when not voids.is_object then 'malformed'
             when voids.event_id is null then 'missing_field'
             when voids.voided_at is null then 'bad_timestamp'
