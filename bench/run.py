@@ -104,34 +104,11 @@ def day_events(path: Path, day: dt.date, events: int, customers: list[str], seed
     path.write_text("\n".join(lines) + "\n")
 
 
-def marts_checksums(warehouse: Path) -> dict[str, str]:
+def marts_checksums(warehouse: Path) -> dict[str, tuple[int, int]]:
     """A checksum of every mart's and report's rows, load-batch columns left out."""
-    import duckdb
+    from credits_warehouse.warehouse import table_checksums
 
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        out = {}
-        tables = con.execute(
-            "select table_schema, table_name from information_schema.tables"
-            " where table_schema in ('marts', 'reporting')"
-        ).fetchall()
-        for schema, table in tables:
-            columns = [
-                c
-                for (c,) in con.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = ? and table_name = ? order by ordinal_position",
-                    [schema, table],
-                ).fetchall()
-                if c != "load_batch_id"
-            ]
-            listed = ", ".join(f'"{c}"' for c in columns)
-            out[f"{schema}.{table}"] = con.execute(
-                f"select count(*), bit_xor(hash(row({listed}))) from {schema}.{table}"  # noqa: S608
-            ).fetchall()[0]
-        return out
-    finally:
-        con.close()
+    return table_checksums(warehouse, skip=frozenset({"load_batch_id"}))
 
 
 def main() -> None:

@@ -139,3 +139,44 @@ def closed_through(con: duckdb.DuckDBPyConnection) -> str | None:
         return con.execute("select max(period) from raw.period_closes").fetchall()[0][0]
     except duckdb.CatalogException:
         return None
+
+
+# Columns that say when and from where a row was loaded, not what it means: equal data loaded
+# in other batches or files differs only in these.
+LOAD_COLUMNS = frozenset(
+    {"load_batch_id", "batch_seq", "ingested_at", "source_file", "line_number"}
+)
+
+
+def table_checksums(
+    warehouse: Path,
+    schemas: tuple[str, ...] = ("marts", "reporting"),
+    skip: frozenset = LOAD_COLUMNS,
+) -> dict[str, tuple[int, int]]:
+    """(rows, an order-free checksum of the rows) of every table in `schemas`, leaving out
+    the `skip` columns: two warehouses with equal checksums hold the same rows."""
+    con = connect(warehouse, read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables"
+            " where table_schema in (select unnest(?::varchar[])) order by all",
+            [list(schemas)],
+        ).fetchall()
+        out = {}
+        for schema, table in tables:
+            columns = [
+                name
+                for (name,) in con.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, table],
+                ).fetchall()
+                if name not in skip
+            ]
+            listed = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+            out[f"{schema}.{table}"] = con.execute(
+                f'select count(*), coalesce(bit_xor(hash(row({listed}))), 0) from "{schema}"."{table}"'  # noqa: S608 - names from the catalog
+            ).fetchall()[0]
+        return out
+    finally:
+        con.close()
