@@ -53,24 +53,47 @@ def exclusive_lock(warehouse: Path) -> Iterator[None]:
         fh.close()
 
 
-@contextlib.contextmanager
-def transactional_copy(warehouse: Path) -> Iterator[Path]:
-    """Yield a working copy of the warehouse; it replaces the original only on success."""
-    # One name, not one per process: commands run one at a time under the writer lock, a
-    # killed command's copy is replaced by the next, and dbt's kept partial parse stays
+def working_copy_path(warehouse: Path) -> Path:
+    # One name, not one per process: writers run one at a time under the writer lock, a
+    # killed writer's copy is replaced by the next, and dbt's kept partial parse stays
     # valid (dbt parses everything again when the profile's path changes).
-    work = warehouse.with_name(f"{warehouse.name}.work")
-    for stale in (work, Path(str(work) + ".wal")):
-        stale.unlink(missing_ok=True)
+    return warehouse.with_name(f"{warehouse.name}.work")
+
+
+def discard_working_copy(warehouse: Path) -> None:
+    work = working_copy_path(warehouse)
+    for path in (work, Path(str(work) + ".wal")):
+        path.unlink(missing_ok=True)
+
+
+def start_working_copy(warehouse: Path) -> Path:
+    """A fresh copy of the warehouse to write (a killed writer's stale copy is dropped)."""
+    discard_working_copy(warehouse)
+    work = working_copy_path(warehouse)
     if warehouse.exists():
         shutil.copy2(warehouse, work)
+    return work
+
+
+def publish_working_copy(warehouse: Path) -> None:
+    """Put the working copy in the warehouse's place, in one atomic rename."""
+    work = working_copy_path(warehouse)
+    if work.exists():
+        os.replace(work, warehouse)
+
+
+@contextlib.contextmanager
+def transactional_copy(warehouse: Path) -> Iterator[Path]:
+    """Yield a working copy of the warehouse; it replaces the original only on success.
+    A writer killed half way leaves the original as it was, and its copy behind for the
+    next writer to drop."""
+    work = start_working_copy(warehouse)
     try:
         yield work
     except BaseException:
-        work.unlink(missing_ok=True)
-        Path(str(work) + ".wal").unlink(missing_ok=True)
+        discard_working_copy(warehouse)
         raise
-    os.replace(work, warehouse)
+    publish_working_copy(warehouse)
 
 
 # A new warehouse is written in DuckDB 1.5's storage format, which DuckDB 2.0 reads and

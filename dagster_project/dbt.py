@@ -116,13 +116,18 @@ def credits_dbt_assets(
         context.log.info(f"dbt rebuilds everything from raw: {plan.full_refresh_reason}")
     elif plan.closes_only:
         context.log.info("only periods closed since the last build: dbt rebuilds the invoices")
-    # dbt runs as a subprocess and finds the warehouse through its profile's env_var.
-    os.environ["CREDITS_WAREHOUSE"] = str(resolved.warehouse)
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     if plan.closes_only:
         yield from _left_as_built(context, plan.left_alone)
     target = _target_with_kept_parse(resolved.warehouse)
-    with _environment(dbt_env(variables)):  # dbt's process starts here, with them
+    # dbt runs as a subprocess and finds the warehouse through its profile's env_var; set
+    # only while it starts, so that this process's settings (the real warehouse, when a run
+    # writes a working copy) are left as they were.
+    dbt_process_env = {
+        **dbt_env(variables),
+        "CREDITS_WAREHOUSE": str(resolved.warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": os.environ.get("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"),
+    }
+    with _environment(dbt_process_env):  # dbt's process starts here, with them
         invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
     try:
         yield from invocation.stream()

@@ -4,17 +4,24 @@ writer lock, and the dbt CLI."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, DagsterEventType, InitResourceContext
 from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
 
 from credits_warehouse.settings import Settings, resolve_settings
-from credits_warehouse.warehouse import connect, exclusive_lock
+from credits_warehouse.warehouse import (
+    connect,
+    discard_working_copy,
+    exclusive_lock,
+    publish_working_copy,
+    start_working_copy,
+)
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
@@ -32,22 +39,38 @@ class CreditsSettings(ConfigurableResource):
     reports: str | None = None
     as_of: str | None = None
     # A run holds the warehouse's writer lock from start to end, so a UI run and a CLI
-    # command never write the file at once. The CLI takes the lock itself (on the real
-    # file, around its working copy) and sets this off.
+    # command never write the file at once, and it writes a working copy that replaces the
+    # warehouse only if no step failed: a run that fails or is killed leaves the warehouse
+    # as it was. The CLI does both itself (around its in-process run) and sets this off.
     hold_writer_lock: bool = True
     # Rebuild every dbt model from raw instead of incrementally (`credits run --full-refresh`).
     full_refresh: bool = False
 
     _held: contextlib.ExitStack | None = PrivateAttr(default=None)
+    _work: Path | None = PrivateAttr(default=None)
+    _real: Path | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.hold_writer_lock:
+            warehouse = self.resolve().warehouse
             held = contextlib.ExitStack()
-            held.enter_context(exclusive_lock(self.resolve().warehouse))
+            held.enter_context(exclusive_lock(warehouse))
             self._held = held
+            # Kept: the dbt step points CREDITS_WAREHOUSE at the copy for its subprocess.
+            self._real = warehouse
+            self._work = start_working_copy(warehouse)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._held is not None:
+        if self._held is None:
+            return
+        warehouse = self._real or self._resolve_fields().warehouse
+        try:
+            if _run_failed(context):
+                discard_working_copy(warehouse)
+            else:
+                publish_working_copy(warehouse)
+        finally:
+            self._work = self._real = None
             self._held.close()
             self._held = None
 
@@ -62,9 +85,23 @@ class CreditsSettings(ConfigurableResource):
             con.close()
 
     def resolve(self) -> Settings:
+        """The run's settings; while a run writes its working copy, that is the warehouse."""
+        settings = self._resolve_fields()
+        if self._work is not None:
+            settings = dataclasses.replace(settings, warehouse=self._work)
+        return settings
+
+    def _resolve_fields(self) -> Settings:
         return resolve_settings(
             self.landing, self.catalog, self.warehouse, self.reports, self.as_of
         )
+
+
+def _run_failed(context: InitResourceContext | None) -> bool:
+    """Whether a step of the context's run has failed (a failed asset check included)."""
+    if context is None or context.instance is None or context.run_id is None:
+        return False
+    return bool(context.instance.all_logs(context.run_id, of_type=DagsterEventType.STEP_FAILURE))
 
 
 def dbt_executable() -> str:
