@@ -362,13 +362,14 @@ def _check_partition(period: str) -> None:
 
 
 def _closed_through(settings) -> str | None:
-    """The last closed period of the warehouse, read under the writer lock."""
+    """The last closed period of the warehouse, read under the writer lock. Read-only: a
+    read-write connection would fail while an analyst has the file open."""
     from credits_warehouse.warehouse import closed_through, connect, exclusive_lock
 
     if not settings.warehouse.exists():
         return None
     with exclusive_lock(settings.warehouse):
-        con = connect(settings.warehouse)
+        con = connect(settings.warehouse, read_only=True)
         try:
             return closed_through(con)
         finally:
