@@ -284,13 +284,16 @@ def cmd_run(args, settings=None) -> None:
 def _up_to_date(settings, catalog) -> bool:
     """Whether a run would change nothing (credits_warehouse.incremental.up_to_date), read
     under the writer lock so that no run is half way through swapping the file."""
-    from credits_warehouse.incremental import up_to_date
     from credits_warehouse.warehouse import exclusive_lock
-    from dagster_project.dbt import MANIFEST_PATH
 
     if not settings.warehouse.exists():
         return False
     with exclusive_lock(settings.warehouse):
+        # Imported once the lock is held: dagster_project.dbt loads Dagster and dagster-dbt
+        # (about 2 s), which a second writer should not sit through before it is refused.
+        from credits_warehouse.incremental import up_to_date
+        from dagster_project.dbt import MANIFEST_PATH
+
         return up_to_date(
             settings.warehouse,
             settings.landing,

@@ -181,7 +181,7 @@ def test_a_second_writer_fails_at_once_naming_the_warehouse_and_the_holder(scene
         assert code == 1, (name, err)
         assert err.strip() == f"credits {command}: {expected}", name
         assert still_running, f"{name}: the first run was still under way when it failed"
-        assert seconds < (20 if name == "process" else 2), (name, seconds)
+        assert seconds < (10 if name == "process" else 2), (name, seconds)
 
 
 def test_the_first_run_completes(scene):
