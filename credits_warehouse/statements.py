@@ -28,6 +28,7 @@ from credits_warehouse.documents.contexts import (
     TopupLine,
     UsageLine,
 )
+from credits_warehouse.documents.render import remove_stale_temp_files
 from credits_warehouse.invoices import finalized_invoices, read_invoices
 from credits_warehouse.warehouse import closed_through
 
@@ -186,6 +187,9 @@ def write_documents_for_closed_periods(
         pending.append((kind, invoice_id, invoice_path(reports, period, number)))
     todo = [job for job in pending if not job[2].exists()]
     run.frozen = len(pending) - len(todo)
+    # A document still to write may have a temporary file from a run killed mid-write.
+    for folder in sorted({path.parent for _, _, path in todo}):
+        remove_stale_temp_files(folder)
     seller = Party.seller(catalog.seller)
     for first in range(0, len(todo), DOCUMENT_CHUNK):
         chunk = todo[first : first + DOCUMENT_CHUNK]

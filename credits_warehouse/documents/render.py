@@ -448,17 +448,39 @@ def _fonts_dated(document_date: date | datetime | str) -> Iterator[None]:
                 os.environ["SOURCE_DATE_EPOCH"] = previous
 
 
+# write_atomically's temporary files: `<name>.tmp-<pid>-<thread>` beside the final file
+# (the alert outbox's are `<name>.tmp-<pid>`). A final file never ends so.
+TEMP_MARK = ".tmp-"
+_TEMP_NAME = re.compile(r".+\.tmp-\d+(?:-\d+)?")
+
+
 def write_atomically(data: bytes, out_path: Path) -> Path:
-    """Write bytes so the file appears at `out_path` complete or not at all."""
+    """Write bytes so the file appears at `out_path` complete or not at all. A process
+    killed mid-write leaves its temporary file; `remove_stale_temp_files` sweeps them."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = out_path.with_suffix(f".pdf.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp_path = out_path.with_name(
+        f"{out_path.name}{TEMP_MARK}{os.getpid()}-{threading.get_ident()}"
+    )
     try:
         tmp_path.write_bytes(data)
         os.replace(tmp_path, out_path)
     finally:
         tmp_path.unlink(missing_ok=True)
     return out_path
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Delete the temporary files of atomic writes in `folder` (`<name>.tmp-...`, as
+    `write_atomically` and the alert outbox name them): what a writer killed between
+    writing and renaming left behind, since SIGKILL runs no `finally`. Only for a caller
+    that holds the writer lock of what writes there, so that no write is under way."""
+    removed = 0
+    for path in Path(folder).glob(f"*{TEMP_MARK}*") if Path(folder).is_dir() else ():
+        if _TEMP_NAME.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 class _DocumentHTML(HTML):

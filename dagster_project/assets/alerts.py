@@ -6,6 +6,7 @@ import os
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
+from credits_warehouse.documents.render import remove_stale_temp_files
 from dagster_project.assets.ingest import progress_line
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.resources import CreditsSettings
@@ -37,6 +38,7 @@ def alert_outbox(context: AssetExecutionContext, settings: CreditsSettings) -> M
         ).fetchall()
     outbox = resolved.reports / "alerts" / "outbox.jsonl"
     outbox.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(outbox.parent)  # a killed run's; this run holds the writer lock
     tmp = outbox.with_name(f"{outbox.name}.tmp-{os.getpid()}")
     with tmp.open("w", encoding="utf-8") as fh:
         for alert_id, customer_id, alert_type, triggered_at, details, sent_at in rows:

@@ -33,6 +33,7 @@ from credits_warehouse.documents import (
     sample_statement_context,
     statement_path,
 )
+from credits_warehouse.documents.render import remove_stale_temp_files
 
 HOSTILE_IMG = '<img src="file:///etc/passwd">'
 
@@ -311,6 +312,18 @@ def test_pdf_is_written_atomically(renderer, tmp_path):
     with pytest.raises(jinja2.UndefinedError):
         renderer.render_statement_pdf(broken, failed)
     assert [p.name for p in out.parent.iterdir()] == ["cus_000001.pdf"]
+
+
+def test_a_killed_writers_temp_files_are_swept_and_final_files_kept(tmp_path):
+    # What SIGKILL between writing and renaming leaves (write_atomically's, the outbox's),
+    # beside final files, one of them a customer id that looks like a temp name.
+    left = ["cus_1.pdf.tmp-4242-139872", "outbox.jsonl.tmp-4242"]
+    final = ["cus_2.pdf", "cus.tmp-1.pdf", "notes.tmp-x"]
+    for name in left + final:
+        (tmp_path / name).write_bytes(b"%PDF-1.7 cut short")
+    assert remove_stale_temp_files(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(final)
+    assert remove_stale_temp_files(tmp_path / "missing") == 0
 
 
 # --------------------------------------------------------------------------- pagination
