@@ -137,8 +137,7 @@ def credits_dbt_assets(
             record_build(con, plan, resolved.as_of)
         _keep_parse(target, resolved.warehouse)
     finally:
-        # Each invocation writes its own target folder under dbt/target; its artifacts
-        # have been read by now, and a folder per run would pile up.
+        # The build's target folder (beside the warehouse); its artifacts have been read.
         shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
@@ -151,10 +150,19 @@ def kept_parse_path(warehouse: Path) -> Path:
     return warehouse.with_name(f"{warehouse.name}.{PARTIAL_PARSE}")
 
 
+def build_target_path(warehouse: Path) -> Path:
+    """dbt's target folder for a build of this warehouse file, beside it. Builds of a file
+    run one at a time (the run holds its writer lock), so the folder a killed build left
+    is cleared by the next build instead of piling up, as one folder per build did."""
+    return warehouse.with_name(f"{warehouse.name}.dbt-target")
+
+
 def _target_with_kept_parse(warehouse: Path) -> Path:
     """A fresh dbt target folder for this build, holding the last build's partial parse,
     which dbt checks file by file (1.5 s of each build, against a parse of everything)."""
-    target = Path(tempfile.mkdtemp(dir=MANIFEST_PATH.parent, prefix="build-"))
+    target = build_target_path(warehouse)
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
     kept = kept_parse_path(warehouse)
     if kept.exists():
         shutil.copyfile(kept, target / PARTIAL_PARSE)
