@@ -1,7 +1,8 @@
 """Monthly statements: which to write, and each one's figures from the marts.
 
 Statements are written for closed periods only, once: a file that exists is frozen and is
-never rewritten (contract §4 "Closed periods ... their statements never change").
+never rewritten (contract §4 "Closed periods ... their statements never change"), except by
+the run that closes its period, over what a run killed before its swap left.
 """
 
 from __future__ import annotations
@@ -166,26 +167,38 @@ def write_documents_for_closed_periods(
     catalog: Catalog,
     reports: Path,
     progress: Callable[[int, int], None] | None = None,
+    rewrite_after: str | None = None,
 ) -> StatementRun:
     """Write the statements and final invoices of closed periods that do not exist yet;
-    an existing file is final and never rewritten. Each chunk's contexts are read in one
-    select per document kind, then the PDFs are rendered on one process per core."""
+    an existing file is final and never rewritten, except in the periods after
+    `rewrite_after` (those the caller's run closed, whose files no committed run wrote).
+    Each chunk's contexts are read in one select per document kind, then the PDFs are
+    rendered on one process per core."""
     run = StatementRun()
     through = closed_through(con)
     if through is None:
         return run
-    pending: list[tuple[str, object, Path]] = []  # (kind, key, path) of documents not written
+    pending: list[tuple[str, object, Path, str]] = []  # (kind, key, path, period)
     for customer_id, period in con.execute(
         "select customer_id, period from reporting.rpt_statements where period <= ?"
         " order by period, customer_id",
         [through],
     ).fetchall():
         pending.append(
-            ("statement", (customer_id, period), statement_path(reports, period, customer_id))
+            (
+                "statement",
+                (customer_id, period),
+                statement_path(reports, period, customer_id),
+                period,
+            )
         )
     for invoice_id, number, period, kind in finalized_invoices(con, through):
-        pending.append((kind, invoice_id, invoice_path(reports, period, number)))
-    todo = [job for job in pending if not job[2].exists()]
+        pending.append((kind, invoice_id, invoice_path(reports, period, number), period))
+    todo = [
+        (kind, key, path)
+        for kind, key, path, period in pending
+        if not path.exists() or (rewrite_after is not None and period > rewrite_after)
+    ]
     run.frozen = len(pending) - len(todo)
     # A document still to write may have a temporary file from a run killed mid-write.
     for folder in sorted({path.parent for _, _, path in todo}):

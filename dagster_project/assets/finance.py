@@ -35,6 +35,8 @@ def period_close(context: AssetExecutionContext, settings: CreditsSettings) -> M
             "period": period,
             "closed_now": closed,
             "closed_through": max(through or "", period),
+            # Read by the documents step: the periods after it are closed by this run.
+            "closed_before": through or "",
         }
     )
 
