@@ -86,14 +86,7 @@ def read_invoices(
             InvoiceContext(
                 document_date=row["issued_at"].isoformat(),
                 seller=seller,
-                customer=Customer(
-                    customer_id=row["customer_id"],
-                    name=row["customer_name"],
-                    email=row["customer_email"],
-                    address=row["customer_address"],
-                    country=row["customer_country"],
-                    currency=row["customer_currency"],
-                ),
+                customer=Customer.from_row(row, currency_column="customer_currency"),
                 invoice=Invoice(**{field: row[field] for field in INVOICE_FIELDS}),
                 lines=tuple(InvoiceLine(**line) for line in row["lines"]),
             )

@@ -98,14 +98,7 @@ def _statement(seller: Party, row: dict) -> StatementContext:
     return StatementContext(
         document_date=period_end.isoformat(),
         seller=seller,
-        customer=Customer(
-            customer_id=row["customer_id"],
-            name=row["customer_name"],
-            email=row["customer_email"],
-            address=row["customer_address"],
-            country=row["customer_country"],
-            currency=row["currency"],
-        ),
+        customer=Customer.from_row(row, currency_column="currency"),
         period=row["period"],
         period_start=row["period_start"].date(),
         period_end=period_end.date(),

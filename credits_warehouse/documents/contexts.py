@@ -52,6 +52,18 @@ class Customer:
     country: str
     currency: str
 
+    @classmethod
+    def from_row(cls, row: dict, currency_column: str) -> Customer:
+        """The customer of a reporting row (dbt macro customer_party_columns)."""
+        return cls(
+            customer_id=row["customer_id"],
+            name=row["customer_name"],
+            email=row["customer_email"],
+            address=row["customer_address"],
+            country=row["customer_country"],
+            currency=row[currency_column],
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class UsageLine:
