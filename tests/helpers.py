@@ -133,6 +133,36 @@ def build_warehouse(
     return warehouse
 
 
+def run_dbt(
+    args: Sequence[str], warehouse: Path, variables: Mapping[str, str], tmp_path: Path
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run dbt with `args` against `warehouse`, the run's variables in its environment as the
+    dbt asset sets them; returns the finished process and its target folder."""
+    target = tmp_path / "dbt_target"
+    command = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(tmp_path / "dbt_logs"),
+    ]
+    env = {
+        **os.environ,
+        "CREDITS_WAREHOUSE": str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **dbt_env(variables),
+    }
+    result = subprocess.run(  # noqa: S603 - a fixed argv, no shell
+        command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    )
+    return result, target
+
+
 def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool = False) -> Path:
     """`dbt build` an already loaded warehouse, incrementally unless `full_refresh` or the
     catalog or models changed: the decision the dbt asset makes (credits_warehouse/incremental.py)."""
@@ -142,33 +172,8 @@ def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool
         plan = plan_build(con, ensure_manifest(), full_refresh, clock)
     finally:
         con.close()
-    target = tmp_path / "dbt_target"
-    logs = tmp_path / "dbt_logs"
-    command = [
-        dbt_executable(),
-        *dbt_build_args(plan),
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(logs),
-    ]
-    env = {
-        **os.environ,
-        "CREDITS_WAREHOUSE": str(warehouse),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **dbt_env(dbt_vars(clock, None, plan.resume_from)),
-    }
-    result = subprocess.run(  # noqa: S603 - a fixed argv, no shell
-        command,
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    result, _ = run_dbt(
+        dbt_build_args(plan), warehouse, dbt_vars(clock, None, plan.resume_from), tmp_path
     )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])

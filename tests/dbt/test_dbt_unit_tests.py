@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import CATALOG_PATH, DEFAULT_AS_OF
+from helpers import CATALOG_PATH, DEFAULT_AS_OF, run_dbt
 
 from credits_warehouse.catalog import load_catalog
-from credits_warehouse.incremental import BuildPlan, dbt_build_args, dbt_env
+from credits_warehouse.incremental import BuildPlan, dbt_build_args
 from credits_warehouse.ingest import ensure_raw_schema
 from credits_warehouse.warehouse import connect, write_catalog
 from dagster_project.partitions import dbt_vars
-from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable
 
 
 def empty_warehouse(path: Path) -> Path:
@@ -43,9 +41,7 @@ def empty_warehouse(path: Path) -> Path:
 
 def run_unit_tests(tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
     warehouse = empty_warehouse(tmp_path / "warehouse.duckdb")
-    target = tmp_path / "dbt_target"
-    command = [
-        dbt_executable(),
+    args = [
         "build",
         "--select",
         "+test_type:unit",  # the unit tests, their models and those models' ancestors
@@ -53,30 +49,9 @@ def run_unit_tests(tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
         "model",
         "unit_test",
         "--no-use-colors",
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(tmp_path / "dbt_logs"),
     ]
-    env = {
-        **os.environ,
-        "CREDITS_WAREHOUSE": str(warehouse),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **dbt_env(dbt_vars(dt.datetime.fromisoformat(DEFAULT_AS_OF), None, None)),
-    }
-    result = subprocess.run(  # noqa: S603 - a fixed argv, no shell
-        command,
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result, target
+    clock = dt.datetime.fromisoformat(DEFAULT_AS_OF)
+    return run_dbt(args, warehouse, dbt_vars(clock, None, None), tmp_path)
 
 
 def unit_test_statuses(target: Path) -> dict[str, str]:
