@@ -20,14 +20,16 @@ injection). Amounts are never negative, so no number is altered.
 from __future__ import annotations
 
 import csv
-import os
+import io
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 from babel.numbers import get_currency_precision
 
+from credits_warehouse.atomic_files import remove_orphaned_temp_files, write_atomically
 from credits_warehouse.documents import safe_filename
+from credits_warehouse.warehouse import connect
 
 COLUMNS = (
     "Date", "JournalNumber", "Reference", "Description", "AccountCode",
@@ -86,18 +88,22 @@ def journal_rows(con: duckdb.DuckDBPyConnection, period: str) -> list[list[str]]
 def export_journals(
     warehouse: Path, period: str, out: Path | None, reports: Path
 ) -> tuple[Path, int]:
-    """Write the period's journals as CSV (atomically); returns the path and row count."""
-    con = duckdb.connect(str(warehouse), read_only=True)
+    """Write the period's journals as CSV; returns the path and row count.
+
+    A reader, so it takes no writer lock: it reads the warehouse file as published (a run
+    replaces it in one rename), and the CSV appears complete or not at all
+    (`write_atomically`). What an export killed mid-write left beside the CSV is removed
+    first, if its process has gone (docs/RELIABILITY.md, "Exports")."""
+    con = connect(warehouse, read_only=True)
     try:
         rows = journal_rows(con, period)
     finally:
         con.close()
     path = out or reports / safe_filename(period) / f"journals-{safe_filename(period)}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    remove_orphaned_temp_files(path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    write_atomically(text.getvalue().encode("utf-8"), path)
     return path, len(rows)

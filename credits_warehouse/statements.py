@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from credits_warehouse.atomic_files import remove_stale_temp_files
 from credits_warehouse.catalog import Catalog
 from credits_warehouse.documents import invoice_path, statement_path, write_documents_parallel
 from credits_warehouse.documents.contexts import (
@@ -29,7 +30,6 @@ from credits_warehouse.documents.contexts import (
     TopupLine,
     UsageLine,
 )
-from credits_warehouse.documents.render import remove_stale_temp_files
 from credits_warehouse.invoices import finalized_invoices, read_invoices
 from credits_warehouse.warehouse import closed_through
 

@@ -12,7 +12,8 @@ Three promises hold for every document:
 - The same context gives byte-identical PDFs: the metadata dates and the embedded fonts'
   timestamps come from the context's `document_date` (see `_fonts_dated`), and the
   PDF /ID is a hash of the content.
-- A PDF appears at its final path complete or not at all (temp file + `os.replace`).
+- A PDF appears at its final path complete or not at all
+  (`credits_warehouse.atomic_files.write_atomically`).
 
 Speed (bench/render.py, bench/render_results.md): build one DocumentRenderer and reuse it
 (parsed CSS, loaded fonts); the renderer parses with expat, uses a lean user-agent
@@ -55,6 +56,7 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from credits_warehouse.atomic_files import write_atomically
 from credits_warehouse.documents.chart import balance_chart_svg
 
 REPORTS_ROOT = Path(__file__).resolve().parents[2] / "reports"
@@ -446,41 +448,6 @@ def _fonts_dated(document_date: date | datetime | str) -> Iterator[None]:
                 del os.environ["SOURCE_DATE_EPOCH"]
             else:
                 os.environ["SOURCE_DATE_EPOCH"] = previous
-
-
-# write_atomically's temporary files: `<name>.tmp-<pid>-<thread>` beside the final file
-# (the alert outbox's are `<name>.tmp-<pid>`). A final file never ends so.
-TEMP_MARK = ".tmp-"
-_TEMP_NAME = re.compile(r".+\.tmp-\d+(?:-\d+)?")
-
-
-def write_atomically(data: bytes, out_path: Path) -> Path:
-    """Write bytes so the file appears at `out_path` complete or not at all. A process
-    killed mid-write leaves its temporary file; `remove_stale_temp_files` sweeps them."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = out_path.with_name(
-        f"{out_path.name}{TEMP_MARK}{os.getpid()}-{threading.get_ident()}"
-    )
-    try:
-        tmp_path.write_bytes(data)
-        os.replace(tmp_path, out_path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-    return out_path
-
-
-def remove_stale_temp_files(folder: Path) -> int:
-    """Delete the temporary files of atomic writes in `folder` (`<name>.tmp-...`, as
-    `write_atomically` and the alert outbox name them): what a writer killed between
-    writing and renaming left behind, since SIGKILL runs no `finally`. Only for a caller
-    that holds the writer lock of what writes there, so that no write is under way."""
-    removed = 0
-    for path in Path(folder).glob(f"*{TEMP_MARK}*") if Path(folder).is_dir() else ():
-        if _TEMP_NAME.fullmatch(path.name):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
 
 
 class _DocumentHTML(HTML):

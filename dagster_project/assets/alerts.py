@@ -6,7 +6,7 @@ import os
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
-from credits_warehouse.documents.render import remove_stale_temp_files
+from credits_warehouse.atomic_files import remove_stale_temp_files
 from dagster_project.assets.ingest import progress_line
 from dagster_project.dbt import credits_dbt_assets
 from dagster_project.resources import CreditsSettings

@@ -610,3 +610,68 @@ def test_a_close_killed_before_its_swap_takes_new_data_into_its_documents(run_an
     assert [number for number, ok in shown.items() if not ok] == []
     statement = PdfReader(reports / "2026-02" / "statements" / "cus_00002.pdf")
     assert "INV-2026-000009" in "".join(page.extract_text() for page in statement.pages)
+
+
+# Run in the export's own process: the temporary file gets half the CSV, then the process
+# stops itself, so that the test kills it inside the write, every time.
+STOPPED_MID_WRITE = """
+import os, pathlib, signal, sys
+write_bytes = pathlib.Path.write_bytes
+def half_then_stop(path, data):
+    if ".tmp-" in path.name:
+        write_bytes(path, data[: len(data) // 2])
+        os.kill(os.getpid(), signal.SIGSTOP)
+    return write_bytes(path, data)
+pathlib.Path.write_bytes = half_then_stop
+from dagster_project.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_an_export_killed_mid_write_leaves_the_csv_and_the_next_export_cleans_up(
+    run_and_close, tmp_path
+):
+    """`credits export journals` killed (SIGKILL to its process group) with half the CSV in
+    its temporary file: the CSV an earlier export wrote is intact, and the next export
+    removes the temporary file and writes the same bytes."""
+    csv_path = tmp_path / "journals.csv"
+    args = ["export", "journals", "2026-02", "--out", str(csv_path)]
+    args += flags(run_and_close.data, run_and_close.state("after_close"))
+    completed(args)
+    first = csv_path.read_bytes()
+    assert first.count(b"\n") > 10
+
+    proc = subprocess.Popen(  # noqa: S603 - a fixed argv, no shell
+        [sys.executable, "-c", STOPPED_MID_WRITE, *args],
+        cwd=REPO_ROOT,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        process_group=0,
+    )
+    try:
+        deadline = time.monotonic() + COMMAND_TIMEOUT
+        while _state(proc.pid) != "T" and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _state(proc.pid) == "T", "the export did not stop inside its write"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    temps = [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]
+    assert len(temps) == 1 and temps[0].startswith(f"journals.csv.tmp-{proc.pid}-"), temps
+    assert 0 < (tmp_path / temps[0]).stat().st_size < len(first)
+    assert csv_path.read_bytes() == first
+
+    completed(args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journals.csv"]
+    assert csv_path.read_bytes() == first
+
+
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (T: stopped), or "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""

@@ -19,6 +19,7 @@ import pytest
 from pypdf import PdfReader
 from weasyprint import HTML
 
+from credits_warehouse.atomic_files import remove_orphaned_temp_files, remove_stale_temp_files
 from credits_warehouse.documents import (
     REPORTS_ROOT,
     DocumentRenderer,
@@ -33,7 +34,6 @@ from credits_warehouse.documents import (
     sample_statement_context,
     statement_path,
 )
-from credits_warehouse.documents.render import remove_stale_temp_files
 
 HOSTILE_IMG = '<img src="file:///etc/passwd">'
 
@@ -324,6 +324,21 @@ def test_a_killed_writers_temp_files_are_swept_and_final_files_kept(tmp_path):
     assert remove_stale_temp_files(tmp_path) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(final)
     assert remove_stale_temp_files(tmp_path / "missing") == 0
+
+
+def test_an_export_sweeps_only_its_own_temp_files_whose_process_has_gone(tmp_path):
+    # Without the writer lock: a live writer's file (this process's) stays, and so does
+    # another file's; the one a finished process left goes.
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],  # noqa: S603
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    target = tmp_path / "journals-2026-02.csv"
+    dead = f"journals-2026-02.csv.tmp-{gone}-1"
+    kept = [f"journals-2026-02.csv.tmp-{os.getpid()}-1", f"other.csv.tmp-{gone}-1", "x.csv"]
+    for name in [dead, *kept]:
+        (tmp_path / name).write_bytes(b"Date,Jour")
+    assert remove_orphaned_temp_files(target) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+    assert remove_orphaned_temp_files(tmp_path / "missing" / "j.csv") == 0
 
 
 # --------------------------------------------------------------------------- pagination
