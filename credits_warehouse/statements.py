@@ -2,7 +2,8 @@
 
 Statements are written for closed periods only, once: a file that exists is frozen and is
 never rewritten (contract §4 "Closed periods ... their statements never change"), except by
-the run that closes its period, over what a run killed before its swap left.
+the run that closes its period, over what a run killed before its swap left (and what that
+run left that this one does not write is removed).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ import duckdb
 
 from credits_warehouse.atomic_files import remove_stale_temp_files
 from credits_warehouse.catalog import Catalog
-from credits_warehouse.documents import invoice_path, statement_path, write_documents_parallel
+from credits_warehouse.documents import (
+    document_folders,
+    invoice_path,
+    statement_path,
+    write_documents_parallel,
+)
 from credits_warehouse.documents.contexts import (
     EXPIRING_WINDOWS_DAYS,
     Customer,
@@ -165,34 +171,21 @@ def write_documents_for_closed_periods(
     """Write the statements and final invoices of closed periods that do not exist yet;
     an existing file is final and never rewritten, except in the periods after
     `rewrite_after` (those the caller's run closed, whose files no committed run wrote).
-    Each chunk's contexts are read in one select per document kind, then the PDFs are
-    rendered on one process per core."""
+    The document folders of the periods no committed run closed end holding exactly this
+    run's documents (see `remove_documents_not_written`). Each chunk's contexts are read
+    in one select per document kind, then the PDFs are rendered on one process per core."""
     run = StatementRun()
     through = closed_through(con)
-    if through is None:
-        return run
-    pending: list[tuple[str, object, Path, str]] = []  # (kind, key, path, period)
-    for customer_id, period in con.execute(
-        "select customer_id, period from reporting.rpt_statements where period <= ?"
-        " order by period, customer_id",
-        [through],
-    ).fetchall():
-        pending.append(
-            (
-                "statement",
-                (customer_id, period),
-                statement_path(reports, period, customer_id),
-                period,
-            )
-        )
-    for invoice_id, number, period, kind in finalized_invoices(con, through):
-        pending.append((kind, invoice_id, invoice_path(reports, period, number), period))
+    pending = [] if through is None else _closed_documents(con, reports, through)
+    # The documents of later periods are not final: no committed run wrote them.
+    final_through = rewrite_after if rewrite_after is not None else (through or "")
     todo = [
         (kind, key, path)
         for kind, key, path, period in pending
-        if not path.exists() or (rewrite_after is not None and period > rewrite_after)
+        if not path.exists() or period > final_through
     ]
     run.frozen = len(pending) - len(todo)
+    remove_documents_not_written(reports, final_through, {path for _, _, path in todo})
     # A document still to write may have a temporary file from a run killed mid-write.
     for folder in sorted({path.parent for _, _, path in todo}):
         remove_stale_temp_files(folder)
@@ -215,3 +208,40 @@ def write_documents_for_closed_periods(
         write_documents_parallel(jobs, progress=chunk_progress)
         run.written += len(jobs)
     return run
+
+
+def _closed_documents(
+    con: duckdb.DuckDBPyConnection, reports: Path, through: str
+) -> list[tuple[str, object, Path, str]]:
+    """(kind, key, path, period) of every document of the periods closed through `through`:
+    a statement per customer and period, and each finalized invoice and credit note."""
+    documents: list[tuple[str, object, Path, str]] = [
+        ("statement", (customer_id, period), statement_path(reports, period, customer_id), period)
+        for customer_id, period in con.execute(
+            "select customer_id, period from reporting.rpt_statements where period <= ?"
+            " order by period, customer_id",
+            [through],
+        ).fetchall()
+    ]
+    for invoice_id, number, period, kind in finalized_invoices(con, through):
+        documents.append((kind, invoice_id, invoice_path(reports, period, number), period))
+    return documents
+
+
+def remove_documents_not_written(reports: Path, final_through: str, written: set[Path]) -> int:
+    """Remove every file in the document folders of the periods after `final_through` that
+    is not in `written` (what this run writes there). Such a file is a run's that was
+    killed before its swap, so no committed close stands behind it: a statement or an
+    invoice number the data no longer gives (say a purchase that has gone from the landing
+    since), a period a longer close reached, or a temporary file. Earlier periods' folders
+    are final and never touched."""
+    removed = 0
+    for period, folders in document_folders(reports).items():
+        if period <= final_through:
+            continue
+        for folder in folders:
+            for path in sorted(folder.iterdir()):
+                if path.is_file() and path not in written:
+                    path.unlink()
+                    removed += 1
+    return removed

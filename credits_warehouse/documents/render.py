@@ -367,14 +367,30 @@ def _document_path(reports_dir: Path, period: str, folder: str, name: str) -> Pa
     return path
 
 
+# A period's documents: <reports>/<period>/statements/ and <reports>/<period>/invoices/.
+STATEMENTS_FOLDER = "statements"
+INVOICES_FOLDER = "invoices"
+
+
 def statement_path(reports_dir: Path, period: str, customer_id: str) -> Path:
     """Where a customer's statement for a period lives (contract §6.2)."""
-    return _document_path(reports_dir, period, "statements", customer_id)
+    return _document_path(reports_dir, period, STATEMENTS_FOLDER, customer_id)
 
 
 def invoice_path(reports_dir: Path, period: str, invoice_number: str) -> Path:
     """Where a finalized invoice or credit note lives (contract §6.2), by its number."""
-    return _document_path(reports_dir, period, "invoices", invoice_number)
+    return _document_path(reports_dir, period, INVOICES_FOLDER, invoice_number)
+
+
+def document_folders(reports_dir: Path) -> dict[str, list[Path]]:
+    """The document folders under `reports_dir` that exist, by the period they hold
+    (folders whose name is no period, YYYY-MM, are not documents')."""
+    folders: dict[str, list[Path]] = {}
+    for period_dir in sorted(Path(reports_dir).glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]")):
+        for name in (STATEMENTS_FOLDER, INVOICES_FOLDER):
+            if (period_dir / name).is_dir():
+                folders.setdefault(period_dir.name, []).append(period_dir / name)
+    return folders
 
 
 # --------------------------------------------------------------------------- URL fetcher

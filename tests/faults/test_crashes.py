@@ -572,28 +572,35 @@ LATE_PURCHASE = (
 )
 
 
-def test_a_close_killed_before_its_swap_takes_new_data_into_its_documents(run_and_close, tmp_path):
+def test_a_close_killed_before_its_swap_leaves_exactly_its_reruns_documents(
+    run_and_close, tmp_path
+):
     """Not the same rerun: a close killed after writing its PDFs and before its swap left
-    them from figures never committed; then a purchase dated in the period lands, which
-    takes invoice number 9 ahead of the two subscription invoices. The close run again
-    must write every document of the periods it closes from the new figures: each invoice
-    PDF shows its own customer, and the statement lists the purchase's invoice."""
-    state = tmp_path / "state"
-    copy_state(run_and_close.state("after_run"), state)
+    them from figures never committed, and the data changes before the close runs again.
+
+    More data: a purchase dated in the period lands, which takes invoice number 9 ahead of
+    the two subscription invoices (now 10 and 11). The rerun must write every document of
+    the periods it closes from the new figures: each invoice PDF shows its own customer,
+    and the statement lists the purchase's invoice.
+
+    Less data: that close's documents are what a close killed before its swap left, and
+    the purchase has gone from the landing by the rerun, so INV-2026-000011 is a number
+    the rerun no longer gives. The rerun's reports must be the uninterrupted close's, the
+    same set byte for byte: the orphan is removed."""
+    more = tmp_path / "more"
+    copy_state(run_and_close.state("after_run"), more)
     # What a kill between the last PDF and the swap leaves: every document of the close
     # beside the warehouse as it was (the outbox is the same before and after the close).
-    for folder in (run_and_close.state("after_close") / "reports").iterdir():
-        if folder.name != "alerts":
-            shutil.copytree(folder, state / "reports" / folder.name)
+    _copy_documents(run_and_close.state("after_close") / "reports", more / "reports")
     landing = tmp_path / "landing"
     shutil.copytree(run_and_close.data / "landing", landing)
     (landing / "purchases").mkdir()
     (landing / "purchases" / "late.csv").write_text(LATE_PURCHASE)
-    args = [*COMMANDS["close"], *flags(run_and_close.data, state)]
+    args = [*COMMANDS["close"], *flags(run_and_close.data, more)]
     args[args.index("--landing") + 1] = str(landing)
     completed(args)
 
-    con = duckdb.connect(str(state / "wh" / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(more / "wh" / "warehouse.duckdb"), read_only=True)
     try:
         numbered = con.execute(
             "select invoice_number, customer_id, period from marts.fct_invoices"
@@ -602,7 +609,7 @@ def test_a_close_killed_before_its_swap_takes_new_data_into_its_documents(run_an
     finally:
         con.close()
     assert ("INV-2026-000009", "cus_00002", "2026-02") in numbered
-    reports = state / "reports"
+    reports = more / "reports"
     shown = {
         number: customer in PdfReader(reports / period / "invoices" / f"{number}.pdf").pages[0].extract_text()
         for number, customer, period in numbered
@@ -610,6 +617,26 @@ def test_a_close_killed_before_its_swap_takes_new_data_into_its_documents(run_an
     assert [number for number, ok in shown.items() if not ok] == []
     statement = PdfReader(reports / "2026-02" / "statements" / "cus_00002.pdf")
     assert "INV-2026-000009" in "".join(page.extract_text() for page in statement.pages)
+
+    less = tmp_path / "less"
+    copy_state(run_and_close.state("after_run"), less)
+    _copy_documents(reports, less / "reports")
+    orphan = "2026-02/invoices/INV-2026-000011.pdf"
+    expected = run_and_close.expected("after_close")["reports"]
+    # 2025-12: 1 invoice; 2026-01: 8 invoices (a credit note among them) and 6 statements;
+    # 2026-02: 2 invoices (3 with the purchase) and 6 statements; and the outbox.
+    assert len(expected) == 1 + 14 + 8 + 1
+    assert len(files_under(less / "reports")) == len(expected) + 1
+    assert (less / "reports" / orphan).exists() and orphan not in expected
+    completed([*COMMANDS["close"], *flags(run_and_close.data, less)])
+    assert files_under(less / "reports") == expected
+
+
+def _copy_documents(reports: Path, target: Path) -> None:
+    """The period folders of a reports directory (not the alert outbox)."""
+    for folder in reports.iterdir():
+        if folder.name != "alerts":
+            shutil.copytree(folder, target / folder.name)
 
 
 # Run in the export's own process: the temporary file gets half the CSV, then the process

@@ -34,6 +34,7 @@ from credits_warehouse.documents import (
     sample_statement_context,
     statement_path,
 )
+from credits_warehouse.statements import remove_documents_not_written
 
 HOSTILE_IMG = '<img src="file:///etc/passwd">'
 
@@ -339,6 +340,33 @@ def test_an_export_sweeps_only_its_own_temp_files_whose_process_has_gone(tmp_pat
     assert remove_orphaned_temp_files(target) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
     assert remove_orphaned_temp_files(tmp_path / "missing" / "j.csv") == 0
+
+
+def test_documents_not_written_by_a_closing_run_are_removed_from_its_periods(tmp_path):
+    # Final through 2026-01: its folders are untouched. 2026-02 (this run's close) keeps
+    # what the run writes; 2026-03 (a longer close, killed) keeps nothing. Files beside the
+    # document folders (an export, the outbox) are not documents.
+    files = {
+        "2026-01/statements/cus_1.pdf": True,
+        "2026-01/invoices/INV-2026-000001.pdf": True,
+        "2026-02/statements/cus_1.pdf": True,
+        "2026-02/invoices/INV-2026-000002.pdf": True,
+        "2026-02/invoices/INV-2026-000003.pdf": False,
+        "2026-02/invoices/INV-2026-000002.pdf.tmp-4194304-1": False,
+        "2026-02/journals-2026-02.csv": True,
+        "2026-03/statements/cus_1.pdf": False,
+        "alerts/outbox.jsonl": True,
+    }
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    written = {
+        tmp_path / "2026-02/statements/cus_1.pdf",
+        tmp_path / "2026-02/invoices/INV-2026-000002.pdf",
+    }
+    assert remove_documents_not_written(tmp_path, "2026-01", written) == 3
+    left = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
+    assert left == {name for name, keep in files.items() if keep}
 
 
 # --------------------------------------------------------------------------- pagination
