@@ -29,8 +29,11 @@ the same command runs to completion, and:
 A run trial's comparison covers the whole warehouse and outbox a close starts from, so the
 rest of its sequence is what a close trial starts from and checks.
 
-One more test takes a close killed between its PDFs and its swap, lands new data for the
-period, and closes again: the documents must show the new figures.
+Three more take a rerun that differs: a close killed between its PDFs and its swap is run
+again on more data (the documents must show the new figures), then on less (a document of a
+number no longer given must go); a first run killed after writing the outbox is run again
+at another clock (no alert written twice, the old lines unchanged); and an export killed
+mid-write is run again (no temporary file, the same CSV).
 
 The clock is fixed (`--as-of`), and the PDFs carry the data's dates, not the wall clock's
 (checked on the uninterrupted run's documents), so a rerun minutes later writes the same
@@ -637,6 +640,48 @@ def _copy_documents(reports: Path, target: Path) -> None:
     for folder in reports.iterdir():
         if folder.name != "alerts":
             shutil.copytree(folder, target / folder.name)
+
+
+LATER = "2026-03-20T00:00:00"
+
+
+def test_a_run_killed_after_its_outbox_sends_nothing_twice_at_another_clock(
+    run_and_close, tmp_path
+):
+    """A first run killed between writing the outbox and its swap: the outbox holds its
+    alerts, the warehouse none of them. Run again at a later clock, the outbox keeps every
+    line as it was (its old bytes come first), gains only alerts it did not hold, each
+    once, and `raw.alerts_sent` records exactly the alerts of the outbox."""
+    state = tmp_path / "state"
+    copy_state(None, state)
+    shutil.copytree(
+        run_and_close.state("after_run") / "reports" / "alerts", state / "reports" / "alerts"
+    )
+    outbox = state / "reports" / "alerts" / "outbox.jsonl"
+    before = outbox.read_bytes()
+    args = [*COMMANDS["run"], *flags(run_and_close.data, state)]
+    args[args.index("--as-of") + 1] = LATER
+    completed(args)
+
+    after = outbox.read_bytes()
+    assert after.startswith(before)
+    lines = [json.loads(line) for line in after.decode().splitlines()]
+    ids = [line["alert_id"] for line in lines]
+    # New by the later clock, and only these: the 30-day warnings of the grants that expire
+    # on 2026-04-01, due on 2026-03-02 (after 2026-03-01, by 2026-03-20), for 5 customers.
+    assert len(before.splitlines()) == 56 and len(lines) == 56 + 5
+    assert {
+        (line["alert_type"], line["triggered_at"], line["details"]["days_before"], line["details"]["expires_at"])
+        for line in lines[56:]
+    } == {("credits_expiring", "2026-03-02T00:00:00", 30, "2026-04-01 00:00:00")}  # fmt: skip
+    assert len({line["customer_id"] for line in lines[56:]}) == 5
+    assert repeated_alerts(state / "reports") == []
+    con = duckdb.connect(str(state / "wh" / "warehouse.duckdb"), read_only=True)
+    try:
+        recorded = [a for (a,) in con.execute("select alert_id from raw.alerts_sent").fetchall()]
+    finally:
+        con.close()
+    assert sorted(recorded) == sorted(ids)
 
 
 # Run in the export's own process: the temporary file gets half the CSV, then the process
