@@ -48,6 +48,8 @@ GRANT_KINDS = (
     "promotional", "compensation", "referral", "starting_balance", "adjustment",
 )  # fmt: skip
 GRANT_SOURCES = ("subscription", "purchase", "auto_topup", "rollover", "grants_feed")
+# A grant's status as of the clock, in the order fct_grants tries them (contract §8.2).
+GRANT_STATUSES = ("scheduled", "voided", "expired", "depleted", "active")
 ALERT_TYPES = (
     "low_balance", "credits_expiring", "balance_depleted", "unfunded_usage", "usage_spike",
 )  # fmt: skip
@@ -289,6 +291,7 @@ class Grants(_Strict):
     credits_refunded: Credits = pa.Field(ge=0)
     credits_rolled_over: Credits = pa.Field(ge=0)
     credits_remaining: Credits = pa.Field(ge=0)
+    status: Text = pa.Field(isin=GRANT_STATUSES)
 
     @row_rule
     def only_adjustments_take_credits(cls) -> str:
@@ -307,6 +310,24 @@ class Grants(_Strict):
     def expiry_follows_effect(cls) -> str:
         """A grant expires after it takes effect, or never."""
         return "expires_at is null or expires_at > effective_at"
+
+    @row_rule
+    def scheduled_grants_are_untouched(cls) -> str:
+        """A scheduled grant has consumed nothing and still holds all its credits
+        (contract §8.2)."""
+        return (
+            "status <> 'scheduled' or credits <= 0 or (credits_remaining = credits"
+            " and credits_consumed = 0 and credits_expired = 0 and credits_refunded = 0"
+            " and credits_rolled_over = 0)"
+        )
+
+    @row_rule
+    def depleted_grants_hold_nothing(cls) -> str:
+        """Depleted means nothing left; an active grant holds something."""
+        return (
+            "case when status = 'depleted' then credits_remaining = 0"
+            " when status = 'active' then credits_remaining > 0 else true end"
+        )
 
 
 class _SignedEntries(pa.DataFrameModel):

@@ -4,7 +4,7 @@
 for one customer, every difference between them and a `reference_ledger` result:
 - `marts.fct_grants`: the same grant_ids, and per grant the same kind, credits,
   effective_at, expires_at, priority, cost_basis_per_credit, credits_consumed,
-  credits_expired, credits_remaining (and credits_refunded, credits_rolled_over when the
+  credits_expired, credits_remaining, status (and credits_refunded, credits_rolled_over when the
   mart has them);
 - `marts.fct_credit_ledger`: the same Σ credits per entry_type;
 all compared as `Decimal`s, with no tolerance.
@@ -36,6 +36,7 @@ GRANT_FIELDS = (
     "credits_consumed",
     "credits_expired",
     "credits_remaining",
+    "status",
 )
 OPTIONAL_GRANT_FIELDS = ("credits_refunded", "credits_rolled_over")
 

@@ -237,7 +237,20 @@ class Grant:
             and not self.closed
         )
 
-    def as_row(self) -> dict[str, Any]:
+    def status(self, as_of: dt.datetime) -> str:
+        """The first that applies at the clock (contract §8.2); nothing voids a grant yet."""
+        if self.effective_at > as_of:
+            return "scheduled"
+        if self.expires_at is not None and self.expires_at <= as_of:
+            return "expired"
+        if self.remaining() == 0:
+            return "depleted"
+        return "active"
+
+    def remaining(self) -> Decimal:
+        return self.credits - self.consumed - self.expired - self.refunded - self.rolled_over
+
+    def as_row(self, as_of: dt.datetime) -> dict[str, Any]:
         return {
             "customer_id": self.customer_id,
             "kind": self.kind,
@@ -250,11 +263,8 @@ class Grant:
             "credits_expired": self.expired,
             "credits_refunded": self.refunded,
             "credits_rolled_over": self.rolled_over,
-            "credits_remaining": self.credits
-            - self.consumed
-            - self.expired
-            - self.refunded
-            - self.rolled_over,
+            "credits_remaining": self.remaining(),
+            "status": self.status(as_of),
         }
 
 
@@ -269,6 +279,7 @@ def _allowances(
     spell: Subscription, plan: Plan, currency: str, as_of: dt.datetime
 ) -> Iterable[Grant]:
     """One grant at `started_at` and one at each period start inside the spell, ≤ the clock.
+    A spell starting after the clock has its first grant, scheduled (contract §8.2).
 
     *(reading)* The cost basis is the fee for that period / included credits (contract §5),
     rounded like a purchase's. The fee is the plan's fee in the customer's currency,
@@ -284,8 +295,6 @@ def _allowances(
         starts.append(period)
         period = add_months(period, 1)
     for effective in starts:
-        if effective > as_of:
-            continue
         if plan.allowance_expires == "period_end":
             expires = add_months(month_start(effective), 1)
         else:
@@ -319,14 +328,16 @@ def _allowances(
 def grants_from_inputs(
     scenario: Scenario, catalog: Catalog, as_of: dt.datetime
 ) -> tuple[list[Grant], list[FeedGrant]]:
-    """Plan allowances, purchases and positive feed grants taking effect ≤ the clock, and
-    the negative adjustments (feed rows of kind `adjustment` with credits < 0)."""
+    """Plan allowances, purchases and positive feed grants, and the negative adjustments
+    (feed rows of kind `adjustment` with credits < 0). Those taking effect after the clock
+    are included: the walk schedules nothing after the clock, and they are listed as
+    scheduled (contract §8.2)."""
     grants: list[Grant] = []
     for spell in scenario.subscriptions:
         currency = customer_currency(scenario, catalog, spell.customer_id)
         grants.extend(_allowances(spell, catalog.plan(spell.plan_id), currency, as_of))
     for purchase in scenario.purchases:
-        if purchase.status not in ("succeeded", "refunded") or purchase.purchased_at > as_of:
+        if purchase.status not in ("succeeded", "refunded"):
             continue
         bundle = catalog.bundle(purchase.bundle_id)
         credits = (bundle.credits + bundle.bonus_credits) * purchase.quantity
@@ -349,8 +360,6 @@ def grants_from_inputs(
         )
     adjustments: list[FeedGrant] = []
     for row in scenario.grants:
-        if row.effective_at > as_of:
-            continue
         if row.credits < 0:
             if row.kind == "adjustment":
                 adjustments.append(row)
@@ -778,7 +787,10 @@ def reference_ledger(scenario: Scenario, catalog: Catalog, as_of: dt.datetime) -
         ledger.run()
         entries.extend(ledger.entries)
         for grant_id, grant in ledger.grants.items():
-            grant_rows[grant_id] = grant.as_row()
+            grant_rows[grant_id] = grant.as_row(as_of)
+        for grant in ledger.initial_grants:
+            if grant.effective_at > as_of:  # scheduled: listed, untouched
+                grant_rows[grant.grant_id] = grant.as_row(as_of)
         balances[customer_id] = ledger.balance()
 
     totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)

@@ -1,16 +1,23 @@
 -- One row per grant (contract §6.1) with what became of its credits:
--- consumed + expired + refunded + rolled over + remaining = credits.
+-- consumed + expired + refunded + rolled over + remaining = credits,
+-- and its status as of the run's clock (contract §8.2).
 with
 
+as_of as (
+    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
+),
+
 grants as (
-    select * from {{ ref('int_grants_all') }}
+    select *, false as is_scheduled from {{ ref('int_grants_all') }}
     union all
-    -- Negative adjustments keep a row (with nothing consumed) so every feed grant_id is here.
+    -- What int_grants_all leaves out: negative adjustments keep a row (with nothing
+    -- consumed) so every feed grant_id is here, and grants scheduled after the clock are
+    -- listed with the credits they will bring.
     select
         grant_id, customer_id, kind, credits, effective_at, expires_at, priority,
-        cost_basis_per_credit, currency, paid_amount, source_type, source_id
+        cost_basis_per_credit, currency, paid_amount, source_type, source_id, is_scheduled
     from {{ ref('int_grants_unioned') }}
-    where credits < 0
+    where credits < 0 or is_scheduled
 ),
 
 movements as (
@@ -20,26 +27,47 @@ movements as (
             as credits_consumed,
         -sum(case when entry_type = 'expiry' then credits else 0 end) as credits_expired,
         -sum(case when entry_type = 'refund' then credits else 0 end) as credits_refunded,
-        -sum(case when entry_type = 'rollover' then credits else 0 end) as credits_rolled_over
+        -sum(case when entry_type = 'rollover' then credits else 0 end) as credits_rolled_over,
+        -- A void of the grant itself (contract §8.3). No entry of this type is booked until
+        -- grant amendments are built, so no grant is voided yet.
+        bool_or(entry_type = 'grant_void') as is_voided
     from {{ ref('fct_credit_ledger') }}
     where grant_id is not null
     group by grant_id
+),
+
+accounted as (
+    select
+        grants.* exclude (is_scheduled),
+        cast(coalesce(movements.credits_consumed, 0) as {{ credits_type() }}) as credits_consumed,
+        cast(coalesce(movements.credits_expired, 0) as {{ credits_type() }}) as credits_expired,
+        cast(coalesce(movements.credits_refunded, 0) as {{ credits_type() }}) as credits_refunded,
+        cast(coalesce(movements.credits_rolled_over, 0) as {{ credits_type() }}) as credits_rolled_over,
+        -- A scheduled grant has no movement yet: what remains is all of it.
+        cast(
+            case
+                when grants.credits > 0
+                    then grants.credits
+                        - coalesce(movements.credits_consumed, 0) - coalesce(movements.credits_expired, 0)
+                        - coalesce(movements.credits_refunded, 0) - coalesce(movements.credits_rolled_over, 0)
+                else 0
+            end as {{ credits_type() }}
+        ) as credits_remaining,
+        grants.is_scheduled,
+        coalesce(movements.is_voided, false) as is_voided
+    from grants
+    left join movements on grants.grant_id = movements.grant_id
 )
 
 select
-    grants.*,
-    cast(coalesce(movements.credits_consumed, 0) as {{ credits_type() }}) as credits_consumed,
-    cast(coalesce(movements.credits_expired, 0) as {{ credits_type() }}) as credits_expired,
-    cast(coalesce(movements.credits_refunded, 0) as {{ credits_type() }}) as credits_refunded,
-    cast(coalesce(movements.credits_rolled_over, 0) as {{ credits_type() }}) as credits_rolled_over,
-    cast(
-        case
-            when grants.credits > 0
-                then grants.credits
-                    - coalesce(movements.credits_consumed, 0) - coalesce(movements.credits_expired, 0)
-                    - coalesce(movements.credits_refunded, 0) - coalesce(movements.credits_rolled_over, 0)
-            else 0
-        end as {{ credits_type() }}
-    ) as credits_remaining
-from grants
-left join movements on grants.grant_id = movements.grant_id
+    accounted.* exclude (is_scheduled, is_voided),
+    -- The first that applies, in this order (contract §8.2).
+    case
+        when accounted.is_scheduled then 'scheduled'
+        when accounted.is_voided then 'voided'
+        when accounted.expires_at <= as_of.as_of_at then 'expired'
+        when accounted.credits_remaining <= 0 then 'depleted'
+        else 'active'
+    end as status
+from accounted
+cross join as_of

@@ -5,8 +5,9 @@ with
 grants as (
     select grant_id, kind, source_type, source_id from {{ ref('int_grants_all') }}
     union all
+    -- what int_grants_all leaves out: negative adjustments and scheduled grants
     select grant_id, kind, source_type, source_id from {{ ref('int_grants_unioned') }}
-    where credits < 0
+    where credits < 0 or is_scheduled
 ),
 
 purchases as (

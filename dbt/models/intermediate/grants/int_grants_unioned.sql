@@ -1,6 +1,8 @@
 -- Every grant, whatever its source (contract §4 "Grants"): plan allowances at each period start
 -- and at subscription start, succeeded purchases, and the grants feed. Auto top-ups and
 -- rollovers are produced by the ledger itself (docs/ledger.md).
+-- Grants taking effect after the run's clock are listed too, flagged `is_scheduled`
+-- (contract §8.2): fct_grants shows them, the ledger walk does not see them yet.
 with
 
 subscriptions as (
@@ -30,7 +32,8 @@ customer_currency as (
 ),
 
 subscription_periods as (
-    -- One row per subscription and billing period it overlaps, up to the clock.
+    -- One row per subscription and billing period it overlaps, up to the clock; a
+    -- subscription starting after the clock has its first period (its allowance is known).
     select
         subscriptions.customer_id,
         subscriptions.plan_id,
@@ -42,7 +45,10 @@ subscription_periods as (
     cross join lateral (
         select unnest(generate_series(
             date_trunc('month', subscriptions.started_at),
-            least(coalesce(subscriptions.ended_at, as_of.as_of_at), as_of.as_of_at),
+            least(
+                coalesce(subscriptions.ended_at, as_of.as_of_at),
+                greatest(as_of.as_of_at, subscriptions.started_at)
+            ),
             interval 1 month
         )) as period_start
     ) as periods
@@ -151,10 +157,10 @@ unioned as (
     from feed
 )
 
-select unioned.*
+select
+    unioned.*,
+    unioned.effective_at > as_of.as_of_at as is_scheduled
 from unioned
 cross join as_of
-where
-    unioned.effective_at <= as_of.as_of_at
-    -- A spell ending exactly at a period start leaves no allowance for that period.
-    and (unioned.expires_at is null or unioned.expires_at > unioned.effective_at)
+-- A spell ending exactly at a period start leaves no allowance for that period.
+where unioned.expires_at is null or unioned.expires_at > unioned.effective_at

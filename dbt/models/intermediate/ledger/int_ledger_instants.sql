@@ -10,6 +10,7 @@ as_of as (
 
 grants as (
     select customer_id, effective_at, expires_at from {{ ref('int_grants_unioned') }}
+    where not is_scheduled
 ),
 
 subscriptions as (

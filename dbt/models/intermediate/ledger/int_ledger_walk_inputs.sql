@@ -10,6 +10,8 @@ select {{ walk_input('grant', {
     'currency': 'currency', 'paid_amount': 'paid_amount', 'source_type': 'source_type',
     'source_id': 'source_id'}) }}
 from {{ ref('int_grants_unioned') }}
+-- A grant scheduled after the clock moves no balance yet (contract §8.2).
+where not is_scheduled
 union all
 select {{ walk_input('segment', {
     'customer_id': 'customer_id', 'segment_start_at': 'segment_start_at',
