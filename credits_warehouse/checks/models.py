@@ -403,6 +403,37 @@ class BalancesDaily(_Strict):
         )
 
 
+class BalancesOverTime(_Strict):
+    """fct_balances_over_time: each customer's balance from each instant it changed until
+    the next change."""
+
+    customer_id: Text
+    valid_from: Timestamp
+    valid_to: Timestamp = pa.Field(nullable=True)
+    balance: Credits
+
+    @row_rule
+    def holds_until_the_next_change(cls) -> str:
+        """A balance holds from its instant until a later one, or to the end."""
+        return "valid_to is null or valid_to > valid_from"
+
+
+class GrantBalancesOverTime(_Strict):
+    """fct_grant_balances_over_time: what each grant holds from each instant an entry moved
+    it until the next; never less than nothing."""
+
+    grant_id: Text
+    customer_id: Text
+    valid_from: Timestamp
+    valid_to: Timestamp = pa.Field(nullable=True)
+    credits_remaining: Credits = pa.Field(ge=0)
+
+    @row_rule
+    def holds_until_the_next_change(cls) -> str:
+        """What a grant holds lasts from its instant until a later one, or to the end."""
+        return "valid_to is null or valid_to > valid_from"
+
+
 class MonthlyUsage(_Strict):
     """fct_monthly_usage: events, units and credits per customer, period, aggregator, dimensions."""
 

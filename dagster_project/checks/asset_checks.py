@@ -115,6 +115,8 @@ PANDERA_CHECKS = (
     modelled("fct_grants", m.Grants),
     modelled("fct_credit_ledger", m.CreditLedger, changed=since_last_resume("entry_at")),
     modelled("fct_balances_daily", m.BalancesDaily),
+    modelled("fct_balances_over_time", m.BalancesOverTime),
+    modelled("fct_grant_balances_over_time", m.GrantBalancesOverTime),
     modelled("fct_monthly_usage", m.MonthlyUsage, json=("dimensions",)),
     modelled("fct_monthly_usage_by_dimension", m.MonthlyUsageByDimension),
     modelled("fct_deferred_revenue", m.DeferredRevenue),
