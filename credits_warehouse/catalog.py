@@ -134,6 +134,23 @@ class Rollover(_Model):
     expires_after_periods: Annotated[int, Field(ge=1)] = 1
 
 
+class UserLimits(_Model):
+    """A monthly cap on each user's credits under a plan (contract §8.4): a user whose
+    credits in a calendar month go past `monthly_credits` raises one `user_limit` alert.
+    It blocks no usage. The user is the value of `dimension`, one of the aggregators'
+    dimensions."""
+
+    dimension: PropertyName = "user_id"
+    monthly_credits: Annotated[Decimal, Field(gt=0)]
+
+    @field_validator("monthly_credits")
+    @classmethod
+    def _exact_credits(cls, value: Decimal) -> Decimal:
+        if value != value.quantize(Decimal(1).scaleb(-CREDIT_SCALE)):
+            raise ValueError(f"must be exact at {CREDIT_SCALE} decimal places, got {value}")
+        return value
+
+
 class Plan(_Model):
     id: Id
     fees: dict[str, Annotated[int, Field(ge=0)]]
@@ -146,6 +163,7 @@ class Plan(_Model):
     )
     warning_limit: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     priority: int = 50
+    user_limits: UserLimits | None = None
 
     _fee_currencies = field_validator("fees")(_currency_map)
     _overage_currencies = field_validator("overage_price_per_credit")(_currency_map)
@@ -214,6 +232,14 @@ class Catalog(_Model):
                 if entry.aggregator in priced:
                     raise _PathError(path, f"aggregator {entry.aggregator!r} is priced twice")
                 priced.add(entry.aggregator)
+        dimensions = {d for a in self.aggregators for d in a.dimensions}
+        for p, plan in enumerate(self.plans):
+            if plan.user_limits and plan.user_limits.dimension not in dimensions:
+                raise _PathError(
+                    f"plans[{p}].user_limits.dimension",
+                    f"unknown dimension {plan.user_limits.dimension!r}:"
+                    " no aggregator keeps it in its dimensions",
+                )
         return self
 
     def bundle(self, bundle_id: str) -> Bundle:
@@ -388,6 +414,15 @@ def _offer_tables(catalog: Catalog) -> dict[str, list[dict]]:
         for p in catalog.plans
         for cur in sorted(set(p.fees) | set(p.overage_price_per_credit))
     ]
+    user_limits = [
+        {
+            "plan_id": p.id,
+            "dimension_name": p.user_limits.dimension,
+            "monthly_credits": p.user_limits.monthly_credits,
+        }
+        for p in catalog.plans
+        if p.user_limits
+    ]
     promotions = [
         {
             "promotion_id": p.id,
@@ -402,6 +437,7 @@ def _offer_tables(catalog: Catalog) -> dict[str, list[dict]]:
         "catalog_bundle_prices": bundle_prices,
         "catalog_plans": plans,
         "catalog_plan_prices": plan_prices,
+        "catalog_plan_user_limits": user_limits,
         "catalog_promotions": promotions,
     }
 

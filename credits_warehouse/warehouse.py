@@ -127,6 +127,7 @@ CATALOG_DDL = {
     "catalog_bundle_prices": "bundle_id varchar, currency varchar, price_amount bigint",
     "catalog_plans": "plan_id varchar, included_credits decimal(38, 12), allowance_expires_after_days integer, rollover_max_credits decimal(38, 12), rollover_expires_after_periods integer, overage varchar, warning_limit decimal(38, 12), priority integer",
     "catalog_plan_prices": "plan_id varchar, currency varchar, fee_amount bigint, overage_price_per_credit decimal(38, 12)",
+    "catalog_plan_user_limits": "plan_id varchar, dimension_name varchar, monthly_credits decimal(38, 12)",
     "catalog_promotions": "promotion_id varchar, credits decimal(38, 12), expires_after_days integer, priority integer",
     "catalog_settings": "setting varchar, value varchar",
     "catalog_alert_expiring_days": "days_before integer",

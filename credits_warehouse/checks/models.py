@@ -52,6 +52,7 @@ GRANT_SOURCES = ("subscription", "purchase", "auto_topup", "rollover", "grants_f
 GRANT_STATUSES = ("scheduled", "voided", "expired", "depleted", "active")
 ALERT_TYPES = (
     "low_balance", "credits_expiring", "balance_depleted", "unfunded_usage", "usage_spike",
+    "user_limit",
 )  # fmt: skip
 INVOICE_TYPES = ("purchase", "subscription", "credit_note")
 INVOICE_STATUSES = ("draft", "finalized")

@@ -36,6 +36,20 @@ Hand-worked alerts (every alert of every customer; "U" = usage at 12:00 UTC that
   k × 10 on 03-08 (trailing median 10: equal to k × median is not above it), k × 10 + 1
   on 03-09 (trailing median of [10 × 7, k × 10] is 10): usage_spike at the end of 03-09,
   03-10T00:00.
+
+User limits (contract §8.4; the test catalog adds plan `team`: no allowance, warning_limit 0,
+user_limits {dimension: user_id, monthly_credits: 100}; crossing means going past 100, so
+reaching exactly 100 does not cross; counted per calendar month, once per user and month,
+only for usage under the plan; nova_fast_tokens keeps user_id, api_key and project):
+- cus_user_limit (team from 02-01, starting balance 10,000 never expiring):
+  February: u_a 60 (02-10) then 50 (02-11) → 110 > 100: user_limit 02-11T12:00 with
+  credits 110; u_a 30 more (02-20) → 140, no second alert that month. u_b 60 (02-12) then
+  40 (02-13) → exactly 100: none.
+  March starts again at 0: u_a 60 (03-10) then 50 (03-11) → 110: user_limit 03-11T12:00.
+  u_b 40, u_d 30, u_e 20, u_f 10, u_h 10, u_g 5 and 500 credits with no user (03-15):
+  none. The limit blocks nothing: 10,000 − (240 + 725) = 9,035 left at the clock.
+- cus_switch (team only from 03-15, starting balance 10,000): u_c 80 (03-05, before the
+  plan: not counted) and 60 (03-20) → 60 under the plan: none (140 would have crossed).
 """
 
 from __future__ import annotations
@@ -43,6 +57,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import yaml
@@ -64,6 +79,8 @@ CUSTOMERS = {
     "cus_unfunded": "",
     "cus_expiring": "",
     "cus_spike": "",
+    "cus_user_limit": "",
+    "cus_switch": "",
 }
 FREE_FROM_03_28 = ("cus_low_plan", "cus_override_above", "cus_override_below")
 
@@ -91,10 +108,23 @@ EXPECTED = {
     ("cus_expiring", "credits_expiring", _at("2026-03-08T00:00:00")),
     ("cus_expiring", "credits_expiring", _at("2026-03-14T00:00:00")),
     ("cus_spike", "usage_spike", _at("2026-03-10T00:00:00")),
+    ("cus_user_limit", "user_limit", _at("2026-02-11T12:00:00")),
+    ("cus_user_limit", "user_limit", _at("2026-03-11T12:00:00")),
+}
+
+# The shipped catalog, plus plan `team` with a user limit and more dimensions to report by.
+TEAM_PLAN = {
+    "id": "team",
+    "fees": {"USD": 0},
+    "included_credits": 0,
+    "user_limits": {"dimension": "user_id", "monthly_credits": 100},
 }
 
 
-def _usage(event_id: str, customer_id: str, day: str, credits: Decimal | int) -> dict:
+def _usage(
+    event_id: str, customer_id: str, day: str, credits: Decimal | int, user: str | None = "u1",
+    **properties: str,
+) -> dict:  # fmt: skip
     return {
         "event_id": event_id,
         "customer_id": customer_id,
@@ -103,9 +133,47 @@ def _usage(event_id: str, customer_id: str, day: str, credits: Decimal | int) ->
         "properties": {
             "model": "nova-fast",
             "tokens": int(Decimal(credits) * 1000),
-            "user_id": "u1",
+            **({"user_id": user} if user else {}),
+            **properties,
         },
     }
+
+
+def _team_usage() -> list[dict]:
+    """The user-limit customers' events, as the module docstring works them out."""
+    spend = [  # (customer, day, user, credits)
+        ("cus_user_limit", "2026-02-10", "u_a", 60),
+        ("cus_user_limit", "2026-02-11", "u_a", 50),
+        ("cus_user_limit", "2026-02-20", "u_a", 30),
+        ("cus_user_limit", "2026-02-12", "u_b", 60),
+        ("cus_user_limit", "2026-02-13", "u_b", 40),
+        ("cus_user_limit", "2026-03-10", "u_a", 60),
+        ("cus_user_limit", "2026-03-11", "u_a", 50),
+        ("cus_user_limit", "2026-03-12", "u_b", 40),
+        ("cus_user_limit", "2026-03-12", "u_d", 30),
+        ("cus_user_limit", "2026-03-12", "u_e", 20),
+        ("cus_user_limit", "2026-03-12", "u_f", 10),
+        ("cus_user_limit", "2026-03-12", "u_h", 10),
+        ("cus_user_limit", "2026-03-12", "u_g", 5),
+        ("cus_user_limit", "2026-03-15", None, 500),
+        ("cus_switch", "2026-03-05", "u_c", 80),
+        ("cus_switch", "2026-03-20", "u_c", 60),
+    ]
+    # In February u_a calls through two API keys, and u_b in project "search".
+    keys = {0: {"api_key": "key_1", "project": "chat"}, 1: {"api_key": "key_2"},
+            2: {"api_key": "key_1"}, 3: {"project": "search"}, 4: {"project": "search"}}  # fmt: skip
+    return [
+        _usage(f"team_{n}", customer, day, credits, user, **keys.get(n, {}))
+        for n, (customer, day, user, credits) in enumerate(spend)
+    ]
+
+
+def _team_catalog(path: Path) -> Path:
+    data = yaml.safe_load(CATALOG_PATH.read_text())
+    data["plans"].append(TEAM_PLAN)
+    data["aggregators"][0]["dimensions"] = ["user_id", "api_key", "project"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
 def _grant(grant_id, customer_id, kind, credits, effective, expires="", priority=""):
@@ -145,6 +213,9 @@ def warehouse(tmp_path_factory):
     subscriptions = [
         {"customer_id": c, "plan_id": "free", "started_at": "2026-03-28T00:00:00Z"}
         for c in FREE_FROM_03_28
+    ] + [
+        {"customer_id": "cus_user_limit", "plan_id": "team", "started_at": "2026-02-01T00:00:00Z"},
+        {"customer_id": "cus_switch", "plan_id": "team", "started_at": "2026-03-15T00:00:00Z"},
     ]
     grants = [
         _grant("g_no_plan", "cus_override_no_plan", "starting_balance", "1000", "2026-03-01"),
@@ -153,6 +224,8 @@ def warehouse(tmp_path_factory):
         _grant("g_exp_b", "cus_expiring", "promotional", "50", "2026-02-20", "2026-03-31", "10"),
         _grant("g_exp_floor", "cus_expiring", "starting_balance", "10", "2026-02-01"),
         _grant("g_spike", "cus_spike", "starting_balance", "100000", "2026-03-01"),
+        _grant("g_team", "cus_user_limit", "starting_balance", "10000", "2026-02-01"),
+        _grant("g_switch", "cus_switch", "starting_balance", "10000", "2026-03-01"),
     ]
     events = [
         _usage("low_plan_1", "cus_low_plan", "2026-03-29", 450),
@@ -168,12 +241,14 @@ def warehouse(tmp_path_factory):
         *(_usage(f"spike_base_{d}", "cus_spike", f"2026-03-0{d}", 10) for d in range(1, 8)),
         _usage("spike_at_k", "cus_spike", "2026-03-08", K * 10),
         _usage("spike_above_k", "cus_spike", "2026-03-09", K * 10 + 1),
+        *_team_usage(),
     ]
     landing = write_landing(
         root / "landing", subscriptions=subscriptions, grants=grants, events_jsonl=events
     )
     write_csv(landing / "customers.csv", CUSTOMER_COLUMNS, customers)
-    return build_warehouse(root, landing, as_of=AS_OF)
+    catalog = _team_catalog(root / "catalog.yml")
+    return build_warehouse(root, landing, catalog_path=catalog, as_of=AS_OF)
 
 
 def _alerts(warehouse):
@@ -191,7 +266,14 @@ def test_every_alert_row_is_the_hand_worked_one(warehouse):
 
 @pytest.mark.parametrize(
     "alert_type",
-    ["low_balance", "credits_expiring", "balance_depleted", "unfunded_usage", "usage_spike"],
+    [
+        "low_balance",
+        "credits_expiring",
+        "balance_depleted",
+        "unfunded_usage",
+        "usage_spike",
+        "user_limit",
+    ],
 )
 def test_each_alert_type(warehouse, alert_type):
     got = sorted((c, at) for c, t, at, _ in _alerts(warehouse) if t == alert_type)
@@ -237,8 +319,50 @@ def test_bad_thresholds_are_quarantined(warehouse):
         "from marts.fct_event_quarantine where feed = 'customers' order by line_number",
     )
     assert got == [
-        (10, "invalid_value", "cus_bad_threshold", "-5"),
-        (11, "invalid_value", "cus_depleted", "lots"),
+        (12, "invalid_value", "cus_bad_threshold", "-5"),
+        (13, "invalid_value", "cus_depleted", "lots"),
     ]
     customers = {r[0] for r in query(warehouse, "select customer_id from marts.dim_customers")}
     assert customers == set(CUSTOMERS)
+
+
+def test_user_limit_details_name_the_user_the_limit_and_the_total(warehouse):
+    got = sorted((at, json.loads(d)) for c, t, at, d in _alerts(warehouse) if t == "user_limit")
+    assert got == [
+        (_at("2026-02-11T12:00:00"), {"period": "2026-02", "dimension": "user_id", "user": "u_a",
+                                      "monthly_credits": 100, "credits": 110}),
+        (_at("2026-03-11T12:00:00"), {"period": "2026-03", "dimension": "user_id", "user": "u_a",
+                                      "monthly_credits": 100, "credits": 110}),
+    ]  # fmt: skip
+
+
+def test_a_user_limit_blocks_no_usage(warehouse):
+    # 10,000 - (60 + 50 + 30 + 60 + 40) - (60 + 50 + 40 + 30 + 20 + 10 + 10 + 5 + 500)
+    # = 10,000 - 240 - 725 = 9,035
+    assert query(
+        warehouse,
+        "select current_balance from marts.dim_customers where customer_id = 'cus_user_limit'",
+    ) == [(Decimal(9035),)]
+
+
+def test_usage_by_dimension_reports_each_configured_dimension_per_period(warehouse):
+    """fct_monthly_usage_by_dimension (contract §8.4): one row per period, aggregator,
+    dimension and value; an event without the property counts under a null value."""
+    rows = query(
+        warehouse,
+        "select dimension_name, dimension_value, events, credits "
+        "from marts.fct_monthly_usage_by_dimension "
+        "where customer_id = 'cus_user_limit' and period = '2026-02' "
+        "order by dimension_name, dimension_value nulls last",
+    )
+    # February: u_a 60 (key_1, chat) + 50 (key_2) + 30 (key_1); u_b 60 + 40 (search).
+    assert rows == [
+        ("api_key", "key_1", 2, Decimal(90)),
+        ("api_key", "key_2", 1, Decimal(50)),
+        ("api_key", None, 2, Decimal(100)),
+        ("project", "chat", 1, Decimal(60)),
+        ("project", "search", 2, Decimal(100)),
+        ("project", None, 2, Decimal(80)),
+        ("user_id", "u_a", 3, Decimal(140)),
+        ("user_id", "u_b", 2, Decimal(100)),
+    ]

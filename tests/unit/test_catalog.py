@@ -77,6 +77,10 @@ def _extra_key(d: dict) -> None:
     d["extra"] = True
 
 
+def _user_limit_on(d: dict, **limits) -> None:
+    d["plans"][1]["user_limits"] = limits
+
+
 BROKEN: dict[str, tuple[Callable[[dict], None], str, str]] = {
     # name: (mutation, key path the message names, a word of the problem)
     "sum_without_property": (_drop_sum_property, "aggregators[0]", "property"),
@@ -88,6 +92,37 @@ BROKEN: dict[str, tuple[Callable[[dict], None], str, str]] = {
     ),
     "inexact_rate": (_inexact_rate, "credit_products[0].aggregators[0]", "exact"),
     "extra_key": (_extra_key, "extra", "not permitted"),
+    # user_limits (contract §8.4): a positive exact number of credits, on a known dimension.
+    "user_limit_unknown_dimension": (
+        lambda d: _user_limit_on(d, dimension="team_id", monthly_credits=100),
+        "plans[1].user_limits.dimension",
+        "team_id",
+    ),
+    "user_limit_zero": (
+        lambda d: _user_limit_on(d, monthly_credits=0),
+        "plans[1].user_limits.monthly_credits",
+        "greater than 0",
+    ),
+    "user_limit_negative": (
+        lambda d: _user_limit_on(d, monthly_credits="-5"),
+        "plans[1].user_limits.monthly_credits",
+        "greater than 0",
+    ),
+    "user_limit_not_a_number": (
+        lambda d: _user_limit_on(d, monthly_credits="lots"),
+        "plans[1].user_limits.monthly_credits",
+        "decimal",
+    ),
+    "user_limit_inexact": (
+        lambda d: _user_limit_on(d, monthly_credits="0.0000000000001"),
+        "plans[1].user_limits.monthly_credits",
+        "exact at 12",
+    ),
+    "user_limit_without_credits": (
+        lambda d: _user_limit_on(d, dimension="user_id"),
+        "plans[1].user_limits.monthly_credits",
+        "required",
+    ),
 }
 
 
@@ -166,3 +201,15 @@ def test_python_constant_and_dbt_type_agree():
     assert CREDIT_SCALE == UNIT_SCALE + RATE_SCALE
     # contract §4: at least 6 fractional digits.
     assert CREDIT_SCALE >= 6
+
+
+def test_user_limits_reach_dbt_as_a_table_of_their_own(shipped_data):
+    """A plan's user_limits become one row of catalog_plan_user_limits; the dimension
+    defaults to user_id, and plans without limits have no row."""
+    data = copy.deepcopy(shipped_data)
+    _user_limit_on(data, monthly_credits="2500.5")
+    rows = catalog_tables(parse_catalog(data))["catalog_plan_user_limits"]
+    assert rows == [
+        {"plan_id": "pro", "dimension_name": "user_id", "monthly_credits": Decimal("2500.5")}
+    ]
+    assert catalog_tables(parse_catalog(shipped_data))["catalog_plan_user_limits"] == []

@@ -6,7 +6,9 @@
 -- - balance_depleted: the balance falls to zero or below;
 -- - credits_expiring: N days (catalog) before an expiry that still has credits then;
 -- - unfunded_usage: the first unfunded usage of a period;
--- - usage_spike: a day's credits above k × the trailing 28-day median (k in the catalog).
+-- - usage_spike: a day's credits above k × the trailing 28-day median (k in the catalog);
+-- - user_limit: a user's credits in a period going past the monthly_credits of the plan's
+--   user_limits (contract §8.4), once per user and period (docs/ledger.md "Spend by user").
 with
 
 as_of as (
@@ -122,6 +124,77 @@ spikes as (
     where daily.trailing_days >= 7 and daily.trailing_median > 0 and daily.consumed_credits > k.factor * daily.trailing_median
 ),
 
+-- The spells of plans with user_limits: few, and none when no plan sets them.
+limited_spells as (
+    select spells.customer_id, spells.started_at, spells.ended_at, limits.*
+    from {{ ref('int_plan_spells') }} as spells
+    inner join {{ ref('stg_catalog__plan_user_limits') }} as limits on spells.plan_id = limits.plan_id
+),
+
+-- The rated events under such a spell, each with its user (the value of the limit's
+-- dimension; an event without one is nobody's), counted in the period it is billed in, at
+-- the instant it is booked, in debit order. Voids do not take credits back here.
+user_usage as (
+    select
+        rated.customer_id,
+        rated.period,
+        spells.plan_id,
+        spells.dimension_name,
+        spells.monthly_credits,
+        rated.dimensions ->> spells.dimension_name as user_value,
+        rated.booked_at,
+        rated.dedup_key,
+        rated.aggregator_id,
+        rated.credits
+    from {{ ref('int_events_rated') }} as rated
+    inner join limited_spells as spells
+        on
+            rated.customer_id = spells.customer_id
+            and rated.booked_at >= spells.started_at
+            and (spells.ended_at is null or rated.booked_at < spells.ended_at)
+    where rated.dimensions ->> spells.dimension_name is not null
+),
+
+-- Only a user whose period total under the plan goes past the limit needs a running total.
+users_over as (
+    select customer_id, period, plan_id, dimension_name, user_value
+    from user_usage
+    group by customer_id, period, plan_id, dimension_name, user_value
+    having sum(credits) > any_value(monthly_credits)
+),
+
+user_running as (
+    select
+        user_usage.*,
+        sum(user_usage.credits) over (
+            partition by
+                user_usage.customer_id, user_usage.period, user_usage.plan_id,
+                user_usage.dimension_name, user_usage.user_value
+            order by user_usage.booked_at, user_usage.dedup_key, user_usage.aggregator_id
+            rows between unbounded preceding and current row
+        ) as credits_to_date
+    from user_usage
+    semi join users_over
+        using (customer_id, period, plan_id, dimension_name, user_value)
+),
+
+-- Crossed means past the limit (> monthly_credits; reaching it exactly is not crossing):
+-- the first event that takes the total past it, once per user and period.
+user_limit as (
+    select
+        customer_id, 'user_limit', booked_at,
+        json_object(
+            'period', period, 'dimension', dimension_name, 'user', user_value,
+            'monthly_credits', monthly_credits, 'credits', credits_to_date
+        )
+    from user_running
+    where credits_to_date > monthly_credits
+    qualify row_number() over (
+        partition by customer_id, period, dimension_name, user_value
+        order by booked_at, dedup_key, aggregator_id, plan_id
+    ) = 1
+),
+
 alerts as (
     -- The same notice twice at one instant (a balance depleted, refilled and depleted again
     -- within it) is one notification.
@@ -135,6 +208,8 @@ alerts as (
         select * from expiring
         union all
         select * from spikes
+        union all
+        select * from user_limit
     ) as notices
 )
 
