@@ -35,6 +35,7 @@ from credits_warehouse.documents.contexts import (
     StatementContext,
     TopupLine,
     UsageLine,
+    UserLine,
 )
 from credits_warehouse.invoices import finalized_invoices, read_invoices
 from credits_warehouse.warehouse import closed_through
@@ -114,17 +115,12 @@ def _statement(seller: Party, row: dict) -> StatementContext:
             UsageLine(line["item_id"], int(line["events"]), line["units"], line["credits"])
             for line in section("usage")
         ),
-        grants=tuple(
-            GrantLine(
-                line["item_id"],
-                line["label"],
-                line["kind"],
-                line["occurred_at"],
-                line["expires_at"],
-                line["credits"],
-            )  # fmt: skip
-            for line in section("grant")
+        top_users=tuple(
+            UserLine(line["item_id"], int(line["events"]), line["credits"])
+            for line in section("top_user")
         ),
+        grants=tuple(_grant_line(line) for line in section("grant")),
+        coming=tuple(_grant_line(line) for line in section("coming")),
         topups=tuple(
             TopupLine(line["item_id"], line["label"], line["occurred_at"], line["credits"])
             for line in section("topup")
@@ -149,6 +145,17 @@ def _statement(seller: Party, row: dict) -> StatementContext:
             )  # fmt: skip
             for line in section("invoice")
         ),
+    )
+
+
+def _grant_line(line: dict) -> GrantLine:
+    return GrantLine(
+        line["item_id"],
+        line["label"],
+        line["kind"],
+        line["occurred_at"],
+        line["expires_at"],
+        line["credits"],
     )
 
 

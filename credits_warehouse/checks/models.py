@@ -580,7 +580,9 @@ class Alerts(_Strict):
 
 # --- reporting: what each document shows ------------------------------------------------
 
-STATEMENT_SECTIONS = ("usage", "grant", "topup", "expiration", "daily_balance", "invoice")
+STATEMENT_SECTIONS = (
+    "usage", "top_user", "grant", "coming", "topup", "expiration", "daily_balance", "invoice",
+)  # fmt: skip
 
 
 class _DocumentCustomer(_Strict):
@@ -647,8 +649,9 @@ class StatementLines(_Strict):
 
     @row_rule
     def dated_unless_usage(cls) -> str:
-        """Every line but a period's usage total happened at an instant."""
-        return "(section = 'usage') = (occurred_at is null)"
+        """Every line but a period's usage total (per aggregator or per user) happens at an
+        instant."""
+        return "(section in ('usage', 'top_user')) = (occurred_at is null)"
 
     @row_rule
     def money_only_on_invoices(cls) -> str:

@@ -74,7 +74,18 @@ class UsageLine:
 
 
 @dataclasses.dataclass(frozen=True)
+class UserLine:
+    """One of the period's top users by credits (contract §8.4)."""
+
+    user_id: str
+    events: int
+    credits: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
 class GrantLine:
+    """A grant received in the period, or one coming after it (scheduled)."""
+
     grant_id: str
     label: str
     kind: str
@@ -137,7 +148,9 @@ class StatementContext:
     # Credits left at the period's end that expire within 30, 60 and 90 days, keyed "30"...
     expiring: dict[str, Decimal]
     usage: tuple[UsageLine, ...]
+    top_users: tuple[UserLine, ...]
     grants: tuple[GrantLine, ...]
+    coming: tuple[GrantLine, ...]
     topups: tuple[TopupLine, ...]
     expirations: tuple[ExpirationLine, ...]
     daily_balances: tuple[DailyBalance, ...]

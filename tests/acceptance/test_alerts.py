@@ -366,3 +366,23 @@ def test_usage_by_dimension_reports_each_configured_dimension_per_period(warehou
         ("user_id", "u_a", 3, Decimal(140)),
         ("user_id", "u_b", 2, Decimal(100)),
     ]
+
+
+def test_the_statement_lists_the_top_five_users_of_the_month(warehouse):
+    """rpt_statement_lines `top_user`: by credits, then user id; events without a user are
+    nobody's. March: u_a 110, u_b 40, u_d 30, u_e 20, then u_f and u_h tie at 10 and u_f
+    comes first; u_h and u_g (5) are not in the top five."""
+    rows = query(
+        warehouse,
+        "select period, line_number, item_id, events, credits from reporting.rpt_statement_lines "
+        "where customer_id = 'cus_user_limit' and section = 'top_user' order by period, line_number",
+    )
+    assert rows == [
+        ("2026-02", 1, "u_a", 3, Decimal(140)),
+        ("2026-02", 2, "u_b", 2, Decimal(100)),
+        ("2026-03", 1, "u_a", 2, Decimal(110)),
+        ("2026-03", 2, "u_b", 1, Decimal(40)),
+        ("2026-03", 3, "u_d", 1, Decimal(30)),
+        ("2026-03", 4, "u_e", 1, Decimal(20)),
+        ("2026-03", 5, "u_f", 1, Decimal(10)),
+    ]

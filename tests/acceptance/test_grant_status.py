@@ -1,6 +1,6 @@
 """Grant status and scheduled grants (contract §8.2): `fct_grants` lists every known grant,
 also those taking effect after the clock, each with its status as of the clock; a scheduled
-grant moves no balance until it takes effect.
+grant moves no balance until it takes effect, and the statement lists it as coming.
 
 Shipped catalog: nova-fast costs 1 credit per 1,000 tokens; pack_10k is 10,000 credits for
 USD 100.00; plan `free` grants 500 credits at its start, expiring at the period's end.
@@ -24,6 +24,8 @@ left); g_expired and g_at_clock expired (expires_at <= the clock, g_at_clock's e
 it); g_scheduled, adj_scheduled, purchase:p_future and cus_later's allowance (effective
 04-20, expiring 05-01) scheduled: nothing consumed, credits_remaining = credits (0 for the
 adjustment, which holds nothing), no ledger entry.
+The March statement receives g_active, g_depleted and g_at_clock, and lists as coming, in
+effective order: the adjustment (04-05), the purchase (04-10), g_scheduled (04-15).
 
 Clock 2, 04-20 00:00, after March closed at clock 1 (an incremental build resumes the ledger
 on 04-01): 04-05 the adjustment draws 20 from g_active, the only grant then (880); 04-10
@@ -171,6 +173,25 @@ def test_scheduled_grants_move_no_balance_yet(clock_1):
     ) == [(0,)]
 
 
+def test_the_statement_receives_grants_in_effect_and_lists_scheduled_ones_as_coming(clock_1):
+    rows = query(
+        clock_1,
+        "select section, line_number, item_id, label, occurred_at, credits "
+        "from reporting.rpt_statement_lines "
+        "where customer_id = 'cus_status' and period = '2026-03' "
+        "and section in ('grant', 'coming') order by section desc, line_number",
+    )
+    assert rows == [
+        ("grant", 1, "g_active", "Starting balance: test", _at("2026-03-01T00:00:00"), D(1000)),
+        ("grant", 2, "g_depleted", "Promotional: test", _at("2026-03-01T00:00:00"), D(200)),
+        ("grant", 3, "g_at_clock", "Promotional: test", _at("2026-03-20T00:00:00"), D(30)),
+        ("coming", 1, "adj_scheduled", "Adjustment: test", _at("2026-04-05T00:00:00"), D(-20)),
+        ("coming", 2, "purchase:p_future", "Credit bundle pack_10k",
+         _at("2026-04-10T00:00:00"), D(10000)),
+        ("coming", 3, "g_scheduled", "Compensation: test", _at("2026-04-15T00:00:00"), D(400)),
+    ]  # fmt: skip
+
+
 def test_a_later_clock_makes_scheduled_grants_active(clock_2):
     incremental, _ = clock_2
     grants = _grants(incremental)
@@ -181,6 +202,10 @@ def test_a_later_clock_makes_scheduled_grants_active(clock_2):
     assert grants[ALLOWANCE] == ("active", D(500), D(0), D(0), D(500))
     assert _balance(incremental, "cus_status") == D(11280)
     assert _balance(incremental, "cus_later") == D(500)
+    # Nothing is scheduled any more: no statement lists anything as coming.
+    assert query(
+        incremental, "select count(*) from reporting.rpt_statement_lines where section = 'coming'"
+    ) == [(0,)]
 
 
 def test_the_incremental_build_at_the_later_clock_equals_a_full_refresh(clock_2):

@@ -205,6 +205,28 @@ def test_statement_shows_activity_expiring_credits_and_invoices(renderer, tmp_pa
     assert "INV-2026-000014 Purchase 24 Mar 2026 US$24.00" in text
 
 
+def test_statement_shows_top_users_and_coming_grants_in_the_customers_locale(renderer, tmp_path):
+    # From sample_context.yaml: three users spent 2,600 + 1,900 + 800 = 5,300 credits, all
+    # of the period's usage; a 1,000-credit promotion is scheduled for 15 Apr, after the
+    # period, and is in no figure above (granted stays 12,000).
+    text = pdf_text(renderer.render_statement_pdf(sample_statement_context(), tmp_path / "s.pdf"))
+    assert (
+        "TOP USERS BY CREDITS maria@acme.example 2,600 · tom@acme.example 1,900 · svc-batch 800"
+    ) in text
+    assert "COMING, IN NO BALANCE YET Promotional: spring offer 1,000 from 15 Apr 2026" in text
+    assert "Granted + 12,000" in text
+    context = sample_statement_context()
+    context["customer"]["country"] = "DE"
+    context["coming"][0]["credits"] = Decimal("1234.5")
+    german = pdf_text(renderer.render_statement_pdf(context, tmp_path / "de.pdf"))
+    assert "maria@acme.example 2.600" in german
+    assert "Promotional: spring offer 1.234,5 from 15.04.2026" in german
+    # Neither line is printed when there is nothing to list.
+    context.update(top_users=[], coming=[])
+    empty = pdf_text(renderer.render_statement_pdf(context, tmp_path / "none.pdf"))
+    assert "TOP USERS" not in empty and "COMING" not in empty
+
+
 def test_statement_has_a_vector_balance_chart(renderer, tmp_path):
     context = sample_statement_context()
     html = renderer.render_statement_html(context)

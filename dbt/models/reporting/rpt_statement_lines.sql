@@ -1,7 +1,9 @@
 -- The lists on a customer's credit statement (contract §6.2), one row per line, numbered in
 -- print order within each section:
 --   usage           credits, events and units per aggregator
+--   top_user        the period's five users spending the most credits (contract §8.4)
 --   grant           grants that became effective in the period
+--   coming          grants scheduled after the period's end, as known at the clock
 --   topup           automatic top-ups granted in the period
 --   expiration      credits that expired in the period, per grant
 --   daily_balance   the balance at each day's end (the chart)
@@ -37,7 +39,46 @@ usage_lines as (
     group by customer_id, period, aggregator_id
 ),
 
-period_grants as (
+-- The users are the values of the `user_id` dimension (the catalog's aggregators keep it);
+-- events without one are nobody's. Credits across aggregators add up; units do not.
+user_totals as (
+    select
+        customer_id,
+        period,
+        dimension_value as user_id,
+        sum(events) as events,
+        sum(credits) as credits
+    from {{ ref('fct_monthly_usage_by_dimension') }}
+    where dimension_name = 'user_id' and dimension_value is not null
+    group by customer_id, period, dimension_value
+),
+
+top_user_lines as (
+    select * from (
+        select
+            customer_id,
+            period,
+            'top_user' as section,
+            row_number() over (
+                partition by customer_id, period order by credits desc, user_id asc
+            ) as line_number,
+            user_id as item_id,
+            user_id as label,
+            cast(null as varchar) as kind,
+            cast(null as timestamp) as occurred_at,
+            cast(null as timestamp) as expires_at,
+            events,
+            cast(null as {{ units_type() }}) as units,
+            credits,
+            cast(null as bigint) as amount,
+            cast(null as varchar) as currency
+        from user_totals
+    ) as ranked
+    where line_number <= 5
+),
+
+-- A grant is received in the period it takes effect in, once it has (contract §8.2).
+received_grants as (
     select statements.customer_id, statements.period, grants.*
     from statements
     inner join {{ ref('fct_grants') }} as grants
@@ -45,22 +86,43 @@ period_grants as (
             statements.customer_id = grants.customer_id
             and grants.effective_at >= statements.period_start
             and grants.effective_at < statements.period_end
+    where grants.status <> 'scheduled'
 ),
 
--- A top-up is listed twice: among the grants, and again among the top-ups.
-sections as (
-    select 'grant' as section
+-- A grant scheduled at the clock is coming on every statement whose period ends before it
+-- takes effect.
+coming_grants as (
+    select statements.customer_id, statements.period, grants.*
+    from statements
+    inner join {{ ref('fct_grants') }} as grants
+        on
+            statements.customer_id = grants.customer_id
+            and grants.effective_at >= statements.period_end
+    where grants.status = 'scheduled'
+),
+
+period_grants as (
+    select received_grants.*, sections.section
+    from received_grants
+    -- A top-up is listed twice: among the grants, and again among the top-ups.
+    inner join (
+        select 'grant' as section
+        union all
+        select 'topup' as section
+    ) as sections
+        on sections.section = 'grant' or received_grants.kind = 'auto_topup'
     union all
-    select 'topup' as section
+    select coming_grants.*, 'coming' as section
+    from coming_grants
 ),
 
 grant_lines as (
     select
         period_grants.customer_id,
         period_grants.period,
-        sections.section,
+        period_grants.section,
         row_number() over (
-            partition by period_grants.customer_id, period_grants.period, sections.section
+            partition by period_grants.customer_id, period_grants.period, period_grants.section
             order by period_grants.effective_at, period_grants.grant_id
         ) as line_number,
         period_grants.grant_id as item_id,
@@ -74,7 +136,6 @@ grant_lines as (
         cast(null as bigint) as amount,
         cast(null as varchar) as currency
     from period_grants
-    inner join sections on sections.section = 'grant' or period_grants.kind = 'auto_topup'
     left join labels on period_grants.grant_id = labels.grant_id
 ),
 
@@ -151,6 +212,8 @@ invoice_lines as (
 
 lines as (
     select * from usage_lines
+    union all
+    select * from top_user_lines
     union all
     select * from grant_lines
     union all
