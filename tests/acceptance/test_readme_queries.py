@@ -75,9 +75,11 @@ def _in_other_process(code: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_section_has_the_five_example_queries():
-    assert len(BLOCKS) == 5
+def test_the_section_has_the_eight_example_queries():
+    assert len(BLOCKS) == 8
     assert any("fct_deferred_revenue" in block for block in BLOCKS)
+    assert any("fct_balances_over_time" in block for block in BLOCKS)
+    assert any("fct_monthly_usage_by_dimension" in block for block in BLOCKS)
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
