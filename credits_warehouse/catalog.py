@@ -37,6 +37,18 @@ PropertyName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^$
 FilterValue = str | int | bool | Decimal
 
 
+# What a bundle, plan or promotion applies to (contract §8.1): aggregator or credit product
+# ids; empty means every aggregator.
+AppliesTo = list[Id]
+
+
+def applies_to_text(ids: list[str] | tuple[str, ...]) -> str:
+    """The one spelling of a scope (fct_grants.applies_to, the walk's inputs): the ids
+    sorted, without repeats, joined by `|`; empty for every aggregator. The grants feed's
+    column is normalised to the same text in dbt (int_grants_feed_validated)."""
+    return "|".join(sorted(set(ids)))
+
+
 class CatalogError(ValueError):
     """An invalid catalog; `str()` is one line naming the key path and the problem."""
 
@@ -125,6 +137,7 @@ class Bundle(_Model):
     prices: dict[str, Annotated[int, Field(ge=0)]]
     expires_after_days: Annotated[int, Field(gt=0)] | None = None
     priority: int = 50
+    applies_to: AppliesTo = Field(default_factory=list)
 
     _currencies = field_validator("prices")(_currency_map)
 
@@ -164,6 +177,7 @@ class Plan(_Model):
     warning_limit: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     priority: int = 50
     user_limits: UserLimits | None = None
+    applies_to: AppliesTo = Field(default_factory=list)
 
     _fee_currencies = field_validator("fees")(_currency_map)
     _overage_currencies = field_validator("overage_price_per_credit")(_currency_map)
@@ -180,6 +194,7 @@ class Promotion(_Model):
     credits: Annotated[Decimal, Field(gt=0)]
     expires_after_days: Annotated[int, Field(gt=0)] | None = None
     priority: int = 50
+    applies_to: AppliesTo = Field(default_factory=list)
 
 
 class Seller(_Model):
@@ -240,7 +255,19 @@ class Catalog(_Model):
                     f"unknown dimension {plan.user_limits.dimension!r}:"
                     " no aggregator keeps it in its dimensions",
                 )
+        self._scopes_known(known | {p.id for p in self.credit_products})
         return self
+
+    def _scopes_known(self, ids: set[str]) -> None:
+        """Every id of an `applies_to` names an aggregator or a credit product."""
+        for name in ("bundles", "plans", "promotions"):
+            for i, item in enumerate(getattr(self, name)):
+                for j, scope_id in enumerate(item.applies_to):
+                    if scope_id not in ids:
+                        raise _PathError(
+                            f"{name}[{i}].applies_to[{j}]",
+                            f"unknown aggregator or credit product {scope_id!r}",
+                        )
 
     def bundle(self, bundle_id: str) -> Bundle:
         return next(b for b in self.bundles if b.id == bundle_id)
@@ -381,6 +408,7 @@ def _offer_tables(catalog: Catalog) -> dict[str, list[dict]]:
             "bonus_credits": b.bonus_credits,
             "expires_after_days": b.expires_after_days,
             "priority": b.priority,
+            "applies_to": applies_to_text(b.applies_to),
         }
         for b in catalog.bundles
     ]
@@ -401,6 +429,7 @@ def _offer_tables(catalog: Catalog) -> dict[str, list[dict]]:
             "overage": p.overage,
             "warning_limit": p.warning_limit,
             "priority": p.priority,
+            "applies_to": applies_to_text(p.applies_to),
         }
         for p in catalog.plans
     ]
@@ -429,6 +458,7 @@ def _offer_tables(catalog: Catalog) -> dict[str, list[dict]]:
             "credits": p.credits,
             "expires_after_days": p.expires_after_days,
             "priority": p.priority,
+            "applies_to": applies_to_text(p.applies_to),
         }
         for p in catalog.promotions
     ]

@@ -56,6 +56,22 @@ def test_shipped_catalog_loads():
     assert {p.id for p in catalog.plans} == {"free", "pro"}
 
 
+def test_applies_to_names_aggregators_or_credit_products(shipped_data):
+    # contract §8.1: absent means every aggregator (written ""); the ids of a scope are
+    # written sorted, once each, joined by "|".
+    data = copy.deepcopy(shipped_data)
+    data["bundles"][0]["applies_to"] = ["nova_pro_tokens", "ai_credits", "nova_pro_tokens"]
+    data["promotions"][0]["applies_to"] = ["nova_fast_tokens"]
+    tables = catalog_tables(parse_catalog(data))
+    assert [b["applies_to"] for b in tables["catalog_bundles"]] == [
+        "ai_credits|nova_pro_tokens",
+        "",
+        "",
+    ]
+    assert [p["applies_to"] for p in tables["catalog_plans"]] == ["", ""]
+    assert [p["applies_to"] for p in tables["catalog_promotions"]] == ["nova_fast_tokens"]
+
+
 def _drop_sum_property(d: dict) -> None:
     del d["aggregators"][0]["property"]
 
@@ -71,6 +87,10 @@ def _unknown_aggregator(d: dict) -> None:
 def _inexact_rate(d: dict) -> None:
     # 1 / 3 = 0.333333... is not exact at 6 decimal places.
     d["credit_products"][0]["aggregators"][0]["per"] = 3
+
+
+def _unknown_scope(d: dict) -> None:
+    d["plans"][1]["applies_to"] = ["ai_credits", "nova_mega_tokens"]
 
 
 def _extra_key(d: dict) -> None:
@@ -123,6 +143,7 @@ BROKEN: dict[str, tuple[Callable[[dict], None], str, str]] = {
         "plans[1].user_limits.monthly_credits",
         "required",
     ),
+    "unknown_scope": (_unknown_scope, "plans[1].applies_to[1]", "nova_mega_tokens"),
 }
 
 
