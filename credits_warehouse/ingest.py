@@ -59,8 +59,11 @@ FEED_COLUMNS: dict[str, tuple[str, ...]] = {
 # column of a row in its payload, so these are read downstream (dbt staging) by name.
 # customers.low_balance_threshold: credits >= 0, the customer's own low_balance alert
 # threshold in place of the plan's warning_limit (blank = the plan's).
+# grants.applies_to: aggregator or credit product ids separated by `|`, the aggregators the
+# grant may fund (contract §8.1; blank = every aggregator).
 OPTIONAL_FEED_COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": ("low_balance_threshold",),
+    "grants": ("applies_to",),
 }
 REFERENCE_FEEDS = tuple(FEED_COLUMNS)
 LANDING_TABLES = (EVENTS, *REFERENCE_FEEDS)

@@ -12,6 +12,13 @@ Only customers with an auto top-up need debit-level positions, to find the debit
 which the balance falls below the threshold (and a top-up's own expiry inside a segment).
 Those are read from running sums, never debit by debit.
 
+Scoped grants (contract §8.1, docs/ledger.md "Scoped credits"): each debit has an
+*eligibility class*, the scopes that apply to its aggregator, and draws only on grants
+with no scope or a scope in its class. A segment's debits are numbered per class (each
+class has its own running total), and SQL cuts them into *runs*, the longest stretches of
+debits of one class. The walk draws each class's total at once when the classes of a
+segment do not compete (`classes_apart`), else run by run, in debit order.
+
 This module has no Dagster or dbt imports. `ledger_batches.walk_batches` runs it over Arrow
 record batches grouped by customer; the dbt Python model `int_ledger_walked` is a thin step
 around that.
@@ -27,6 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from itertools import groupby
 from operator import itemgetter
 
@@ -41,6 +49,9 @@ RANK_EXPIRY = 2
 RANK_GRANT = 3
 RANK_VOID_REFUND = 4
 RANK_USAGE = 5
+
+# The scopes of an eligibility class are joined by this (a scope's ids by "|").
+SCOPE_SEPARATOR = ";"
 
 
 def consumption_key(grant: Grant) -> tuple:
@@ -71,10 +82,24 @@ class Grant:
     source_id: str = ""
     remaining: Decimal = ZERO
     closed: bool = False  # refunded: no more draws
+    applies_to: str = ""  # its scope: ids joined by "|"; "" = every aggregator
 
     @property
     def key(self) -> tuple:
         return consumption_key(self)
+
+
+def scopes_of(eligibility: str | None) -> frozenset[str] | None:
+    """The scopes an eligibility class lists; None (a negative adjustment's): any grant."""
+    if eligibility is None:
+        return None
+    return frozenset(eligibility.split(SCOPE_SEPARATOR)) if eligibility else frozenset()
+
+
+def applies(grant: Grant, scopes: frozenset[str] | None) -> bool:
+    """Whether a grant may fund a debit of this class (contract §8.1), written once: a grant
+    with no scope funds everything; a scoped one, the classes that list its scope."""
+    return scopes is None or not grant.applies_to or grant.applies_to in scopes
 
 
 @dataclass
@@ -101,6 +126,7 @@ class TopupSetting:
     cost_basis_per_credit: Decimal
     currency: str | None
     price_amount: int | None
+    applies_to: str = ""  # the bundle's scope, given to each top-up grant
 
     def active_at(self, t: dt.datetime) -> bool:
         return self.enabled_from <= t and (self.enabled_to is None or t < self.enabled_to)
@@ -108,19 +134,34 @@ class TopupSetting:
 
 @dataclass
 class Segment:
-    """Debits summed between two instants: [start, next instant)."""
+    """Debits summed between two instants, [start, next instant): one run of debits of one
+    eligibility class, [position_from, position_from + credits) of that class's running
+    total in the segment."""
 
     start: dt.datetime
     credits: Decimal
     first_at: dt.datetime
     last_at: dt.datetime
+    eligibility: str = ""
+    run_seq: int = 0
+    position_from: Decimal = ZERO
+
+    @cached_property
+    def scopes(self) -> frozenset[str]:
+        return scopes_of(self.eligibility)
+
+    @property
+    def key(self) -> tuple[dt.datetime, str]:
+        """What spans, voids and positions are keyed by: the segment and the class."""
+        return (self.start, self.eligibility)
 
 
 @dataclass
 class Void:
     voided_at: dt.datetime
     event_id: str
-    spans: list[tuple[dt.datetime, Decimal, Decimal]]  # (segment start, position before, after)
+    # (segment start, eligibility class, position before, after)
+    spans: list[tuple[dt.datetime, str, Decimal, Decimal]]
 
 
 @dataclass
@@ -146,6 +187,7 @@ class Owed:
     kind: str  # overage | unfunded
     segment_start: dt.datetime | None  # None: a negative adjustment's shortfall
     spans: list[list[Decimal]]  # [[from, to], ...] in position order
+    eligibility: str | None = None  # the debits' class; None: an adjustment's, any grant repays
 
     @property
     def amount(self) -> Decimal:
@@ -187,13 +229,13 @@ class CustomerInput:
     topups: list[TopupSetting] = field(default_factory=list)
     voids: list[Void] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
-    positions: Callable[[dt.datetime], Positions] | None = None
+    positions: Callable[[dt.datetime, str], Positions] | None = None
     # Resuming (docs/incremental.md): the state at the last close, and the spans an earlier
     # build gave the segments before it that a void now names. `segments` then holds only
     # the segments after it; the other inputs are whole.
     checkpoint: dict | None = None
-    prior_spans: dict[dt.datetime, list[tuple[Decimal, Decimal, str | None, str]]] = field(
-        default_factory=dict
+    prior_spans: dict[tuple[dt.datetime, str], list[tuple[Decimal, Decimal, str | None, str]]] = (
+        field(default_factory=dict)
     )
 
 
@@ -215,7 +257,7 @@ class CheckpointMismatch(RuntimeError):
 
 GRANT_FIELDS = (
     "grant_id", "customer_id", "kind", "credits", "effective_at", "expires_at", "priority",
-    "cost_basis_per_credit", "currency", "paid_amount", "source_type", "source_id",
+    "cost_basis_per_credit", "currency", "paid_amount", "source_type", "source_id", "applies_to",
 )  # fmt: skip
 
 
@@ -261,6 +303,7 @@ def inputs_before(data: CustomerInput, at: dt.datetime) -> str:
                 _text(t.cost_basis_per_credit),
                 t.currency,
                 t.price_amount,
+                t.applies_to,
             ]
             for t in data.topups
             if t.enabled_from < at
@@ -291,9 +334,9 @@ class Walk:
         self.topup_count = 0
         self.dynamic_expiries: list[tuple[dt.datetime, tuple, Grant]] = []
         self.spans_by_segment: dict[
-            dt.datetime, list[tuple[Decimal, Decimal, str | None, str]]
+            tuple[dt.datetime, str], list[tuple[Decimal, Decimal, str | None, str]]
         ] = {}
-        self.keep_spans = {s[0] for v in data.voids for s in v.spans}
+        self.keep_spans = {s[:2] for v in data.voids for s in v.spans}
         self.spans_emitted = 0
 
     # --- bookkeeping -------------------------------------------------------------------
@@ -317,13 +360,15 @@ class Walk:
         grant.remaining = grant.credits
         bisect.insort(self.active, (grant.key, grant), key=lambda item: item[0])
 
-    def eligible(self, t: dt.datetime):
+    def eligible(self, t: dt.datetime, scopes: frozenset[str] | None):
+        """The grants a debit of this class can draw on at t, in consumption order."""
         for _, grant in self.active:
             if (
                 grant.remaining > 0
                 and not grant.closed
                 and grant.effective_at <= t
                 and (grant.expires_at is None or t < grant.expires_at)
+                and applies(grant, scopes)
             ):
                 yield grant
 
@@ -376,6 +421,7 @@ class Walk:
                         currency=grant.currency,
                         source_type="rollover",
                         source_id=grant.grant_id,
+                        applies_to=grant.applies_to,
                     )
                 )
             if left - rolled > 0:
@@ -383,20 +429,26 @@ class Walk:
         return rollovers
 
     def take_effect(self, t: dt.datetime, grant: Grant) -> None:
+        """The grant's credits, then what is owed repaid from them, oldest first, of the
+        shortfalls of debits the grant applies to."""
         self.activate(grant)
         self.book(t, RANK_GRANT, "grant", grant.credits, grant.grant_id)
-        while self.owed and grant.remaining > 0:
-            chunk = self.owed[0]
+        for chunk in list(self.owed):
+            if grant.remaining <= 0:
+                break
+            if not applies(grant, scopes_of(chunk.eligibility)):
+                continue
             paid = chunk.repay(grant.remaining)
             grant.remaining -= paid
             self.book(t, RANK_GRANT, "repayment", -paid, grant.grant_id)
             self.book(t, RANK_GRANT, f"{chunk.kind}_repaid", paid)
             if chunk.amount == 0:
-                self.owed.popleft()
+                self.owed.remove(chunk)
 
     def adjust(self, t: dt.datetime, amount: Decimal, grant_id: str) -> None:
-        """A negative adjustment: drawn like usage; what no grant covers is unfunded."""
-        for grant in list(self.eligible(t)):
+        """A negative adjustment: drawn like usage, on every grant whatever its scope; what no
+        grant covers is unfunded, and any grant may repay it."""
+        for grant in list(self.eligible(t, None)):
             if amount <= 0:
                 break
             take = min(grant.remaining, amount)
@@ -409,14 +461,14 @@ class Walk:
 
     def void(self, v: Void) -> None:
         t = v.voided_at
-        for segment_start, before, after in v.spans:
-            spans = self.spans_by_segment.get(segment_start, [])
+        for segment_start, eligibility, before, after in v.spans:
+            spans = self.spans_by_segment.get((segment_start, eligibility), [])
             for span_from, span_to, grant_id, _kind in reversed(spans):
                 share = min(after, span_to) - max(before, span_from)
                 if share <= 0:
                     continue
                 if grant_id is None:
-                    self.unowe(t, segment_start, before, after)
+                    self.unowe(t, (segment_start, eligibility), before, after)
                     continue
                 grant = self.grants_by_id[grant_id]
                 self.book(t, RANK_VOID_REFUND, "void", share, grant_id)
@@ -425,11 +477,11 @@ class Walk:
                 else:
                     grant.remaining += share
 
-    def unowe(self, t: dt.datetime, segment_start, before: Decimal, after: Decimal) -> None:
+    def unowe(self, t: dt.datetime, key: tuple, before: Decimal, after: Decimal) -> None:
         """Reverse a voided debit's shortfall while it is still owed (not repaid, not
         settled): exactly the part of its own span that is still in an owed chunk."""
         for chunk in list(self.owed):
-            if chunk.segment_start != segment_start:
+            if (chunk.segment_start, chunk.eligibility) != key:
                 continue
             back = chunk.cut(before, after)
             if back > 0:
@@ -452,11 +504,11 @@ class Walk:
         """Cover the span [position, stop) of a segment's running total, in consumption order."""
         amount = stop - position
         spans = (
-            self.spans_by_segment.setdefault(segment.start, [])
-            if segment.start in self.keep_spans
+            self.spans_by_segment.setdefault(segment.key, [])
+            if segment.key in self.keep_spans
             else None
         )
-        for grant in list(self.eligible(t)):
+        for grant in list(self.eligible(t, segment.scopes)):
             if amount <= 0:
                 break
             take = min(grant.remaining, amount)
@@ -467,7 +519,9 @@ class Walk:
             amount -= take
         if amount > 0:
             kind = self.shortfall_kind(t)
-            self.owed.append(Owed(kind, segment.start, [[position, position + amount]]))
+            self.owed.append(
+                Owed(kind, segment.start, [[position, position + amount]], segment.eligibility)
+            )
             self.balance -= amount
             self.emit_span(segment, position, position + amount, None, kind, spans)
 
@@ -476,6 +530,7 @@ class Walk:
         self.out.spans.append(
             {
                 "segment_start_at": segment.start,
+                "eligibility_class": segment.eligibility,
                 "segment_first_at": segment.first_at,
                 "position_from": span_from,
                 "position_to": span_to,
@@ -516,6 +571,7 @@ class Walk:
             paid_amount=setting.price_amount,
             source_type="auto_topup",
             source_id=f"{self.data.customer_id}:{self.topup_count}",
+            applies_to=setting.applies_to,
         )
         self.created(grant)
         self.take_effect(t, grant)
@@ -528,33 +584,91 @@ class Walk:
                 self.dynamic_expiries, (grant.expires_at, grant.key, grant), key=lambda e: e[:2]
             )
 
+    def run_usage(self, runs: list[Segment]) -> None:
+        """The debits of one segment, its runs in debit order. With one class, its one run;
+        with several, each class's total at once when that gives what run by run gives,
+        else run by run."""
+        if len({run.eligibility for run in runs}) > 1 and self.draw_classes(runs):
+            return
+        for run in runs:
+            self.run_segment(run)
+
+    def draw_classes(self, runs: list[Segment]) -> bool:
+        """Draw each class of a segment as one sum, when the classes do not compete (see
+        `classes_apart`) and nothing inside the segment depends on the order of its debits
+        (a top-up setting, a top-up grant expiring). Returns whether it did."""
+        start, last_at = runs[0].start, max(run.last_at for run in runs)
+        if self.topup_setting(start) is not None or any(
+            start < e[0] <= last_at for e in self.dynamic_expiries
+        ):
+            return False
+        classes: dict[str, list[Segment]] = {}
+        for run in runs:
+            classes.setdefault(run.eligibility, []).append(run)
+        summed = [
+            Segment(
+                start=start,
+                credits=sum((run.credits for run in class_runs), ZERO),
+                first_at=min(run.first_at for run in class_runs),
+                last_at=max(run.last_at for run in class_runs),
+                eligibility=eligibility,
+            )
+            for eligibility, class_runs in sorted(classes.items())
+        ]
+        if not self.classes_apart(summed):
+            return False
+        for segment in summed:
+            self.draw(segment, ZERO, segment.credits, segment.first_at)
+        return True
+
+    def classes_apart(self, summed: list[Segment]) -> bool:
+        """Whether each class can draw its total alone: drawn so, one after the other from
+        the same state, no grant is asked for more than it holds and at most one class
+        falls short. Then no class takes anything another would have had, in any order of
+        their debits, and the owed queue keeps its debit order (one new shortfall)."""
+        wanted: dict[str, Decimal] = {}
+        held: dict[str, Decimal] = {}
+        short = 0
+        for segment in summed:
+            amount = segment.credits
+            for grant in self.eligible(segment.first_at, segment.scopes):
+                if amount <= 0:
+                    break
+                take = min(grant.remaining, amount)
+                wanted[grant.grant_id] = wanted.get(grant.grant_id, ZERO) + take
+                held[grant.grant_id] = grant.remaining
+                amount -= take
+            short += amount > 0
+        return short <= 1 and all(wanted[g] <= held[g] for g in wanted)
+
     def run_segment(self, segment: Segment) -> None:
-        """Debit one segment; split it where a top-up is bought or a top-up grant expires."""
-        position = ZERO
+        """Debit one run; split it where a top-up is bought or a top-up grant expires."""
+        position, end = segment.position_from, segment.position_from + segment.credits
         setting = self.topup_setting(segment.start)
         needs_positions = setting is not None or any(
             segment.start < e[0] <= segment.last_at for e in self.dynamic_expiries
         )
         if not needs_positions:
-            self.draw(segment, position, segment.credits, segment.first_at)
+            self.draw(segment, position, end, segment.first_at)
             return
-        pos = self.data.positions(segment.start)
-        i = 0  # index of the next debit not yet covered
-        while position < segment.credits:
-            # The next top-up grant expiring inside this segment splits it.
+        pos = self.data.positions(*segment.key)
+        i = bisect.bisect_right(pos.after, position)  # the next debit not yet covered
+        last = bisect.bisect_right(pos.after, end) - 1  # the run's last debit
+        while position < end:
+            # The next top-up grant expiring inside this run splits it.
             expiry = next(
                 (e for e in self.dynamic_expiries if segment.start < e[0] <= segment.last_at), None
             )
-            stop_index = len(pos.after) - 1
+            stop_index = last
             if expiry is not None:
-                k = bisect.bisect_left(pos.booked_at, expiry[0], lo=i)
+                k = bisect.bisect_left(pos.booked_at, expiry[0], lo=i, hi=last + 1)
                 stop_index = min(stop_index, k - 1)
             crossing = None
             if self.can_top_up(setting, segment.first_at):
                 # First debit after which balance − (after − position) < threshold; a debit of
                 # zero credits never buys.
                 limit = max(position + self.balance - setting.threshold, position)
-                j = bisect.bisect_right(pos.after, limit, lo=i)
+                j = bisect.bisect_right(pos.after, limit, lo=i, hi=last + 1)
                 if j <= stop_index:
                     crossing = j
                     stop_index = j
@@ -565,7 +679,7 @@ class Walk:
             i = stop_index + 1
             if crossing is not None:
                 self.buy_topup(setting, pos.booked_at[crossing])
-            elif expiry is not None and (stop_index < len(pos.after) - 1):
+            elif expiry is not None and stop_index < last:
                 self.dynamic_expiries.remove(expiry)
                 self.expire_at(expiry[0], [expiry[2]], is_period_end=False)
 
@@ -609,8 +723,12 @@ class Walk:
         for r in data.refunds:
             if r.refunded_at <= as_of and after(r.refunded_at):
                 actions.append((r.refunded_at, RANK_VOID_REFUND, (1, r.refund_id), "refund", r))
-        for n, seg in enumerate(data.segments):
-            actions.append((seg.start, RANK_USAGE, (n,), "usage", seg))
+        runs: dict[dt.datetime, list[Segment]] = {}
+        for seg in data.segments:
+            runs.setdefault(seg.start, []).append(seg)
+        for n, (start, segment_runs) in enumerate(sorted(runs.items())):
+            segment_runs.sort(key=lambda run: run.run_seq)
+            actions.append((start, RANK_USAGE, (n,), "usage", segment_runs))
         return actions
 
     def first_period_end(self) -> dt.datetime | None:
@@ -637,7 +755,7 @@ class Walk:
         self.flush_dynamic_expiries(before=at)
         # A segment of debits before any instant is placed at the epoch; it acts when
         # its first debit does.
-        acts = min((a[4].first_at if a[3] == "usage" else at) for a in group)
+        acts = min((a[4][0].first_at if a[3] == "usage" else at) for a in group)
         self.first_act = acts if self.first_act is None else min(self.first_act, acts)
         expiring = [a[4] for a in group if a[3] == "expiry"]
         expiring += [e[2] for e in self.dynamic_expiries if e[0] == at]
@@ -657,7 +775,7 @@ class Walk:
                 self.refund(a[4])
         for a in group:
             if a[3] == "usage":
-                self.run_segment(a[4])
+                self.run_usage(a[4])
 
     def arrive(self, at: dt.datetime, grants: list[Grant]) -> None:
         """Grants taking effect at `at`: positive ones in consumption order, then negative
@@ -714,6 +832,7 @@ class Walk:
                         "kind": o.kind,
                         "segment_start": _text(o.segment_start),
                         "spans": [[str(a), str(b)] for a, b in o.spans],
+                        "eligibility": o.eligibility,
                     }
                     for o in self.owed
                 ],
@@ -749,6 +868,7 @@ class Walk:
                 paid_amount=None if row["paid_amount"] is None else int(row["paid_amount"]),
                 source_type=row["source_type"],
                 source_id=row["source_id"],
+                applies_to=row["applies_to"],
             )
             self.created_all.append(grant)
             self.grants_by_id[grant.grant_id] = grant
@@ -771,12 +891,13 @@ class Walk:
                 o["kind"],
                 _instant(o["segment_start"]),
                 [[Decimal(a), Decimal(b)] for a, b in o["spans"]],
+                o["eligibility"],
             )
             for o in checkpoint["owed"]
         )
-        for segment_start, spans in self.data.prior_spans.items():
-            if segment_start in self.keep_spans:
-                self.spans_by_segment[segment_start] = list(spans)
+        for key, spans in self.data.prior_spans.items():
+            if key in self.keep_spans:
+                self.spans_by_segment[key] = list(spans)
         return at
 
     def flush_dynamic_expiries(self, before: dt.datetime, inclusive: bool = False) -> None:

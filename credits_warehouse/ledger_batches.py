@@ -58,7 +58,10 @@ INPUT_SCHEMA = pa.schema(
         ("paid_amount", pa.int64()),  # grant
         ("source_type", pa.string()),  # grant
         ("source_id", pa.string()),  # grant
+        ("applies_to", pa.string()),  # grant, topup ("" or null: every aggregator)
         ("segment_start_at", INSTANT),  # segment, void, position, prior_span
+        ("eligibility_class", pa.string()),  # segment, void, position, prior_span
+        ("run_seq", pa.int64()),  # segment
         ("first_booked_at", INSTANT),  # segment
         ("last_booked_at", INSTANT),  # segment
         ("started_at", INSTANT),  # spell
@@ -80,7 +83,7 @@ INPUT_SCHEMA = pa.schema(
         ("refunded_at", INSTANT),  # refund
         ("refund_id", pa.string()),  # refund
         ("booked_at", INSTANT),  # position
-        ("position_from", CREDITS),  # prior_span
+        ("position_from", CREDITS),  # prior_span, segment (where its run starts)
         ("position_to", CREDITS),  # prior_span
         ("entry_type", pa.string()),  # prior_span
         ("span_seq", pa.int64()),  # prior_span
@@ -90,7 +93,7 @@ INPUT_SCHEMA = pa.schema(
 
 INPUT_KINDS = (
     "grant",  # a grant or negative adjustment (int_grants_unioned)
-    "segment",  # debits summed between two instants (int_usage_segments)
+    "segment",  # a run of debits of one class between two instants (int_usage_segments)
     "spell",  # a plan subscription's spell (int_plan_spells)
     "topup",  # an auto top-up setting (int_auto_topups_priced)
     "void",  # one span of a voided debit (int_voids_positioned)
@@ -106,6 +109,8 @@ INPUT_ORDER = (
     "customer_id",
     "input_kind",
     "segment_start_at",
+    "run_seq",
+    "eligibility_class",
     "position_after",
     "booked_at",
     "span_seq",
@@ -131,6 +136,7 @@ WALKED_SCHEMA = pa.schema(
         ("grant_id", pa.string()),
         ("credits", CREDITS),
         ("segment_start_at", INSTANT),
+        ("eligibility_class", pa.string()),
         ("position_from", CREDITS),
         ("position_to", CREDITS),
         ("span_seq", pa.int64()),
@@ -143,6 +149,7 @@ WALKED_SCHEMA = pa.schema(
         ("paid_amount", pa.int64()),
         ("source_type", pa.string()),
         ("source_id", pa.string()),
+        ("applies_to", pa.string()),
         ("checkpoint", pa.string()),
     ]
 )
@@ -244,7 +251,7 @@ def walk_one(
 
 GRANT_OUTPUT_FIELDS = (
     "grant_id", "credits", "effective_at", "expires_at", "priority", "cost_basis_per_credit",
-    "currency", "paid_amount", "source_type", "source_id",
+    "currency", "paid_amount", "source_type", "source_id", "applies_to",
 )  # fmt: skip
 
 
@@ -264,7 +271,8 @@ def _made(table: pa.Table, kind: str, cls: type, fields: dict[str, str], **fixed
 GRANT_FIELDS = {f: f for f in GRANT_OUTPUT_FIELDS} | {"kind": "grant_kind"}
 SEGMENT_FIELDS = {
     "start": "segment_start_at", "credits": "credits", "first_at": "first_booked_at",
-    "last_at": "last_booked_at",
+    "last_at": "last_booked_at", "eligibility": "eligibility_class", "run_seq": "run_seq",
+    "position_from": "position_from",
 }  # fmt: skip
 SPELL_FIELDS = {
     f: f for f in ("started_at", "ended_at", "overage", "rollover_max_credits",
@@ -273,7 +281,7 @@ SPELL_FIELDS = {
 TOPUP_FIELDS = {
     f: f for f in ("enabled_from", "enabled_to", "max_per_period", "bundle_credits",
                    "expires_after_days", "priority", "cost_basis_per_credit", "currency",
-                   "price_amount")
+                   "price_amount", "applies_to")
 } | {"threshold": "threshold_credits"}  # fmt: skip
 
 
@@ -284,32 +292,46 @@ def customer_input(customer_id: str, table: pa.Table) -> CustomerInput:
         spell.rollover_max_credits = spell.rollover_max_credits or Decimal(0)
         spell.rollover_expires_after_periods = spell.rollover_expires_after_periods or 1
     topups = _made(table, "topup", TopupSetting, TOPUP_FIELDS)
+    grants = _made(table, "grant", Grant, GRANT_FIELDS, customer_id=customer_id)
+    for scoped in (*topups, *grants):  # every aggregator
+        scoped.applies_to = scoped.applies_to or ""
     voids: dict[str, Void] = {}
     void_columns = [
         "event_id",
         "voided_at",
         "segment_start_at",
+        "eligibility_class",
         "position_before",
         "position_after",
     ]
     for v in _rows(table, "void", void_columns):
         void = voids.setdefault(v["event_id"], Void(v["voided_at"], v["event_id"], []))
-        void.spans.append((v["segment_start_at"], v["position_before"], v["position_after"]))
+        void.spans.append(
+            (
+                v["segment_start_at"],
+                v["eligibility_class"] or "",
+                v["position_before"],
+                v["position_after"],
+            )
+        )
     refunds = [
         Refund(r["refunded_at"], r["refund_id"], r["grant_id"])
         for r in _rows(table, "refund", ["refunded_at", "refund_id", "grant_id"])
     ]
     checkpoints = _rows(table, "checkpoint", ["checkpoint"])
-    prior_spans: dict[dt.datetime, list[tuple]] = {}
-    prior_columns = ["segment_start_at", "position_from", "position_to", "grant_id", "entry_type"]
+    prior_spans: dict[tuple[dt.datetime, str], list[tuple]] = {}
+    prior_columns = [
+        "segment_start_at", "eligibility_class", "position_from", "position_to", "grant_id",
+        "entry_type",
+    ]  # fmt: skip
     for s in _rows(table, "prior_span", prior_columns):
-        prior_spans.setdefault(s["segment_start_at"], []).append(
+        prior_spans.setdefault((s["segment_start_at"], s["eligibility_class"] or ""), []).append(
             (s["position_from"], s["position_to"], s["grant_id"], s["entry_type"])
         )
     return CustomerInput(
         customer_id=customer_id,
-        grants=_made(table, "grant", Grant, GRANT_FIELDS, customer_id=customer_id),
-        segments=_made(table, "segment", Segment, SEGMENT_FIELDS),
+        grants=grants,
+        segments=_segments(table),
         spells=spells,
         topups=topups,
         voids=[voids[event_id] for event_id in sorted(voids)],
@@ -320,20 +342,32 @@ def customer_input(customer_id: str, table: pa.Table) -> CustomerInput:
     )
 
 
+def _segments(table: pa.Table) -> list[Segment]:
+    """The segment rows (runs), each in its class ("" when the row names none: the one class
+    of a customer without scoped grants), from position 0 unless it says otherwise."""
+    segments = _made(table, "segment", Segment, SEGMENT_FIELDS)
+    for segment in segments:
+        segment.eligibility = segment.eligibility or ""
+        segment.run_seq = segment.run_seq or 0
+        segment.position_from = segment.position_from or Decimal(0)
+    return segments
+
+
 def _positions(table: pa.Table):
-    """Debit positions per segment, for a customer with an auto top-up (rows arrive sorted
-    by segment, position and instant)."""
+    """Debit positions per segment and class, for a customer with an auto top-up (rows
+    arrive sorted by segment, class, position and instant)."""
     rows = table.filter(pc.equal(table.column("input_kind"), "position"))
     starts = rows.column("segment_start_at").to_pylist()
+    classes = [c or "" for c in rows.column("eligibility_class").to_pylist()]
     after = rows.column("position_after").to_pylist()
     booked = rows.column("booked_at").to_pylist()
-    index: dict[dt.datetime, tuple[int, int]] = {}
-    for i, start in enumerate(starts):
-        first, _ = index.get(start, (i, i))
-        index[start] = (first, i + 1)
+    index: dict[tuple[dt.datetime, str], tuple[int, int]] = {}
+    for i, key in enumerate(zip(starts, classes, strict=True)):
+        first, _ = index.get(key, (i, i))
+        index[key] = (first, i + 1)
 
-    def positions(segment_start: dt.datetime) -> Positions:
-        first, last = index[segment_start]
+    def positions(segment_start: dt.datetime, eligibility: str) -> Positions:
+        first, last = index[(segment_start, eligibility)]
         return Positions(after=after[first:last], booked_at=booked[first:last])
 
     return positions

@@ -42,6 +42,8 @@ Money = pl.Int64  # integer minor units of a currency (contract §5)
 
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"  # a billing period, YYYY-MM (contract §4)
 CURRENCY = r"^[A-Z]{3}$"  # an ISO 4217 code
+# A grant's scope (contract §8.1): catalog ids joined by "|", or empty for every aggregator.
+APPLIES_TO_PATTERN = r"^([A-Za-z0-9_.\-]+(\|[A-Za-z0-9_.\-]+)*)?$"
 
 GRANT_KINDS = (
     "plan_allowance", "purchase", "auto_topup", "rollover",
@@ -287,6 +289,7 @@ class Grants(_Strict):
     paid_amount: Money = pa.Field(ge=0, nullable=True)
     source_type: Text = pa.Field(isin=GRANT_SOURCES)
     source_id: Text
+    applies_to: Text = pa.Field(str_matches=APPLIES_TO_PATTERN)
     credits_consumed: Credits = pa.Field(ge=0)
     credits_expired: Credits = pa.Field(ge=0)
     credits_refunded: Credits = pa.Field(ge=0)

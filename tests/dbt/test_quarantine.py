@@ -13,7 +13,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers import build_warehouse, jsonl_text, query, scalar, write_landing
+from helpers import (
+    FEED_COLUMNS,
+    build_warehouse,
+    jsonl_text,
+    query,
+    scalar,
+    write_csv,
+    write_landing,
+)
+
+from credits_warehouse.ingest import OPTIONAL_FEED_COLUMNS
 
 AS_OF = "2026-04-01T00:00:00"
 
@@ -138,7 +148,25 @@ GRANTS = [
         "credits": "50",
         "effective_at": "2026-03-01T00:00:00Z",
     },
+    {  # line 4: scoped to an aggregator and a credit product, written in any order
+        "grant_id": "g-scoped",
+        "customer_id": "cus_1",
+        "kind": "promotional",
+        "credits": "50",
+        "effective_at": "2026-03-01T00:00:00Z",
+        "applies_to": " nova_fast_tokens|ai_credits|nova_fast_tokens",
+    },
+    {  # line 5: scoped to an id the catalog does not know (contract §8.1)
+        "grant_id": "g-bad-scope",
+        "customer_id": "cus_1",
+        "kind": "promotional",
+        "credits": "50",
+        "effective_at": "2026-03-01T00:00:00Z",
+        "applies_to": "nova_fast_tokens|nova_mega_tokens",
+    },
 ]
+# The grants feed with its optional column (contract §8.1).
+GRANT_COLUMNS = [*FEED_COLUMNS["grants"], *OPTIONAL_FEED_COLUMNS["grants"]]
 PURCHASES = [
     {  # line 2: unknown bundle
         "purchase_id": "p-unknown-bundle",
@@ -212,9 +240,9 @@ def warehouse(tmp_path_factory) -> Path:
         events_name="events/a.jsonl",
         files={"events/b.jsonl": jsonl_text(EVENTS_B)},
         customers=CUSTOMERS,
-        grants=GRANTS,
         purchases=PURCHASES,
     )
+    write_csv(landing / "grants.csv", GRANT_COLUMNS, GRANTS)
     return build_warehouse(root / "build", landing, as_of=AS_OF)
 
 
@@ -256,17 +284,27 @@ def test_broken_reference_rows_are_quarantined(warehouse):
     )
     assert [row[:4] for row in got] == [
         ("grants", "grants.csv", 3, "unknown_customer"),
+        ("grants", "grants.csv", 5, "invalid_value"),
         ("purchases", "purchases.csv", 2, "unknown_bundle"),
         ("purchases", "purchases.csv", 3, "invalid_currency"),
         ("purchases", "purchases.csv", 5, "invalid_currency"),
         ("purchases", "purchases.csv", 6, "invalid_currency"),
     ]
     assert json.loads(got[0][4])["grant_id"] == "g-ghost"
-    assert json.loads(got[2][4])["currency"] == "usd"
+    assert json.loads(got[1][4])["applies_to"] == "nova_fast_tokens|nova_mega_tokens"
+    assert json.loads(got[3][4])["currency"] == "usd"
     # Broken reference rows make no grant; the good purchase does.
     grants = {row[0] for row in query(warehouse, "select grant_id from marts.fct_grants")}
     assert "g-start" in grants
     assert "g-ghost" not in grants
+    assert "g-bad-scope" not in grants
+    # A scope is written one way: the ids sorted, once each, joined by "|"; "" for all.
+    assert dict(
+        query(
+            warehouse,
+            "select grant_id, applies_to from marts.fct_grants where grant_id like 'g-%'",
+        )
+    ) == {"g-start": "", "g-scoped": "ai_credits|nova_fast_tokens"}
     assert "purchase:p-ok" in grants
     assert "purchase:p-default-ok" in grants
     assert not {

@@ -297,3 +297,119 @@ def test_daily_consumed_adds_up_to_the_statement_with_a_void(warehouse_at):
         [cid],
     )
     assert consumed == sum(daily.values()) == D(0)
+
+
+# --------------------------------------------------------------------------------------
+# Scoped credits (contract §8.1), by hand in the warehouse
+# --------------------------------------------------------------------------------------
+
+
+def _usage_by_aggregator_and_grant(warehouse: Path, cid: str) -> dict[tuple, Decimal]:
+    """Σ usage and shortfall credits per (aggregator, grant or None)."""
+    return dict(
+        ((aggregator, grant_id), credits)
+        for aggregator, grant_id, credits in query(
+            warehouse,
+            "select aggregator_id, grant_id, sum(credits) from marts.fct_credit_ledger "
+            "where customer_id = ? and entry_type in ('usage', 'overage', 'unfunded') "
+            "group by all",
+            [cid],
+        )
+    )
+
+
+def test_scoped_promo_untouched_by_other_usage_by_hand_in_warehouse(warehouse_at):
+    # promo: 100 for fast tokens only (priority 10); start: 200 for everything.
+    # ultra 150 + 60 = 210: start gives its 200, 10 unfunded although the promo held 40 then;
+    # fast 60 + 30 = 90, all from the promo, whose last 10 expire at 03-31.
+    warehouse, cid = _example(warehouse_at, "scoped_promo_untouched_by_other_usage")
+    promo, start = f"{cid}-promo", f"{cid}-start"
+    assert _usage_by_aggregator_and_grant(warehouse, cid) == {
+        ("ultra_tokens", start): D(-200),
+        ("ultra_tokens", None): D(-10),
+        ("fast_tokens", promo): D(-90),
+    }
+    g = _grant(warehouse, promo)
+    assert (g["applies_to"], g["credits_consumed"], g["credits_expired"]) == (
+        "fast_tokens",
+        D(90),
+        D(10),
+    )
+    assert _grant(warehouse, start)["applies_to"] == ""
+    assert _totals(warehouse, cid)["unfunded_writeoff"] == D(10)
+    assert _balance(warehouse, cid) == D(0)
+
+
+def test_overlapping_scoped_grants_by_hand_in_warehouse(warehouse_at):
+    # A fast+pro (priority 20), B ai_credits (30), C ultra+priority requests (10), from 03-01:
+    #   fast 80 → A 80; priority 2.5 → C; ultra 60 → C 47.5, B 12.5; pro 40 → A 20, B 20;
+    #   fast 100 → B 67.5, 32.5 unfunded.
+    # The classes {fast, pro} and {ultra, priority} compete for B (asked 100 + 12.5 > 100),
+    # so the walk draws this segment run by run.
+    warehouse, cid = _example(warehouse_at, "overlapping_scoped_grants")
+    a, b, c = (f"{cid}-{x}" for x in "abc")
+    assert _usage_by_aggregator_and_grant(warehouse, cid) == {
+        ("fast_tokens", a): D(-80),
+        ("fast_tokens", b): D("-67.5"),
+        ("fast_tokens", None): D("-32.5"),
+        ("priority_requests", c): D("-2.5"),
+        ("ultra_tokens", c): D("-47.5"),
+        ("ultra_tokens", b): D("-12.5"),
+        ("pro_tokens", a): D(-20),
+        ("pro_tokens", b): D(-20),
+    }
+    assert [
+        (_grant(warehouse, g)["applies_to"], _grant(warehouse, g)["credits_remaining"])
+        for g in (a, b, c)
+    ] == [
+        ("fast_tokens|pro_tokens", D(0)),
+        ("ai_credits", D(0)),
+        ("priority_requests|ultra_tokens", D(0)),
+    ]
+
+
+def test_scoped_grant_expiring_unused_books_breakage_in_warehouse(warehouse_at):
+    # fast_pack: 200 fast-only credits for 150 cents (cost basis 0.75), 03-01 → 03-31, never
+    # drawn: ultra 150 and pro 200 come from pack_5k (5,500 credits for 4,500 cents), and so
+    # does fast 10 at 03-31 12:00, after the pack expired.
+    # March revenue: pack_5k recognizes 4,500 × 360 / 5,500 = 294.54… → 295 cents; the fast
+    # pack's 150 cents are breakage at its expiry. Deferred: 150 + 4,500 − 295 − 150 = 4,205.
+    warehouse, cid = _example(warehouse_at, "scoped_grant_expires_unused")
+    fast, big = f"purchase:{cid}-fast", f"purchase:{cid}-big"
+    assert _ledger(warehouse, cid, "usage", "expiry") == [
+        (at("2026-03-10"), "usage", big, D(-150)),
+        (at("2026-03-20"), "usage", big, D(-200)),
+        (at("2026-03-31"), "expiry", fast, D(-200)),
+        (at("2026-03-31T12:00"), "usage", big, D(-10)),
+    ]
+    g = _grant(warehouse, fast)
+    assert (g["applies_to"], g["credits_consumed"], g["credits_expired"]) == (
+        "fast_tokens",
+        D(0),
+        D(200),
+    )
+    [row] = query(
+        warehouse,
+        "select purchased, recognized_usage, recognized_breakage, closing_deferred "
+        "from marts.fct_deferred_revenue where customer_id = ? and period = '2026-03'",
+        [cid],
+    )
+    assert row == (4_650, 295, 150, 4_205)
+
+
+def test_scoped_grant_repays_only_what_it_applies_to_in_warehouse(warehouse_at):
+    # fast_plan (300 fast-only): overage ultra 150 (03-02), fast 100 (03-03). fast_pack
+    # (03-04) skips the older ultra shortfall and repays the fast 100; the compensation
+    # (03-05, every aggregator) repays 100 of the ultra 150; ultra 30 more (03-06). 04-01
+    # settles 50 + 30 = 80.
+    warehouse, cid = _example(warehouse_at, "scoped_grant_repays_only_what_it_applies_to")
+    fast, comp = f"purchase:{cid}-fast", f"{cid}-comp"
+    assert _ledger(warehouse, cid, "repayment", "overage_settlement") == [
+        (at("2026-03-04"), "repayment", fast, D(-100)),
+        (at("2026-03-05"), "repayment", comp, D(-100)),
+        (at("2026-04-01"), "overage_settlement", None, D(80)),
+    ]
+    assert (_grant(warehouse, fast)["credits_remaining"], _balance(warehouse, cid)) == (
+        D(100),
+        D(400),
+    )

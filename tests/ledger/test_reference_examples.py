@@ -16,7 +16,9 @@ fast 1, pro 4, ultra 15 (20 before 2026-02-01); a request flagged `priority: hig
 2.5 more. Plans: free 500 (overage none), pro 10,000 (overage bill), rollover_pro 1,000
 (bill, rollover ≤ 300 for one period), trial 200 (expires after 20 days). Bundles: pack_1k
 1,000 + 100 bonus (30 days), pack_5k 5,000 + 500 (never), topup_small 300 (90 days,
-priority 40, USD 333).
+priority 40, USD 333). Scoped (contract §8.1): fast_pack 200 for fast tokens only (30 days,
+priority 30, USD 150), ultra_topup 100 for ultra tokens and priority requests, and the
+fast_plan, 300 a month for fast tokens only (bill, rollover ≤ 100).
 """
 
 from __future__ import annotations
@@ -435,6 +437,117 @@ def example_trial_allowance() -> Scenario:
     return Scenario(
         customers=[Customer(cid)],
         subscriptions=[Subscription(cid, "trial", at("2026-02-10"), at("2026-03-15"))],
+    )
+
+
+@example()
+def example_scoped_promo_untouched_by_other_usage() -> Scenario:
+    # A 100-credit promo for fast tokens only (priority 10, to 03-31) and a 200-credit
+    # starting balance for everything; ultra and fast usage interleaved.
+    cid = "cus_scope_fast"
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(
+                f"{cid}-promo",
+                cid,
+                "promotional",
+                D(100),
+                at("2026-03-01"),
+                at("2026-03-31"),
+                10,
+                applies_to="fast_tokens",
+            ),
+            FeedGrant(f"{cid}-start", cid, "starting_balance", D(200), at("2026-03-01")),
+        ],
+        events=[
+            tokens(f"{cid}-s1", cid, "2026-03-02T00:00", "nova-ultra", 10_000),
+            tokens(f"{cid}-s2", cid, "2026-03-03T00:00", "nova-fast", 60_000),
+            tokens(f"{cid}-s3", cid, "2026-03-04T00:00", "nova-ultra", 4_000),
+            tokens(f"{cid}-s4", cid, "2026-03-05T00:00", "nova-fast", 30_000),
+        ],
+    )
+
+
+@example()
+def example_overlapping_scoped_grants() -> Scenario:
+    # Three scoped grants from 03-01 that overlap on some aggregators: A fast+pro (priority
+    # 20), B the whole ai_credits product (30), C ultra + priority requests (10).
+    cid = "cus_scope_overlap"
+    start = at("2026-03-01")
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(
+                f"{cid}-a",
+                cid,
+                "promotional",
+                D(100),
+                start,
+                None,
+                20,
+                applies_to="pro_tokens|fast_tokens",
+            ),
+            FeedGrant(
+                f"{cid}-b", cid, "promotional", D(100), start, None, 30, applies_to="ai_credits"
+            ),
+            FeedGrant(
+                f"{cid}-c",
+                cid,
+                "promotional",
+                D(50),
+                start,
+                None,
+                10,
+                applies_to="ultra_tokens | priority_requests",
+            ),
+        ],
+        events=[
+            tokens(f"{cid}-o1", cid, "2026-03-02T00:00", "nova-fast", 80_000),
+            tokens(f"{cid}-o2", cid, "2026-03-03T00:00", "nova-ultra", 4_000, priority="high"),
+            tokens(f"{cid}-o3", cid, "2026-03-04T00:00", "nova-pro", 10_000),
+            tokens(f"{cid}-o4", cid, "2026-03-05T00:00", "nova-fast", 100_000),
+        ],
+    )
+
+
+@example()
+def example_scoped_grant_expires_unused() -> Scenario:
+    # fast_pack (200 fast-only credits for 150 cents, 30 days, priority 30) and pack_5k
+    # (5,500 credits for 4,500 cents, never expires, priority 60), both bought 03-01; only
+    # ultra and pro usage until the fast pack has expired.
+    cid = "cus_scope_breakage"
+    return Scenario(
+        customers=[Customer(cid)],
+        purchases=[
+            Purchase(f"{cid}-fast", cid, "fast_pack", 1, at("2026-03-01"), 150, "USD", "succeeded"),
+            Purchase(f"{cid}-big", cid, "pack_5k", 1, at("2026-03-01"), 4500, "USD", "succeeded"),
+        ],
+        events=[
+            tokens(f"{cid}-k1", cid, "2026-03-10T00:00", "nova-ultra", 10_000),
+            tokens(f"{cid}-k2", cid, "2026-03-20T00:00", "nova-pro", 50_000),
+            tokens(f"{cid}-k3", cid, "2026-03-31T12:00", "nova-fast", 10_000),
+        ],
+    )
+
+
+@example()
+def example_scoped_grant_repays_only_what_it_applies_to() -> Scenario:
+    # fast_plan from 03-01 (300 fast-only credits, overage bill), overage on ultra and on
+    # fast, then a fast_pack and an unscoped compensation take effect.
+    cid = "cus_scope_repay"
+    return Scenario(
+        customers=[Customer(cid)],
+        subscriptions=[Subscription(cid, "fast_plan", at("2026-03-01"))],
+        purchases=[
+            Purchase(f"{cid}-fast", cid, "fast_pack", 1, at("2026-03-04"), 150, "USD", "succeeded")
+        ],
+        grants=[FeedGrant(f"{cid}-comp", cid, "compensation", D(100), at("2026-03-05"))],
+        events=[
+            tokens(f"{cid}-y1", cid, "2026-03-02T00:00", "nova-ultra", 10_000),
+            tokens(f"{cid}-y2", cid, "2026-03-03T00:00", "nova-fast", 400_000),
+            tokens(f"{cid}-y3", cid, "2026-03-06T00:00", "nova-ultra", 2_000),
+        ],
     )
 
 
@@ -955,6 +1068,155 @@ def test_cost_basis_is_rounded_half_up_at_twelve_places():
     assert cost_basis_per_credit(0, D(7)) == D(0)
 
 
+def test_a_scoped_promo_is_never_drawn_by_usage_it_does_not_apply_to():
+    # promo: 100, fast_tokens only, priority 10, 03-01 → 03-31; start: 200, every aggregator.
+    #   03-02 ultra 10,000 → 150: the promo does not apply; start 200 → 50
+    #   03-03 fast  60,000 →  60: promo first (priority 10): 100 → 40
+    #   03-04 ultra  4,000 →  60: start 50 → 0, then 10 unfunded (no plan), though the
+    #                             promo still holds 40. Balance 40 − 10 = 30.
+    #   03-05 fast  30,000 →  30: promo 40 → 10. Balance 0.
+    #   03-31 the promo expires with 10 left: expiry −10. Balance −10 (the 10 still owed).
+    #   04-01 period end: unfunded_writeoff +10. Balance 0.
+    scenario = example_scoped_promo_untouched_by_other_usage()
+    cid = customer_of(scenario)
+    result = run(scenario)
+
+    promo, start = f"{cid}-promo", f"{cid}-start"
+    assert [(e.aggregator_id, e.grant_id, e.credits) for e in result.entries
+            if e.customer_id == cid and e.entry_type in ("usage", "unfunded")] == [
+        ("ultra_tokens", start, D(-150)),
+        ("fast_tokens", promo, D(-60)),
+        ("ultra_tokens", start, D(-50)),
+        ("ultra_tokens", None, D(-10)),
+        ("fast_tokens", promo, D(-30)),
+    ]  # fmt: skip
+    assert totals(result, cid) == {
+        "grant": D(300),
+        "usage": D(-290),
+        "unfunded": D(-10),
+        "expiry": D(-10),
+        "unfunded_writeoff": D(10),
+    }
+    assert grant(result, promo)["applies_to"] == "fast_tokens"
+    assert (grant(result, promo)["credits_consumed"], grant(result, promo)["credits_expired"]) == (
+        D(90),
+        D(10),
+    )
+    assert grant(result, start)["applies_to"] == ""
+    assert result.balances[cid] == D(0)
+
+
+def test_overlapping_scoped_grants_each_fund_only_their_aggregators():
+    # A: 100, fast+pro, priority 20. B: 100, ai_credits (every aggregator the product
+    # prices), priority 30. C: 50, ultra + priority requests, priority 10. All from 03-01.
+    #   03-02 fast 80,000 → 80: A and B apply, A first: A 100 → 20
+    #   03-03 ultra 4,000 flagged priority: two debits, by aggregator_id:
+    #         priority_requests 2.5: C and B apply, C first: C 50 → 47.5
+    #         ultra_tokens     60  : C 47.5 → 0, then B 12.5 → 87.5
+    #   03-04 pro 10,000 → 40: A 20 → 0, then B 20 → 67.5
+    #   03-05 fast 100,000 → 100: A empty, B 67.5 → 0, 32.5 unfunded (no plan); C applies
+    #         not, and is empty anyway.
+    #   04-01 unfunded_writeoff +32.5.
+    # A consumed 80 + 20 = 100, B 12.5 + 20 + 67.5 = 100, C 2.5 + 47.5 = 50.
+    scenario = example_overlapping_scoped_grants()
+    cid = customer_of(scenario)
+    result = run(scenario)
+
+    a, b, c = (f"{cid}-{x}" for x in "abc")
+    assert [(e.aggregator_id, e.grant_id, e.credits) for e in result.entries
+            if e.customer_id == cid and e.entry_type in ("usage", "unfunded")] == [
+        ("fast_tokens", a, D(-80)),
+        ("priority_requests", c, D("-2.5")),
+        ("ultra_tokens", c, D("-47.5")),
+        ("ultra_tokens", b, D("-12.5")),
+        ("pro_tokens", a, D(-20)),
+        ("pro_tokens", b, D(-20)),
+        ("fast_tokens", b, D("-67.5")),
+        ("fast_tokens", None, D("-32.5")),
+    ]  # fmt: skip
+    assert totals(result, cid) == {
+        "grant": D(250),
+        "usage": D(-250),
+        "unfunded": D("-32.5"),
+        "unfunded_writeoff": D("32.5"),
+    }
+    assert [grant(result, g)["applies_to"] for g in (a, b, c)] == [
+        "fast_tokens|pro_tokens",
+        "ai_credits",
+        "priority_requests|ultra_tokens",
+    ]
+    assert [grant(result, g)["credits_consumed"] for g in (a, b, c)] == [D(100), D(100), D(50)]
+
+
+def test_a_scoped_grant_expiring_unused_leaves_as_expiry_while_others_are_drawn():
+    # fast_pack: 200 credits for fast tokens only, 150 cents, 03-01 → 03-31, priority 30.
+    # pack_5k: 5,000 + 500 bonus = 5,500 credits, 4,500 cents, never expires, priority 60.
+    #   03-10 ultra 10,000 → 150: fast_pack does not apply: pack_5k 5,500 → 5,350
+    #   03-20 pro   50,000 → 200: pack_5k → 5,150
+    #   03-31 fast_pack expires untouched: expiry −200 (its whole 150 cents are breakage)
+    #   03-31 12:00 fast 10,000 → 10: fast_pack is gone, pack_5k → 5,140
+    scenario = example_scoped_grant_expires_unused()
+    cid = customer_of(scenario)
+    result = run(scenario)
+
+    fast, big = f"purchase:{cid}-fast", f"purchase:{cid}-big"
+    assert entries(result, cid, "usage", "expiry") == [
+        (at("2026-03-10"), "usage", big, D(-150)),
+        (at("2026-03-20"), "usage", big, D(-200)),
+        (at("2026-03-31"), "expiry", fast, D(-200)),
+        (at("2026-03-31T12:00"), "usage", big, D(-10)),
+    ]
+    assert grant(result, fast)["cost_basis_per_credit"] == D("0.75")  # 150 / 200
+    assert (grant(result, fast)["credits_consumed"], grant(result, fast)["credits_expired"]) == (
+        D(0),
+        D(200),
+    )
+    assert (grant(result, big)["credits_consumed"], grant(result, big)["credits_remaining"]) == (
+        D(360),
+        D(5_140),
+    )
+    assert result.balances[cid] == D(5_140)
+
+
+def test_a_scoped_grant_repays_only_shortfalls_it_applies_to():
+    # fast_plan from 03-01: 300 credits for fast tokens only, overage bill.
+    #   03-02 ultra 10,000 → 150: the allowance does not apply: overage 150 (chunk 1, ultra)
+    #   03-03 fast 400,000 → 400: allowance 300 → 0, overage 100 (chunk 2, fast)
+    #   03-04 fast_pack (200, fast only) takes effect: chunk 1 is older but ultra, so it
+    #         repays chunk 2: repayment −100, overage_repaid +100; 100 left
+    #   03-05 compensation 100 (every aggregator): repays 100 of chunk 1 (50 still owed)
+    #   03-06 ultra 2,000 → 30: fast_pack does not apply, comp is empty: overage 30
+    #   04-01 period end: overage_settlement +80 (50 + 30); April's allowance +300.
+    # Balance: fast_pack 100 + April's allowance 300 = 400.
+    scenario = example_scoped_grant_repays_only_what_it_applies_to()
+    cid = customer_of(scenario)
+    result = run(scenario)
+
+    fast, comp = f"purchase:{cid}-fast", f"{cid}-comp"
+    assert entries(result, cid, "overage", "repayment", "overage_repaid", "overage_settlement") == [
+        (at("2026-03-02"), "overage", None, D(-150)),
+        (at("2026-03-03"), "overage", None, D(-100)),
+        (at("2026-03-04"), "repayment", fast, D(-100)),
+        (at("2026-03-04"), "overage_repaid", None, D(100)),
+        (at("2026-03-05"), "repayment", comp, D(-100)),
+        (at("2026-03-05"), "overage_repaid", None, D(100)),
+        (at("2026-03-06"), "overage", None, D(-30)),
+        (at("2026-04-01"), "overage_settlement", None, D(80)),
+    ]
+    assert totals(result, cid) == {
+        "grant": D(900),
+        "usage": D(-300),
+        "overage": D(-280),
+        "repayment": D(-200),
+        "overage_repaid": D(200),
+        "overage_settlement": D(80),
+    }
+    assert grant(result, f"subscription:fast_plan:{cid}:2026-03-01T00:00:00")["applies_to"] == (
+        "fast_tokens"
+    )
+    assert result.balances[cid] == D(400)
+
+
 # --------------------------------------------------------------------------------------
 # Invariants on random customers
 # --------------------------------------------------------------------------------------
@@ -1014,6 +1276,24 @@ def test_no_draw_outside_a_grants_window(scenario):
             assert g["expires_at"] is None or e.entry_at < g["expires_at"], e
         assert e.entry_at <= AS_OF
         assert e.credits != 0
+
+
+@PROPERTY_SETTINGS
+@given(scenario=customer_scenario("c0001"))
+def test_usage_draws_only_on_grants_that_apply_to_its_aggregator(scenario):
+    # contract §8.1: a grant applies to an aggregator it names, or whose credit product it
+    # names, or to every aggregator when it names nothing.
+    result = run(scenario)
+    products = {
+        entry.aggregator: product.id
+        for product in CATALOG.credit_products
+        for entry in product.aggregators
+    }
+    for e in result.entries:
+        if e.entry_type == "usage":
+            scope = result.grants[e.grant_id]["applies_to"]
+            ids = set(scope.split("|")) if scope else set()
+            assert not ids or ids & {e.aggregator_id, products[e.aggregator_id]}, e
 
 
 @PROPERTY_SETTINGS

@@ -49,13 +49,17 @@ def at(text: str) -> dt.datetime:
 SOURCE_TYPES = {"plan_allowance": "subscription", "purchase": "purchase"}  # else the feed
 
 
-def grant(grant_id, credits, effective, expires=None, *, priority=50, cost="0", kind="promotional"):
+def grant(
+    grant_id, credits, effective, expires=None, *, priority=50, cost="0", kind="promotional",
+    applies_to="",
+):  # fmt: skip
     """A grant (or, with credits < 0, a negative adjustment) as int_grants_unioned has it."""
     return {
         "input_kind": "grant", "grant_id": grant_id, "grant_kind": kind, "credits": D(credits),
         "effective_at": at(effective), "expires_at": at(expires) if expires else None,
         "priority": priority, "cost_basis_per_credit": D(cost), "currency": "USD",
         "source_type": SOURCE_TYPES.get(kind, "grants_feed"), "source_id": grant_id,
+        "applies_to": applies_to,
     }  # fmt: skip
 
 
@@ -92,10 +96,11 @@ class Debit:
     event_id: str
     booked_at: dt.datetime
     credits: Decimal
+    eligibility: str = ""  # its eligibility class: the scopes that apply to its aggregator
 
 
-def debit(event_id, when, credits) -> Debit:
-    return Debit(event_id, at(when), D(credits))
+def debit(event_id, when, credits, eligibility="") -> Debit:
+    return Debit(event_id, at(when), D(credits), eligibility)
 
 
 @dataclass(frozen=True)
@@ -106,24 +111,34 @@ class Seg:
     debits: tuple[Debit, ...]
 
     def positioned(self):
-        """(debit, position before, position after) in the segment's running total."""
-        position = D(0)
+        """(debit, position before, position after) in its class's running total here."""
+        position: dict[str, Decimal] = {}
         for d in self.debits:
-            yield d, position, position + d.credits
-            position += d.credits
+            before = position.get(d.eligibility, D(0))
+            yield d, before, before + d.credits
+            position[d.eligibility] = before + d.credits
 
-    def row(self) -> dict:
-        return {
-            "input_kind": "segment", "segment_start_at": self.start,
-            "credits": sum((d.credits for d in self.debits), D(0)),
-            "first_booked_at": self.debits[0].booked_at,
-            "last_booked_at": self.debits[-1].booked_at,
-        }  # fmt: skip
+    def rows(self) -> list[dict]:
+        """One row per run, the longest stretches of debits of one class (as
+        int_usage_segments has them)."""
+        runs: list[list] = []
+        for d, before, _ in self.positioned():
+            if not runs or runs[-1][0].eligibility != d.eligibility:
+                runs.append([d, before, []])
+            runs[-1][2].append(d)
+        return [
+            {"input_kind": "segment", "segment_start_at": self.start,
+             "eligibility_class": first.eligibility, "run_seq": n, "position_from": before,
+             "credits": sum((d.credits for d in debits), D(0)),
+             "first_booked_at": debits[0].booked_at, "last_booked_at": debits[-1].booked_at}
+            for n, (first, before, debits) in enumerate(runs)
+        ]  # fmt: skip
 
     def position_rows(self) -> list[dict]:
         return [
             {"input_kind": "position", "segment_start_at": self.start,
-             "position_after": after, "booked_at": d.booked_at}
+             "eligibility_class": d.eligibility, "position_after": after,
+             "booked_at": d.booked_at}
             for d, _, after in self.positioned()
         ]  # fmt: skip
 
@@ -161,13 +176,14 @@ def input_rows(inputs) -> list[dict]:
     rows = []
     for item in inputs:
         if isinstance(item, Seg):
-            rows.append(item.row())
+            rows += item.rows()
             if has_topup:
                 rows += item.position_rows()
         elif isinstance(item, VoidOf):
             rows += [
                 {"input_kind": "void", "event_id": item.event_id, "voided_at": item.voided_at,
-                 "segment_start_at": s.start, "position_before": before, "position_after": after}
+                 "segment_start_at": s.start, "eligibility_class": d.eligibility,
+                 "position_before": before, "position_after": after}
                 for s in segments for d, before, after in s.positioned()
                 if d.event_id == item.event_id
             ]  # fmt: skip
@@ -204,6 +220,8 @@ class Walked:
         debits = {s.start: list(s.positioned()) for s in self.segments}
         for span in self.of_kind("span"):
             for d, before, after in debits[span["segment_start_at"]]:
+                if d.eligibility != span["eligibility_class"]:
+                    continue
                 share = min(after, span["position_to"]) - max(before, span["position_from"])
                 if share > 0:
                     keyed.append(
@@ -748,8 +766,8 @@ def test_resuming_from_a_checkpoint_gives_what_walking_whole_gives():
         voided = {r["segment_start_at"] for r in rows if r["input_kind"] == "void"}
         prior_spans = [
             {"customer_id": CUSTOMER, "input_kind": "prior_span",
-             **{k: r[k] for k in ("segment_start_at", "position_from", "position_to",
-                                  "grant_id", "entry_type", "span_seq")}}
+             **{k: r[k] for k in ("segment_start_at", "eligibility_class", "position_from",
+                                  "position_to", "grant_id", "entry_type", "span_seq")}}
             for r in whole
             if r["row_kind"] == "span" and r["walked_at"] < resume
             and r["segment_start_at"] in voided
@@ -767,3 +785,124 @@ def test_resuming_from_a_checkpoint_gives_what_walking_whole_gives():
             if r["walked_at"] >= resume
             and not (r["row_kind"] == "checkpoint" and r["walked_at"] == resume)
         ]
+
+
+# --------------------------------------------------------------------------------------
+# Scoped credits (contract §8.1)
+# --------------------------------------------------------------------------------------
+
+FAST = "fast"  # the class of a debit that a grant scoped "fast" applies to
+
+
+def test_classes_that_do_not_compete_are_each_drawn_as_one_sum():
+    # g-fast: 50 for "fast" only, expires 02-01 (drawn first); g-all: 100 for everything.
+    # Debits in debit order: e1 fast 30, e2 other 40, e3 fast 30 (three runs, two classes).
+    # Each class alone: fast 60 = g-fast 50 + g-all 10; other 40 = g-all 40. g-all is asked
+    # for 50 of its 100 and nothing falls short, so each class is drawn as one sum: one span
+    # per class and grant, and each debit gets its share.
+    walked = walk(
+        grant("g-fast", 50, "01-01", "02-01", applies_to=FAST),
+        grant("g-all", 100, "01-01"),
+        segment(
+            "01-01",
+            debit("e1", "01-02", 30, FAST),
+            debit("e2", "01-03", 40),
+            debit("e3", "01-04", 30, FAST),
+        ),
+    )
+    assert [(s["eligibility_class"], s["grant_id"], s["position_from"], s["position_to"])
+            for s in walked.of_kind("span")] == [
+        ("", "g-all", D(0), D(40)),
+        (FAST, "g-fast", D(0), D(50)),
+        (FAST, "g-all", D(50), D(60)),
+    ]  # fmt: skip
+    assert [e for e in walked.ledger if e[0] == "usage"] == [
+        ("usage", "g-fast", D(-30), at("01-02")),
+        ("usage", "g-all", D(-40), at("01-03")),
+        ("usage", "g-fast", D(-20), at("01-04")),
+        ("usage", "g-all", D(-10), at("01-04")),
+    ]
+
+
+def test_classes_that_compete_for_a_grant_are_drawn_run_by_run():
+    # As above with g-all 45: alone, the classes would ask g-all for 10 + 40 = 50 > 45, so
+    # the order of the debits decides who gets its last credits. Run by run:
+    #   e1 fast  30: g-fast 50 → 20
+    #   e2 other 40: g-all 45 → 5
+    #   e3 fast  30: g-fast 20 → 0, g-all 5 → 0, 5 overage (the plan bills)
+    # (Drawn as sums, e3 would have had 10 from g-all and e2 5 of overage.)
+    walked = walk(
+        spell("01-01"),
+        grant("g-fast", 50, "01-01", "02-01", applies_to=FAST),
+        grant("g-all", 45, "01-01"),
+        segment(
+            "01-01",
+            debit("e1", "01-02", 30, FAST),
+            debit("e2", "01-03", 40),
+            debit("e3", "01-04", 30, FAST),
+        ),
+    )
+    assert [e for e in walked.ledger if e[0] in ("usage", "overage")] == [
+        ("usage", "g-fast", D(-30), at("01-02")),
+        ("usage", "g-all", D(-40), at("01-03")),
+        ("usage", "g-fast", D(-20), at("01-04")),
+        ("usage", "g-all", D(-5), at("01-04")),
+        ("overage", None, D(-5), at("01-04")),
+    ]
+
+
+def test_two_classes_falling_short_are_drawn_run_by_run():
+    # Nothing to draw on: e1 fast 10, e2 other 20, e3 fast 30 all fall short. Drawn as sums,
+    # the owed queue would hold fast 40 before other 20; run by run it holds them in debit
+    # order, fast 10, other 20, fast 30. g-fast (15, "fast" only) arrives at 01-05 and
+    # repays the oldest it applies to: 10 of e1's, then 5 of e3's (other's 20 is skipped);
+    # g-all (25, everything) at 01-06 repays other's 20 then 5 more of e3's.
+    walked = walk(
+        spell("01-01"),
+        grant("g-fast", 15, "01-05", applies_to=FAST),
+        grant("g-all", 25, "01-06"),
+        segment(
+            "01-01",
+            debit("e1", "01-02", 10, FAST),
+            debit("e2", "01-03", 20),
+            debit("e3", "01-04", 30, FAST),
+        ),
+    )
+    assert [e for e in walked.ledger if e[0] in ("overage", "repayment")] == [
+        ("overage", None, D(-10), at("01-02")),
+        ("overage", None, D(-20), at("01-03")),
+        ("overage", None, D(-30), at("01-04")),
+        ("repayment", "g-fast", D(-10), at("01-05")),
+        ("repayment", "g-fast", D(-5), at("01-05")),
+        ("repayment", "g-all", D(-20), at("01-06")),
+        ("repayment", "g-all", D(-5), at("01-06")),
+    ]
+
+
+def test_a_top_up_of_a_scoped_bundle_funds_only_its_class():
+    # A top-up below 10 buys 50 credits of a bundle scoped "fast". No other grant.
+    #   e1 other 5 at 01-02: overage 5 (class ""), balance −5 < 10: top-up 1 (+50, "fast"):
+    #      it cannot repay the other class's 5. Balance 45.
+    #   e2 fast 20 at 01-03: from top-up 1 (30 left). Balance 25.
+    #   e3 other 20 at 01-04: top-up 1 does not apply: overage 20. Balance 5 < 10: top-up 2
+    #      (+50), which repays nothing either. Balance 55.
+    walked = walk(
+        spell("01-01"),
+        {**topup("01-01", threshold=10, bundle=50), "applies_to": FAST},
+        segment(
+            "01-01",
+            debit("e1", "01-02", 5),
+            debit("e2", "01-03", 20, FAST),
+            debit("e3", "01-04", 20),
+        ),
+    )
+    first, second = (g[1] for g in walked.created)
+    # (The mart's entry order puts a grant before usage at one instant: rank 3 before 5.)
+    assert [e for e in walked.ledger if e[3] < at("02-01")] == [
+        ("grant", first, D(50), at("01-02")),
+        ("overage", None, D(-5), at("01-02")),
+        ("usage", first, D(-20), at("01-03")),
+        ("grant", second, D(50), at("01-04")),
+        ("overage", None, D(-20), at("01-04")),
+    ]
+    assert {g["applies_to"] for g in walked.of_kind("grant")} == {FAST}

@@ -38,7 +38,7 @@ GRANT_FIELDS = (
     "credits_remaining",
     "status",
 )
-OPTIONAL_GRANT_FIELDS = ("credits_refunded", "credits_rolled_over")
+OPTIONAL_GRANT_FIELDS = ("credits_refunded", "credits_rolled_over", "applies_to")
 
 
 def warehouse_figures(warehouse: Path) -> tuple[dict, dict, tuple[str, ...]]:

@@ -210,6 +210,8 @@ class Grant:
     priority: int
     cost_basis_per_credit: Decimal
     purchase_id: str | None = None
+    # The aggregator and credit product ids it applies to; empty: every aggregator.
+    applies_to: frozenset[str] = frozenset()
     # What became of the credits (docs/ledger.md "What the marts show").
     left: Decimal = ZERO
     consumed: Decimal = ZERO
@@ -259,6 +261,7 @@ class Grant:
             "expires_at": self.expires_at,
             "priority": self.priority,
             "cost_basis_per_credit": self.cost_basis_per_credit,
+            "applies_to": "|".join(sorted(self.applies_to)),
             "credits_consumed": self.consumed,
             "credits_expired": self.expired,
             "credits_refunded": self.refunded,
@@ -322,7 +325,14 @@ def _allowances(
             expires_at=expires,
             priority=plan.priority,
             cost_basis_per_credit=cost_basis_per_credit(fee, plan.included_credits),
+            applies_to=frozenset(plan.applies_to),
         )
+
+
+def feed_scope(text: str) -> frozenset[str]:
+    """The grants feed's `applies_to`: ids separated by `|`, blanks around them and empty
+    ones ignored; nothing at all is every aggregator."""
+    return frozenset(part.strip() for part in text.split("|") if part.strip())
 
 
 def grants_from_inputs(
@@ -356,6 +366,7 @@ def grants_from_inputs(
                 priority=bundle.priority,
                 cost_basis_per_credit=cost_basis_per_credit(purchase.amount_paid, credits),
                 purchase_id=purchase.purchase_id,
+                applies_to=frozenset(bundle.applies_to),
             )
         )
     adjustments: list[FeedGrant] = []
@@ -376,6 +387,7 @@ def grants_from_inputs(
                 expires_at=row.expires_at,
                 priority=50 if row.priority is None else row.priority,
                 cost_basis_per_credit=row.cost_basis_per_credit or ZERO,
+                applies_to=feed_scope(row.applies_to),
             )
         )
     return grants, adjustments
@@ -393,6 +405,7 @@ class Owed:
     kind: str  # overage | unfunded
     amount: Decimal
     source: str  # event_id or adjustment grant_id
+    aggregator_id: str | None  # the debit's; None for a negative adjustment
 
 
 @dataclass
@@ -518,14 +531,33 @@ class CustomerLedger:
         ]
         return max(active, key=lambda s: s.started_at, default=None)
 
+    def applies(self, grant: Grant, aggregator_id: str | None) -> bool:
+        """Whether `grant` may fund a debit of `aggregator_id` (contract §8.1): it applies
+        to every aggregator, or names the aggregator or a credit product pricing it.
+        *(reading)* A negative adjustment (`aggregator_id` None) draws on every grant, and
+        its shortfall may be repaid by any."""
+        if aggregator_id is None or not grant.applies_to:
+            return True
+        products = {
+            product.id
+            for product in self.catalog.credit_products
+            if any(entry.aggregator == aggregator_id for entry in product.aggregators)
+        }
+        return bool(grant.applies_to & ({aggregator_id} | products))
+
     def draw(
         self, at: dt.datetime, amount: Decimal, entry_type: str, aggregator_id: str | None
     ) -> tuple[list[tuple[Grant, Decimal]], Decimal]:
-        """Draw `amount` from the grants eligible at `at`, in consumption order: one entry
-        (−) per grant drawn. Returns what each grant gave and the shortfall."""
+        """Draw `amount` from the grants eligible at `at` that apply to the aggregator, in
+        consumption order: one entry (−) per grant drawn. Returns what each grant gave and
+        the shortfall."""
         taken = []
         for grant in sorted(
-            (g for g in self.grants.values() if g.eligible_at(at)),
+            (
+                g
+                for g in self.grants.values()
+                if g.eligible_at(at) and self.applies(g, aggregator_id)
+            ),
             key=Grant.consumption_key,
         ):
             if amount == 0:
@@ -539,7 +571,7 @@ class CustomerLedger:
         return taken, amount
 
     def owe(self, at: dt.datetime, kind: str, amount: Decimal, source: str, aggregator_id):
-        chunk = Owed(kind, amount, source)
+        chunk = Owed(kind, amount, source, aggregator_id)
         self.owed.append(chunk)
         self.book(at, kind, -amount, None, aggregator_id)
         return chunk
@@ -591,6 +623,7 @@ class CustomerLedger:
                     expires_at=add_months(at, plan.rollover.expires_after_periods),
                     priority=grant.priority,
                     cost_basis_per_credit=grant.cost_basis_per_credit,
+                    applies_to=grant.applies_to,
                 ),
             )
 
@@ -609,12 +642,16 @@ class CustomerLedger:
         return rolled
 
     def take_effect(self, at: dt.datetime, grant: Grant) -> None:
-        """+credits as a `grant` entry, then repay what is owed, oldest chunk first."""
+        """+credits as a `grant` entry, then repay what is owed, oldest chunk first, of the
+        chunks whose debit the grant applies to (the others wait for another grant)."""
         grant.left = grant.credits
         self.grants[grant.grant_id] = grant
         self.book(at, "grant", grant.credits, grant)
-        while self.owed and grant.left > 0:
-            chunk = self.owed[0]
+        for chunk in list(self.owed):
+            if grant.left == 0:
+                break
+            if not self.applies(grant, chunk.aggregator_id):
+                continue
             repaid = min(chunk.amount, grant.left)
             grant.left -= repaid
             grant.consumed += repaid
@@ -622,7 +659,7 @@ class CustomerLedger:
             self.book(at, "repayment", -repaid, grant)
             self.book(at, f"{chunk.kind}_repaid", repaid)
             if chunk.amount == 0:
-                self.owed.pop(0)
+                self.owed.remove(chunk)
         if grant.expires_at is not None:
             self.schedule(
                 grant.expires_at, RANK_EXPIRY, grant.consumption_key(), self.expire, grant
@@ -691,6 +728,7 @@ class CustomerLedger:
                 cost_basis_per_credit=cost_basis_per_credit(
                     bundle.prices.get(self.currency), credits
                 ),
+                applies_to=frozenset(bundle.applies_to),
             ),
         )
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from credits_warehouse.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
+from credits_warehouse.ingest import OPTIONAL_FEED_COLUMNS
 
 TEST_CATALOG_PATH = Path(__file__).with_name("catalog.yml")
 
@@ -64,6 +65,7 @@ class FeedGrant:
     expires_at: dt.datetime | None = None
     priority: int | None = None
     cost_basis_per_credit: Decimal | None = None
+    applies_to: str = ""  # the feed's optional column: ids separated by "|"
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ class Scenario:
                     f"{k.name}={_text(getattr(row, k.name)) or 'null'}"
                     for k in fields(row)
                     if k.name not in _DESCRIBE_SKIP
-                    and (getattr(row, k.name) is not None or isinstance(row, Customer))
+                    and (getattr(row, k.name) not in (None, "") or isinstance(row, Customer))
                 )
                 lines.append(f"  {f.name[:-1] if f.name != 'refunds' else 'refund'}: {values}")
         return "\n".join(lines)
@@ -152,8 +154,11 @@ class Scenario:
 _DESCRIBE_SKIP = {"customer_id", "name", "country", "tax_rate", "created_at"}
 
 
-# Column order of each reference feed (contract §2.2).
-FEED_COLUMNS = {feed: list(columns) for feed, columns in INGEST_FEED_COLUMNS.items()}
+# Column order of each reference feed (contract §2.2), with the optional columns after.
+FEED_COLUMNS = {
+    feed: [*columns, *OPTIONAL_FEED_COLUMNS.get(feed, ())]
+    for feed, columns in INGEST_FEED_COLUMNS.items()
+}
 
 
 def rfc3339(instant: dt.datetime) -> str:

@@ -44,17 +44,31 @@ AS_OF = dt.datetime(2026, 4, 1)
 HOURS = int((AS_OF - START).total_seconds() // 3600)
 MONTH_STARTS = [dt.datetime(2026, m, 1) for m in (1, 2, 3, 4)]
 
-PLANS = ("free", "pro", "rollover_pro", "trial")
+PLANS = ("free", "pro", "rollover_pro", "trial", "fast_plan")
 # Billed plans weigh more so that overage is as common as unfunded usage.
-PLAN_MIX = ("free", "pro", "rollover_pro", "rollover_pro", "trial")
+PLAN_MIX = ("free", "pro", "rollover_pro", "rollover_pro", "trial", "fast_plan")
 BUNDLE_PRICES = {  # the test catalog's prices, for realistic amounts paid
     "pack_1k": {"USD": 1000, "EUR": 950},
     "pack_5k": {"USD": 4500, "EUR": 4200},
     "topup_small": {"USD": 333, "EUR": 310},
+    "fast_pack": {"USD": 150, "EUR": 140},  # applies to fast_tokens only
+    "ultra_topup": {"USD": 120, "EUR": 110},  # ultra_tokens and priority_requests
 }
-BUNDLE_DAYS = {"pack_1k": 30, "pack_5k": None, "topup_small": 90}
+BUNDLE_DAYS = {
+    "pack_1k": 30,
+    "pack_5k": None,
+    "topup_small": 90,
+    "fast_pack": 30,
+    "ultra_topup": 60,
+}
 PLAN_ALLOWANCE_DAYS = {"trial": 20}
-MODELS = ("nova-fast", "nova-ultra")
+MODELS = ("nova-fast", "nova-ultra", "nova-pro")
+# The grants feed's applies_to (contract §8.1): mostly every aggregator; the scopes name an
+# aggregator, a credit product, or several ids (in no particular order).
+FEED_SCOPES = (
+    "", "", "", "fast_tokens", "ai_credits", "ultra_tokens|priority_requests",
+    "pro_tokens|fast_tokens",
+)  # fmt: skip
 
 
 class Choices(Protocol):
@@ -185,6 +199,7 @@ def generate_customer(customer_id: str, choose: Choices) -> Scenario:
                 expires_at=expires,
                 priority=choose.pick((None, None, 10, 50, 90)),
                 cost_basis_per_credit=choose.pick((None, None, Decimal("0"), Decimal("0.5"))),
+                applies_to=choose.pick(FEED_SCOPES),
             )
         )
         specials.append(effective)
@@ -198,6 +213,7 @@ def generate_customer(customer_id: str, choose: Choices) -> Scenario:
                 kind="adjustment",
                 credits=-Decimal(choose.pick(("10", "75.25", "400"))),
                 effective_at=_grid(choose, specials),
+                applies_to=choose.pick(FEED_SCOPES),
             )
         )
 
@@ -209,7 +225,7 @@ def generate_customer(customer_id: str, choose: Choices) -> Scenario:
             AutoTopup(
                 customer_id=customer_id,
                 threshold=Decimal(choose.pick(("0", "50", "200", "1000"))),
-                bundle_id=choose.pick(("topup_small", "topup_small", "pack_1k")),
+                bundle_id=choose.pick(("topup_small", "topup_small", "pack_1k", "ultra_topup")),
                 max_per_period=choose.pick((None, 1, 2, 3)),
                 enabled_from=enabled_from,
                 enabled_to=enabled_to,

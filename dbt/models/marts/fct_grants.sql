@@ -15,7 +15,7 @@ grants as (
     -- listed with the credits they will bring.
     select
         grant_id, customer_id, kind, credits, effective_at, expires_at, priority,
-        cost_basis_per_credit, currency, paid_amount, source_type, source_id, is_scheduled
+        cost_basis_per_credit, currency, paid_amount, source_type, source_id, applies_to, is_scheduled
     from {{ ref('int_grants_unioned') }}
     where credits < 0 or is_scheduled
 ),

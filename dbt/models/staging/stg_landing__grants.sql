@@ -20,6 +20,7 @@ renamed as (
         try_cast(
             coalesce(nullif(trim(payload ->> 'cost_basis_per_credit'), ''), '0') as decimal(38, 12)
         ) as cost_basis_per_credit,
+        nullif(trim(payload ->> 'applies_to'), '') as applies_to_text,
         payload ->> 'reason' as reason,
         payload ->> 'created_by' as created_by
     from guarded

@@ -1,4 +1,5 @@
--- Each auto top-up setting with the bundle it buys, priced in the customer's currency.
+-- Each auto top-up setting with the bundle it buys, priced in the customer's currency, and
+-- the bundle's scope, which each top-up grant carries (contract §8.1).
 with
 
 customers as (
@@ -15,6 +16,7 @@ select
     cast((bundles.credits + bundles.bonus_credits) as {{ credits_type() }}) as bundle_credits,
     bundles.expires_after_days,
     bundles.priority,
+    bundles.applies_to,
     customers.billing_currency as currency,
     prices.price_amount,
     case

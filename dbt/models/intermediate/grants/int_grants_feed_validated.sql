@@ -1,9 +1,28 @@
 -- Rows of the `grants` feed checked against contract §2.2: known customer, known kind, and
--- negative credits only for adjustments. A later row for the same grant_id replaces it.
+-- negative credits only for adjustments; and its optional `applies_to` (contract §8.1),
+-- written as catalog.applies_to_text writes a scope: the ids sorted, once each, joined by
+-- `|` ('' = every aggregator), each an aggregator or a credit product of the catalog. A
+-- later row for the same grant_id replaces it.
 with
 
 grants as (
-    select * from {{ ref('stg_landing__grants') }}
+    select
+        *,
+        list_sort(list_distinct(list_filter(
+            list_transform(string_split(coalesce(applies_to_text, ''), '|'), lambda x: trim(x)),
+            lambda x: x <> ''
+        ))) as applies_to_ids
+    from {{ ref('stg_landing__grants') }}
+),
+
+scope_ids as (
+    -- What an applies_to may name: an aggregator or a credit product.
+    select list(scope_id) as known_ids
+    from (
+        select aggregator_id as scope_id from {{ ref('stg_catalog__aggregators') }}
+        union
+        select credit_product_id from {{ ref('stg_catalog__rates') }}
+    ) as ids
 ),
 
 customers as (
@@ -12,7 +31,8 @@ customers as (
 
 checked as (
     select
-        grants.*,
+        grants.* exclude (applies_to_ids),
+        array_to_string(grants.applies_to_ids, '|') as applies_to,
         case
             when is_unreadable_file then 'unreadable_file'
             when not is_object then 'malformed'
@@ -26,9 +46,11 @@ checked as (
             when credits is null or (credits < 0 and kind <> 'adjustment') or credits = 0 then 'invalid_value'
             when expires_at is not null and expires_at <= effective_at then 'invalid_value'
             when cost_basis_per_credit is null or cost_basis_per_credit < 0 then 'invalid_value'
+            when not list_has_all(scope_ids.known_ids, grants.applies_to_ids) then 'invalid_value'
             when customer_id not in (select customer_id from customers) then 'unknown_customer'
         end as quarantine_reason
     from grants
+    cross join scope_ids
 ),
 
 versioned as (

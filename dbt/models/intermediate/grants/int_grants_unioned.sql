@@ -1,6 +1,7 @@
 -- Every grant, whatever its source (contract §4 "Grants"): plan allowances at each period start
 -- and at subscription start, succeeded purchases, and the grants feed. Auto top-ups and
--- rollovers are produced by the ledger itself (docs/ledger.md).
+-- rollovers are produced by the ledger itself (docs/ledger.md). Each carries its scope
+-- (contract §8.1): the plan's, the bundle's or the feed row's applies_to.
 -- Grants taking effect after the run's clock are listed too, flagged `is_scheduled`
 -- (contract §8.2): fct_grants shows them, the ledger walk does not see them yet.
 with
@@ -82,7 +83,8 @@ allowances as (
             ) }} as bigint)
         end as paid_amount,
         'subscription' as source_type,
-        subscription_periods.plan_id as source_id
+        subscription_periods.plan_id as source_id,
+        plans.applies_to
     from subscription_periods
     inner join plans on subscription_periods.plan_id = plans.plan_id
     inner join customer_currency on subscription_periods.customer_id = customer_currency.customer_id
@@ -102,7 +104,8 @@ purchases as (
         purchases.currency,
         purchases.amount_paid as paid_amount,
         'purchase' as source_type,
-        purchases.purchase_id as source_id
+        purchases.purchase_id as source_id,
+        bundles.applies_to
     from {{ ref('int_purchases_validated') }} as purchases
     inner join bundles on purchases.bundle_id = bundles.bundle_id
     where purchases.is_current and purchases.status in ('succeeded', 'refunded')
@@ -120,6 +123,7 @@ feed as (
         cast(null as bigint) as paid_amount,
         'grants_feed' as source_type,
         grants.grant_id as source_id,
+        grants.applies_to,
         grants.cost_basis_per_credit
     from {{ ref('int_grants_feed_validated') }} as grants
     inner join customer_currency on grants.customer_id = customer_currency.customer_id
@@ -148,12 +152,14 @@ unioned as (
     select
         grant_id, customer_id, kind, credits, effective_at,
         nullif(expires_at, cast('9999-12-31' as timestamp)) as expires_at,
-        priority, cost_basis_per_credit, currency, paid_amount, source_type, source_id
+        priority, cost_basis_per_credit, currency, paid_amount, source_type, source_id,
+        applies_to
     from paid
     union all
     select
         source_id as grant_id, customer_id, kind, credits, effective_at, expires_at,
-        priority, cost_basis_per_credit, currency, paid_amount, source_type, source_id
+        priority, cost_basis_per_credit, currency, paid_amount, source_type, source_id,
+        applies_to
     from feed
 )
 

@@ -8,15 +8,16 @@ select {{ walk_input('grant', {
     'credits': 'credits', 'effective_at': 'effective_at', 'expires_at': 'expires_at',
     'priority': 'priority', 'cost_basis_per_credit': 'cost_basis_per_credit',
     'currency': 'currency', 'paid_amount': 'paid_amount', 'source_type': 'source_type',
-    'source_id': 'source_id'}) }}
+    'source_id': 'source_id', 'applies_to': 'applies_to'}) }}
 from {{ ref('int_grants_unioned') }}
 -- A grant scheduled after the clock moves no balance yet (contract §8.2).
 where not is_scheduled
 union all
 select {{ walk_input('segment', {
     'customer_id': 'customer_id', 'segment_start_at': 'segment_start_at',
-    'credits': 'credits', 'first_booked_at': 'first_booked_at',
-    'last_booked_at': 'last_booked_at'}) }}
+    'eligibility_class': 'eligibility_class', 'run_seq': 'run_seq',
+    'position_from': 'position_from', 'credits': 'credits',
+    'first_booked_at': 'first_booked_at', 'last_booked_at': 'last_booked_at'}) }}
 from {{ ref('int_usage_segments') }}
 union all
 select {{ walk_input('spell', {
@@ -30,13 +31,13 @@ select {{ walk_input('topup', {
     'threshold_credits': 'threshold_credits', 'max_per_period': 'max_per_period',
     'bundle_credits': 'bundle_credits', 'expires_after_days': 'expires_after_days',
     'priority': 'priority', 'cost_basis_per_credit': 'cost_basis_per_credit',
-    'currency': 'currency', 'price_amount': 'price_amount'}) }}
+    'currency': 'currency', 'price_amount': 'price_amount', 'applies_to': 'applies_to'}) }}
 from {{ ref('int_auto_topups_priced') }}
 union all
 select {{ walk_input('void', {
     'customer_id': 'customer_id', 'voided_at': 'voided_at', 'event_id': 'event_id',
-    'segment_start_at': 'segment_start_at', 'position_before': 'position_before',
-    'position_after': 'position_after'}) }}
+    'segment_start_at': 'segment_start_at', 'eligibility_class': 'eligibility_class',
+    'position_before': 'position_before', 'position_after': 'position_after'}) }}
 from {{ ref('int_voids_positioned') }}
 union all
 select {{ walk_input('refund', {
@@ -49,6 +50,7 @@ union all
 -- after which the balance falls below the threshold.
 select {{ walk_input('position', {
     'customer_id': 'customer_id', 'segment_start_at': 'segment_start_at',
-    'position_after': 'position_after', 'booked_at': 'booked_at'}) }}
+    'eligibility_class': 'eligibility_class', 'position_after': 'position_after',
+    'booked_at': 'booked_at'}) }}
 from {{ ref('int_usage_positioned') }}
 where customer_id in (select customer_id from {{ ref('int_auto_topups_priced') }})

@@ -79,6 +79,7 @@ def _kept_inputs(session, dbt, at):
                 "prior_span",
                 [
                     "segment_start_at",
+                    "eligibility_class",
                     "position_from",
                     "position_to",
                     "grant_id",

@@ -1,5 +1,6 @@
--- Each debit's exact share of each grant (or shortfall): the overlap of its span of the
--- segment's running total with the spans the walk gave each grant. No loop, no rounding.
+-- Each debit's exact share of each grant (or shortfall): the overlap of its span of its
+-- class's running total in the segment with the spans the walk gave each grant. No loop,
+-- no rounding.
 -- Resumes after the last close (docs/incremental.md).
 {{ config(
     materialized='incremental',
@@ -14,7 +15,9 @@ debits as (
 ),
 
 spans as (
-    select customer_id, segment_start_at, position_from, position_to, grant_id, entry_type, span_seq
+    select
+        customer_id, segment_start_at, eligibility_class, position_from, position_to, grant_id,
+        entry_type, span_seq
     from {{ ref('int_ledger_walked') }}
     where row_kind = 'span' and {{ in_resume_window('walked_at') }}
 )
@@ -37,5 +40,6 @@ inner join spans
     on
         debits.customer_id = spans.customer_id
         and debits.segment_start_at = spans.segment_start_at
+        and debits.eligibility_class = spans.eligibility_class
         and debits.position_before < spans.position_to
         and debits.position_after > spans.position_from

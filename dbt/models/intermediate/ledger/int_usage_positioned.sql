@@ -1,7 +1,9 @@
--- Each debit (accepted event × aggregator) placed in its ledger segment, with its running
--- position there in debit order (timestamp, dedup key, aggregator). The walk decides which
--- grant covers which span of a segment; a debit's share of each grant is then the overlap
--- of its [position_before, position_after) with that span, exact and without a loop.
+-- Each debit (accepted event × aggregator) placed in its ledger segment, with its
+-- eligibility class (int_eligibility_classes: '' where no scope is in play) and its running
+-- position among the debits of its class there, in debit order (timestamp, dedup key,
+-- aggregator). The walk decides which grant covers which span of a class's running total;
+-- a debit's share of each grant is then the overlap of its [position_before,
+-- position_after) with that span, exact and without a loop.
 -- Resumes after the last close (docs/incremental.md): a segment never spans the first
 -- instant of a period, so the debits from there on are placed and positioned on their own.
 {{ config(
@@ -28,21 +30,43 @@ segmented as (
     ) }}
 ),
 
+classed as (
+    select
+        segmented.customer_id,
+        coalesce(segmented.segment_start_at, cast('1970-01-01' as timestamp)) as segment_start_at,
+        segmented.event_id,
+        segmented.dedup_key,
+        segmented.aggregator_id,
+        segmented.booked_at,
+        segmented.credits,
+        coalesce(classes.eligibility_class, '') as eligibility_class,
+        -- Whether scopes are in play in the segment: only then may its debits differ in class.
+        classes.customer_id is not null as has_scopes_in_play
+    from segmented
+    left join {{ ref('int_eligibility_classes') }} as classes
+        on
+            segmented.customer_id = classes.customer_id
+            and coalesce(segmented.segment_start_at, cast('1970-01-01' as timestamp)) = classes.segment_start_at
+            and segmented.aggregator_id = classes.aggregator_id
+),
+
 positioned as (
     select
         customer_id,
-        coalesce(segment_start_at, cast('1970-01-01' as timestamp)) as segment_start_at,
+        segment_start_at,
+        eligibility_class,
+        has_scopes_in_play,
         event_id,
         dedup_key,
         aggregator_id,
         booked_at,
         cast(credits as {{ credits_type() }}) as credits,
         cast(sum(credits) over (
-            partition by customer_id, segment_start_at
+            partition by customer_id, segment_start_at, eligibility_class
             order by booked_at, dedup_key, aggregator_id
             rows between unbounded preceding and current row
         ) as {{ credits_type() }}) as position_after
-    from segmented
+    from classed
 )
 
 select

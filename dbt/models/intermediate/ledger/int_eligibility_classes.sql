@@ -1,0 +1,107 @@
+-- Each debit's eligibility class (contract §8.1, docs/ledger.md "Scoped credits"), per
+-- customer × ledger segment × aggregator: the scopes in play in the segment that apply to
+-- the aggregator (directly or through its credit product), sorted and joined by ';'. A
+-- debit may draw on a grant with no scope, or with a scope its class lists, and on no
+-- other; debits of one class can be summed, debits of two cannot (int_usage_segments).
+-- Only segments where a scope is in play are listed: elsewhere every debit's class is ''.
+-- A scope is in play from the start of the period its grant takes effect in (a grant
+-- repays what is still owed in its period) until the grant expires; a plan allowance that
+-- may roll over, and a top-up setting's bundle, stay in play from then on. A class may list
+-- a scope no live grant carries: that splits debits the walk could have summed, never the
+-- other way round.
+with
+
+rollover_plans as (
+    select plan_id from {{ ref('stg_catalog__plans') }} where rollover_max_credits > 0
+),
+
+scoped as (
+    select
+        grants.customer_id,
+        grants.applies_to,
+        date_trunc('month', grants.effective_at) as in_play_from,
+        case
+            when grants.kind = 'plan_allowance' and grants.source_id in (select plan_id from rollover_plans)
+                then null
+            else grants.expires_at
+        end as in_play_to
+    from {{ ref('int_grants_unioned') }} as grants
+    where grants.applies_to <> '' and grants.credits > 0
+    union all
+    select
+        customer_id,
+        applies_to,
+        date_trunc('month', enabled_from) as in_play_from,
+        cast(null as timestamp) as in_play_to
+    from {{ ref('int_auto_topups_priced') }}
+    where applies_to <> ''
+),
+
+scope_ids as (
+    select distinct applies_to, scope_id
+    from (select applies_to, unnest(string_split(applies_to, '|')) as scope_id from scoped) as split
+),
+
+scope_aggregators as (
+    -- The aggregators each scope applies to: those it names, and those priced by the credit
+    -- products it names.
+    select scope_ids.applies_to, aggregators.aggregator_id
+    from scope_ids
+    inner join {{ ref('stg_catalog__aggregators') }} as aggregators
+        on scope_ids.scope_id = aggregators.aggregator_id
+    union
+    select scope_ids.applies_to, rates.aggregator_id
+    from scope_ids
+    inner join {{ ref('stg_catalog__rates') }} as rates on scope_ids.scope_id = rates.credit_product_id
+),
+
+instants as (
+    select customer_id, instant_at
+    from {{ ref('int_ledger_instants') }}
+    where customer_id in (select customer_id from scoped)
+),
+
+segments as (
+    -- Each segment [start, end) of a customer with a scope; the first starts at the epoch,
+    -- where int_usage_positioned puts debits before the customer's first instant.
+    select
+        customer_id,
+        instant_at as segment_start_at,
+        lead(instant_at) over (partition by customer_id order by instant_at) as segment_end_at
+    from instants
+    union all
+    select customer_id, cast('1970-01-01' as timestamp), min(instant_at)
+    from instants
+    group by customer_id
+),
+
+in_play as (
+    select segments.customer_id, segments.segment_start_at, scoped.applies_to
+    from segments
+    inner join scoped
+        on
+            segments.customer_id = scoped.customer_id
+            and scoped.in_play_from < coalesce(segments.segment_end_at, cast('infinity' as timestamp))
+            and coalesce(scoped.in_play_to, cast('infinity' as timestamp)) > segments.segment_start_at
+),
+
+segments_in_play as (
+    select distinct customer_id, segment_start_at from in_play
+)
+
+select
+    segments_in_play.customer_id,
+    segments_in_play.segment_start_at,
+    aggregators.aggregator_id,
+    array_to_string(list_sort(list_distinct(list(scope_aggregators.applies_to))), ';') as eligibility_class
+from segments_in_play
+cross join {{ ref('stg_catalog__aggregators') }} as aggregators
+left join in_play
+    on
+        segments_in_play.customer_id = in_play.customer_id
+        and segments_in_play.segment_start_at = in_play.segment_start_at
+left join scope_aggregators
+    on
+        in_play.applies_to = scope_aggregators.applies_to
+        and aggregators.aggregator_id = scope_aggregators.aggregator_id
+group by segments_in_play.customer_id, segments_in_play.segment_start_at, aggregators.aggregator_id
