@@ -2,6 +2,7 @@
 
     make bench                         # 1M events, 100 customers, 3 months
     .venv/bin/python bench/run.py --events 10000000 --customers 10000 --months 12
+    .venv/bin/python bench/run.py --scoped-promos ...   # a quarter of customers scoped
 
 Each figure is one run of a fresh process measured with GNU time (`/usr/bin/time -v`),
 so it includes Python, Dagster and dbt start-up, as a user would see it. In one bench run:
@@ -123,6 +124,13 @@ def main() -> None:
         action="store_false",
         help="skip the close of the history (it writes a statement per customer and month)",
     )
+    parser.add_argument(
+        "--scoped-promos",
+        dest="scoped_promos",
+        action="store_true",
+        help="generate with `--scoped-promos`: a quarter of the customers get a promotion for "
+        "one aggregator only (contract §8.1), so their segments split by eligibility class",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
     args = parser.parse_args()
 
@@ -151,6 +159,8 @@ def main() -> None:
     gen = [credits, "generate", "--out", str(root / "gen"), "--events", str(args.events),
            "--customers", str(args.customers), "--months", str(args.months),
            "--start", start.isoformat()]  # fmt: skip
+    if args.scoped_promos:
+        gen.append("--scoped-promos")
     measure("credits generate", gen)
     history = root / "history"
     history.mkdir()
@@ -221,7 +231,8 @@ def main() -> None:
     peak = max(rss for _, _, rss in rows)
     header = (
         f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — {args.events:,} events, "
-        f"{args.customers:,} customers, {args.months} months\n\n"
+        f"{args.customers:,} customers, {args.months} months"
+        f"{', scoped promotions for a quarter of them' if args.scoped_promos else ''}\n\n"
         f"{platform.machine()}, {platform.python_version()}, warehouse {size:,.0f} MiB. "
         "`bench/run.py`; each row one fresh process under `/usr/bin/time -v`.\n\n"
         "| command | wall s | peak MiB |\n|---|---:|---:|\n"

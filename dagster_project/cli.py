@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2026, 1, 1))
     gen.add_argument("--months", type=int, default=3)
     gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument(
+        "--scoped-promos",
+        dest="scoped_promos",
+        action="store_true",
+        help="give a quarter of the customers a promotion for one aggregator only",
+    )
     _common(gen)
 
     run = sub.add_parser(
@@ -257,6 +263,7 @@ def cmd_generate(args) -> None:
         catalog_path=Path(args.catalog) if args.catalog else None,
         progress=lambda msg: _say(f"  generate: {msg}"),
         overwrite=True,
+        scoped_promos=args.scoped_promos,
     )
     _say(f"generated {summary.events:,} events in {time.monotonic() - started:.1f}s")
     print(f"landing: {summary.landing}\ncatalog: {summary.catalog}")

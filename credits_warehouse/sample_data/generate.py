@@ -163,12 +163,16 @@ def generate(
     catalog_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
     overwrite: bool = False,
+    scoped_promos: bool = False,
 ) -> GenerateSummary:
     """Write a realistic, deliberately dirty landing directory to `out_dir/landing/`.
 
     The catalog is copied to `out_dir/catalog.yml`. Every valid timestamp falls in
     [start, start + months). The same arguments give byte-identical files. A non-empty
     landing directory is refused unless `overwrite` is set, which deletes it first.
+    `scoped_promos` gives a quarter of the customers a launch promotion that applies to one
+    aggregator only (contract §8.1): the grants feed then has its applies_to column, and
+    every other file is what the same arguments write without it.
     """
     _check_arguments(customers, events, months)
     out_dir = Path(out_dir)
@@ -177,12 +181,14 @@ def generate(
     landing, catalog_out = _prepare_output(out_dir, source, overwrite)
 
     end = add_months(start, months)
-    ref_seq, event_seq = np.random.SeedSequence(seed).spawn(2)
+    # A third child for the scoped promotions: the first two are the same with or without.
+    ref_seq, event_seq, scoped_seq = np.random.SeedSequence(seed).spawn(3)
     ref_rng = np.random.default_rng(ref_seq)
     event_rng = np.random.default_rng(event_seq)
+    scoped_rng = np.random.default_rng(scoped_seq) if scoped_promos else None
 
     world, feeds, reference_quarantine = reference_feeds(
-        ref_rng, catalog, customers, start, end, events
+        ref_rng, catalog, customers, start, end, events, scoped_rng
     )
     if progress:
         progress(f"reference feeds: {customers:,} customers")

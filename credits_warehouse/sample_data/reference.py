@@ -428,15 +428,24 @@ def _missing_grant(rng: np.random.Generator, people: _Population, kind: str) -> 
     return _grant_row(people, i, grant)
 
 
-def _grants(rng: np.random.Generator, catalog: Catalog, people: _Population) -> list[list[object]]:
+def _grants(
+    rng: np.random.Generator,
+    catalog: Catalog,
+    people: _Population,
+    scoped: list[list[object]] | None = None,
+) -> list[list[object]]:
     """The grants feed in time order, every kind at least once, and last a grant for a
-    customer that does not exist."""
+    customer that does not exist. With `scoped` rows (`_scoped_promos`), every row has the
+    optional applies_to column last."""
     welcome = _welcome_grant(catalog)
     drawn = []
     for i in range(people.n):
         drawn += [_grant_row(people, i, g) for g in _customer_grants(rng, people, i, welcome)]
     for kind in sorted(_GRANT_KINDS - {g[2] for g in drawn}):
         drawn.append(_missing_grant(rng, people, kind))
+    scope_cell = [] if scoped is None else [""]
+    if scoped is not None:
+        drawn = [[*g, *scope_cell] for g in drawn] + scoped
     drawn.sort(key=lambda g: (g[0], g[1], g[2]))
     grants = [[f"gr_{k:06d}", *g[1:3], g[3], iso(g[0]), *g[4:]] for k, g in enumerate(drawn, 1)]
     # A grant for a customer that does not exist.
@@ -452,9 +461,55 @@ def _grants(rng: np.random.Generator, catalog: Catalog, people: _Population) -> 
             None,
             "welcome",
             "system",
+            *scope_cell,
         ]
     )
     return grants
+
+
+# Scoped promotions (contract §8.1, `credits generate --scoped-promos`): a quarter of the
+# customers get a launch promotion that applies to one aggregator only, drawn first.
+SCOPED_PROMO_SHARE = 0.25
+SCOPED_PROMO = ("2000", 30, 10)  # credits, days, priority
+
+
+def _scoped_aggregator(catalog: Catalog) -> str:
+    """What a scoped promotion applies to: the catalog's first priced aggregator (fast
+    tokens in the shipped catalog, the most used model)."""
+    priced = {entry.aggregator for p in catalog.credit_products for entry in p.aggregators}
+    return next(a.id for a in catalog.aggregators if a.id in priced)
+
+
+def _scoped_promos(
+    rng: np.random.Generator, catalog: Catalog, people: _Population
+) -> list[list[object]]:
+    """Grants rows (as `_grant_row` draws them, with applies_to last) of a launch promotion
+    for SCOPED_PROMO_SHARE of the customers, at a random moment of their activity. It has
+    its own generator, so every other row is the one a run without them writes."""
+    credits, days, priority = SCOPED_PROMO
+    scope = _scoped_aggregator(catalog)
+    k = max(1, round(SCOPED_PROMO_SHARE * people.n))
+    chosen = np.sort(rng.choice(people.n, k, replace=False))
+    return [
+        [
+            *_grant_row(
+                people,
+                int(i),
+                (
+                    "promotional",
+                    credits,
+                    _random_time(rng, people, int(i)),
+                    days,
+                    priority,
+                    None,
+                    "launch promo",
+                    "marketing",
+                ),
+            ),  # fmt: skip
+            scope,
+        ]
+        for i in chosen
+    ]
 
 
 def _auto_topup(
@@ -516,9 +571,11 @@ def reference_feeds(
     start_day: dt.date,
     end_day: dt.date,
     events: int,
+    scoped_rng: np.random.Generator | None = None,
 ) -> tuple[World, dict[str, tuple[list[str], list[list[object]]]], dict[str, int]]:
     """The reference feeds (header and rows of each), the world the events are drawn from,
-    and how many rows of each feed are deliberately broken."""
+    and how many rows of each feed are deliberately broken. With `scoped_rng`, a quarter of
+    the customers also get a scoped promotion (`_scoped_promos`)."""
     # One generator makes every draw: calling these in another order changes the output.
     people = _draw_population(rng, n, epoch(start_day), epoch(end_day))
     customers = [_customer_row(rng, people, i) for i in range(n)]
@@ -527,7 +584,8 @@ def reference_feeds(
     planned = _planned_purchases(rng, catalog, bundles, people, plan_of, events)
     purchases, refunds = _purchase_rows(rng, catalog, people, planned)
     broken = _broken_purchases(rng, bundles, people, len(purchases) + 1)
-    grants = _grants(rng, catalog, people)
+    scoped = None if scoped_rng is None else _scoped_promos(scoped_rng, catalog, people)
+    grants = _grants(rng, catalog, people, scoped)
     auto_topups = _auto_topups(rng, bundles, people, {p[1] for p in planned})
     # Each feed's header is its contract §2.2 columns, as ingest defines them.
     rows = {
@@ -542,6 +600,8 @@ def reference_feeds(
         **{feed: (FEED_COLUMNS[feed], feed_rows) for feed, feed_rows in rows.items()},
         CUSTOMER_SETTINGS: _customer_settings(customers),
     }
+    if scoped is not None:
+        feeds["grants"] = ([*FEED_COLUMNS["grants"], *OPTIONAL_FEED_COLUMNS["grants"]], grants)
     # Broken on purpose: the negative threshold, those purchases, the unknown customer's grant.
     reference_quarantine = {"customers": 1, "purchases": len(broken), "grants": 1}
     return _world(people, customers), feeds, reference_quarantine

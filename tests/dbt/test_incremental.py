@@ -136,7 +136,8 @@ def generated(tmp_path_factory) -> tuple[Path, Path]:
     """Generated data loaded in three batches, a build and a close after each month, then
     a full refresh of a copy: (incremental warehouse, full-refresh warehouse)."""
     root = tmp_path_factory.mktemp("incremental_generated")
-    generate(root / "gen", customers=20, events=20_000, months=3, seed=11)
+    # With scoped promotions (contract §8.1), so segments split by eligibility class too.
+    generate(root / "gen", customers=20, events=20_000, months=3, seed=11, scoped_promos=True)
     src, catalog = root / "gen" / "landing", root / "gen" / "catalog.yml"
     landing = root / "landing"
     warehouse = root / "inc" / "warehouse.duckdb"

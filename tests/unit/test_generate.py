@@ -148,6 +148,35 @@ def test_same_seed_is_byte_identical_and_another_seed_differs(tmp_path):
     assert any(name.startswith("landing/events/") for name in differs)
 
 
+def test_scoped_promos_change_only_the_grants_feed(tmp_path, small):
+    # `--scoped-promos` (contract §8.1): a quarter of the 20 customers, 5, get a launch
+    # promotion for fast tokens only; every other file is byte for byte the one the same
+    # arguments write without it, and so is every other grant, but for its number.
+    out, _ = small
+    generate(tmp_path / "scoped", **SMALL, scoped_promos=True)
+    plain, scoped = _digests(out), _digests(tmp_path / "scoped")
+    assert [name for name in plain if plain[name] != scoped[name]] == ["landing/grants.csv"]
+    with (tmp_path / "scoped" / "landing" / "grants.csv").open(encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == [*FEED_COLUMNS["grants"], "applies_to"]
+        rows = list(reader)
+    promos = [r for r in rows if r["applies_to"]]
+    assert len(promos) == 5 == len({r["customer_id"] for r in promos})
+    assert {(r["applies_to"], r["credits"], r["priority"]) for r in promos} == {
+        ("nova_fast_tokens", "2000", "10")
+    }
+    assert all(
+        _ts(r["expires_at"]) - _ts(r["effective_at"]) == dt.timedelta(days=30) for r in promos
+    )
+    unscoped = [{k: v for k, v in r.items() if k not in ("grant_id", "applies_to")}
+                for r in rows if not r["applies_to"]]  # fmt: skip
+    assert unscoped == [
+        {k: v for k, v in r.items() if k != "grant_id"}
+        for r in _read_csv(out / "landing", "grants")
+    ]
+    assert [r["grant_id"] for r in rows] == [f"gr_{k:06d}" for k in range(1, len(rows) + 1)]
+
+
 def test_layout_and_every_file_parses(small):
     out, summary = small
     landing = out / "landing"
