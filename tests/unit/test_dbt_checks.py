@@ -61,3 +61,21 @@ def test_deferred_revenue_opens_where_it_closed(opening, failing):
         """  # noqa: S608 - integers of the test
     }
     assert failing_rows("assert_deferred_revenue_rolls_forward", tables) == failing
+
+
+@pytest.mark.parametrize(
+    ("applies_to", "failing"),
+    [("", 0), ("fast_tokens", 0), ("ai_credits", 0), ("pro_tokens|fast_tokens", 0),
+     ("pro_tokens", 1), ("other_credits", 1)],
+)  # fmt: skip
+def test_usage_draws_only_on_grants_that_apply_to_it(applies_to, failing):
+    # contract §8.1: a fast_tokens debit may draw on a grant with no scope, or one naming
+    # fast_tokens or ai_credits (the product pricing it); not on one for pro tokens only.
+    tables = {
+        "fct_credit_ledger": "select 'c1:1' as entry_id, 'usage' as entry_type, "
+        "'g1' as grant_id, 'fast_tokens' as aggregator_id",
+        "fct_grants": f"select 'g1' as grant_id, '{applies_to}' as applies_to",  # noqa: S608
+        "stg_catalog__rates": "select * from (values ('ai_credits', 'fast_tokens'), "
+        "('ai_credits', 'pro_tokens')) as t(credit_product_id, aggregator_id)",
+    }
+    assert failing_rows("assert_usage_draws_only_on_applicable_grants", tables) == failing
