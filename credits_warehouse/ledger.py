@@ -47,7 +47,7 @@ NEVER = dt.datetime.max
 RANK_PERIOD_END = 1
 RANK_EXPIRY = 2
 RANK_GRANT = 3
-RANK_VOID_REFUND = 4
+RANK_VOID_REFUND = 4  # voids, then refunds, then grant amendments
 RANK_USAGE = 5
 
 # The scopes of an eligibility class are joined by this (a scope's ids by "|").
@@ -81,7 +81,7 @@ class Grant:
     source_type: str = ""
     source_id: str = ""
     remaining: Decimal = ZERO
-    closed: bool = False  # refunded: no more draws
+    closed: bool = False  # refunded or voided: no more draws
     applies_to: str = ""  # its scope: ids joined by "|"; "" = every aggregator
 
     @property
@@ -172,6 +172,26 @@ class Refund:
 
 
 @dataclass
+class Amendment:
+    """A grant amendment the walk applies (docs/ledger.md "Grant amendments"): one dated at
+    or after its grant takes effect. SQL settles those dated before (a void drops the grant,
+    a new expiry is the grant's from the start), so they never reach the walk."""
+
+    effective_at: dt.datetime
+    amendment_id: str
+    grant_id: str
+    action: str  # void | set_expiry
+    new_expires_at: dt.datetime | None = None
+
+    @property
+    def expiry_instant(self) -> dt.datetime | None:
+        """Where a set_expiry makes its grant expire: its new expiry, never before itself."""
+        if self.action != "set_expiry" or self.new_expires_at is None:
+            return None
+        return max(self.new_expires_at, self.effective_at)
+
+
+@dataclass
 class Positions:
     """Debit positions inside segments, for top-up customers: sorted by position."""
 
@@ -229,6 +249,7 @@ class CustomerInput:
     topups: list[TopupSetting] = field(default_factory=list)
     voids: list[Void] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    amendments: list[Amendment] = field(default_factory=list)
     positions: Callable[[dt.datetime, str], Positions] | None = None
     # Resuming (docs/incremental.md): the state at the last close, and the spans an earlier
     # build gave the segments before it that a void now names. `segments` then holds only
@@ -238,12 +259,21 @@ class CustomerInput:
         field(default_factory=dict)
     )
 
+    def __post_init__(self) -> None:
+        # The grants as they came in, for `inputs_before`: an amendment moves a grant's
+        # expiry during the walk, and the digest must not see that.
+        self.grant_inputs = [
+            (g.effective_at, [_text(getattr(g, f)) for f in GRANT_FIELDS]) for g in self.grants
+        ]
+
 
 @dataclass
 class WalkOutput:
     entries: list[dict] = field(default_factory=list)
     spans: list[dict] = field(default_factory=list)
     created: list[Grant] = field(default_factory=list)
+    # What each amendment did: {amendment_id, grant_id, effective_at, outcome, expires_at}.
+    amendments: list[dict] = field(default_factory=list)
     # The state at each period end the walk passed (after the one it resumed from), for
     # a customer with anything before it: whichever period is closed next, a later build
     # resumes from its checkpoint (docs/incremental.md).
@@ -277,9 +307,7 @@ def inputs_before(data: CustomerInput, at: dt.datetime) -> str:
     as open, so ending it later (a plan change after the close) changes nothing here."""
     clip = lambda t: _text(t) if t is not None and t < at else None  # noqa: E731
     parts = [
-        sorted(
-            [_text(getattr(g, f)) for f in GRANT_FIELDS] for g in data.grants if g.effective_at < at
-        ),
+        sorted(fields for effective_at, fields in data.grant_inputs if effective_at < at),
         sorted(
             [
                 _text(s.started_at),
@@ -313,6 +341,11 @@ def inputs_before(data: CustomerInput, at: dt.datetime) -> str:
             [_text(r.refunded_at), r.refund_id, r.grant_id]
             for r in data.refunds
             if r.refunded_at < at
+        ),
+        sorted(
+            [_text(m.effective_at), m.amendment_id, m.grant_id, m.action, _text(m.new_expires_at)]
+            for m in data.amendments
+            if m.effective_at < at
         ),
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
@@ -392,7 +425,9 @@ class Walk:
             if totals[kind] > 0:
                 self.book(end, RANK_PERIOD_END, entry_type, totals[kind], period=ending)
 
-    def expire_at(self, t: dt.datetime, grants: list[Grant], is_period_end: bool) -> list[Grant]:
+    def expire_at(
+        self, t: dt.datetime, grants: list[Grant], is_period_end: bool, rank: int = RANK_EXPIRY
+    ) -> list[Grant]:
         """Expire grants at t in consumption order; returns rollover grants to create."""
         rollovers: list[Grant] = []
         spell = next(
@@ -407,7 +442,7 @@ class Walk:
             if grant.kind == "plan_allowance" and cap > 0 and left > 0:
                 rolled = min(left, cap)
                 cap -= rolled
-                self.book(t, RANK_EXPIRY, "rollover", -rolled, grant.grant_id)
+                self.book(t, rank, "rollover", -rolled, grant.grant_id)
                 rollovers.append(
                     Grant(
                         grant_id=f"rollover:{grant.grant_id}",
@@ -425,7 +460,7 @@ class Walk:
                     )
                 )
             if left - rolled > 0:
-                self.book(t, RANK_EXPIRY, "expiry", -(left - rolled), grant.grant_id)
+                self.book(t, rank, "expiry", -(left - rolled), grant.grant_id)
         return rollovers
 
     def take_effect(self, t: dt.datetime, grant: Grant) -> None:
@@ -497,6 +532,45 @@ class Walk:
             self.book(r.refunded_at, RANK_VOID_REFUND, "refund", -grant.remaining, grant.grant_id)
             grant.remaining = ZERO
         grant.closed = True
+
+    def amend(self, m: Amendment) -> None:
+        """A grant amendment at its instant (docs/ledger.md "Grant amendments"). A void takes
+        what is left of the grant out of the balance as one `grant_void` entry and closes
+        it; a set_expiry makes it expire at the new instant, never before now. Neither acts
+        on a grant already closed (refunded or voided) or expired."""
+        t = m.effective_at
+        grant = self.grants_by_id.get(m.grant_id)
+        live = (
+            grant is not None
+            and not grant.closed
+            and (grant.expires_at is None or t < grant.expires_at)
+        )
+        if live and m.action == "void":
+            if grant.remaining > 0:
+                self.book(t, RANK_VOID_REFUND, "grant_void", -grant.remaining, grant.grant_id)
+                grant.remaining = ZERO
+            grant.closed = True
+        elif live:
+            self.move_expiry(grant, m.expiry_instant, t)
+        self.out.amendments.append(
+            {
+                "amendment_id": m.amendment_id,
+                "grant_id": m.grant_id,
+                "effective_at": t,
+                "outcome": "applied" if live else "no_effect",
+                "expires_at": grant.expires_at if live and m.action == "set_expiry" else None,
+            }
+        )
+
+    def move_expiry(self, grant: Grant, ends: dt.datetime, t: dt.datetime) -> None:
+        """A new expiry for a grant in effect: its place in the consumption order moves with
+        it, and an expiry at the amendment's own instant happens at once (no rollover)."""
+        grant.expires_at = ends
+        if any(g is grant for _, g in self.active):
+            self.active = [item for item in self.active if item[1] is not grant]
+            bisect.insort(self.active, (grant.key, grant), key=lambda item: item[0])
+        if ends == t:
+            self.expire_at(t, [grant], is_period_end=False, rank=RANK_VOID_REFUND)
 
     # --- usage -----------------------------------------------------------------------------
 
@@ -702,8 +776,10 @@ class Walk:
 
     def input_actions(self, resume_at: dt.datetime | None) -> list[tuple]:
         """What the inputs do up to the clock, as (at, rank, tie, kind, payload): grants
-        taking effect and expiring, voids, refunds and usage segments. A resumed walk keeps
-        only what acts from the checkpoint on (its segments already start there)."""
+        taking effect and expiring, voids, refunds, grant amendments and usage segments. A
+        resumed walk keeps only what acts from the checkpoint on (its segments already start
+        there). An amendment's new expiry is an expiry action too; `act_at` expires a grant
+        only at the instant it then expires at."""
         data, as_of = self.data, self.as_of
         after = (lambda t: t >= resume_at) if resume_at else (lambda t: True)  # noqa: E731
         actions: list[tuple] = []
@@ -723,6 +799,17 @@ class Walk:
         for r in data.refunds:
             if r.refunded_at <= as_of and after(r.refunded_at):
                 actions.append((r.refunded_at, RANK_VOID_REFUND, (1, r.refund_id), "refund", r))
+        for m in data.amendments:
+            if m.effective_at <= as_of and after(m.effective_at):
+                actions.append((m.effective_at, RANK_VOID_REFUND, (2, m.amendment_id), "amend", m))
+            ends, g = m.expiry_instant, self.grants_by_id.get(m.grant_id)
+            if (
+                g is not None
+                and ends is not None
+                and m.effective_at < ends <= as_of
+                and after(ends)
+            ):
+                actions.append((ends, RANK_EXPIRY, g.key, "expiry", g))
         runs: dict[dt.datetime, list[Segment]] = {}
         for seg in data.segments:
             runs.setdefault(seg.start, []).append(seg)
@@ -747,7 +834,8 @@ class Walk:
 
     def act_at(self, at: dt.datetime, group: list[tuple], resume_at: dt.datetime | None) -> None:
         """Everything at one instant, in the same-instant order (contract §4): period end,
-        expiries, grants (with the rollovers those expiries made), voids, refunds, usage."""
+        expiries, grants (with the rollovers those expiries made), voids, refunds, grant
+        amendments, usage."""
         is_period_end = any(a[3] == "period_end" for a in group)
         # The state before anything here acts; a resumed walk has the one it resumed from.
         if is_period_end and (resume_at is None or at > resume_at):
@@ -757,7 +845,10 @@ class Walk:
         # its first debit does.
         acts = min((a[4][0].first_at if a[3] == "usage" else at) for a in group)
         self.first_act = acts if self.first_act is None else min(self.first_act, acts)
-        expiring = [a[4] for a in group if a[3] == "expiry"]
+        # An amendment may have moved a grant's expiry away from this instant.
+        expiring = list(
+            {id(a[4]): a[4] for a in group if a[3] == "expiry" and a[4].expires_at == at}.values()
+        )
         expiring += [e[2] for e in self.dynamic_expiries if e[0] == at]
         self.dynamic_expiries = [e for e in self.dynamic_expiries if e[0] != at]
         for a in group:
@@ -773,6 +864,9 @@ class Walk:
         for a in group:
             if a[3] == "refund":
                 self.refund(a[4])
+        for a in group:
+            if a[3] == "amend":
+                self.amend(a[4])
         for a in group:
             if a[3] == "usage":
                 self.run_usage(a[4])
@@ -807,7 +901,12 @@ class Walk:
         created = {g.grant_id for g in self.created_all}
 
         def state(g: Grant) -> dict:
-            return {"remaining": str(g.remaining), "closed": g.closed, "active": id(g) in active}
+            return {
+                "remaining": str(g.remaining),
+                "closed": g.closed,
+                "active": id(g) in active,
+                "expires_at": _text(g.expires_at),  # an amendment may have moved it
+            }
 
         self.out.checkpoints.append(
             {
@@ -844,9 +943,9 @@ class Walk:
         at = dt.datetime.fromisoformat(checkpoint["at"])
         if inputs_before(self.data, at) != checkpoint["inputs"]:
             raise CheckpointMismatch(
-                f"customer {self.data.customer_id}: a grant, void, refund, subscription or "
-                f"top-up setting dated before {at.isoformat()} (a closed period) differs from "
-                "what the last close saw; closed periods never change"
+                f"customer {self.data.customer_id}: a grant, void, refund, subscription, "
+                f"top-up setting or grant amendment dated before {at.isoformat()} (a closed "
+                "period) differs from what the last close saw; closed periods never change"
             )
         self.first_act = dt.datetime.min  # the checkpoint stands for what acted before
         self.balance = Decimal(checkpoint["balance"])
@@ -877,6 +976,8 @@ class Walk:
             grant = self.grants_by_id[grant_id]
             grant.remaining = Decimal(st["remaining"])
             grant.closed = st["closed"]
+            if "expires_at" in st:
+                grant.expires_at = _instant(st["expires_at"])
             if st["active"]:
                 bisect.insort(self.active, (grant.key, grant), key=lambda item: item[0])
         for grant in self.created_all:
@@ -921,7 +1022,7 @@ def walk_customer(
     customer without a checkpoint must have nothing acting before it."""
     if resume_from is not None and data.checkpoint is None and _acts_before(data, resume_from):
         raise CheckpointMismatch(
-            f"customer {data.customer_id}: a grant, void or refund dated before "
+            f"customer {data.customer_id}: a grant, void, refund or grant amendment dated before "
             f"{resume_from.isoformat()} (a closed period) arrived after the close; "
             "closed periods never change"
         )
@@ -929,9 +1030,10 @@ def walk_customer(
 
 
 def _acts_before(data: CustomerInput, at: dt.datetime) -> bool:
-    """Whether a customer's grants, voids or refunds act before `at`."""
+    """Whether a customer's grants, voids, refunds or grant amendments act before `at`."""
     return (
         any(g.effective_at < at for g in data.grants)
         or any(v.voided_at < at for v in data.voids)
         or any(r.refunded_at < at for r in data.refunds)
+        or any(m.effective_at < at for m in data.amendments)
     )

@@ -9,8 +9,8 @@ spans (`prior_span`) of segments that a void names, and keeps only the segments 
 positions from the resume point on.
 
 Out: rows of `WALKED_SCHEMA` (the table `int_ledger_walked`), told apart by `row_kind`:
-entries, segment spans, created grants (top-ups, rollovers) and the checkpoints at each
-period end after the resume point.
+entries, segment spans, created grants (top-ups, rollovers), what each grant amendment did,
+and the checkpoints at each period end after the resume point.
 
 It holds one customer's rows at a time, so memory follows the largest customer, not the
 data set. It imports neither Dagster nor dbt: the dbt Python model feeds it from DuckDB, and
@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from credits_warehouse.ledger import (
+    Amendment,
     CustomerInput,
     Grant,
     PlanSpell,
@@ -47,10 +48,10 @@ INPUT_SCHEMA = pa.schema(
     [
         ("customer_id", pa.string()),
         ("input_kind", pa.string()),
-        ("grant_id", pa.string()),  # grant, refund, prior_span
+        ("grant_id", pa.string()),  # grant, refund, amendment, prior_span
         ("grant_kind", pa.string()),  # grant
         ("credits", CREDITS),  # grant, segment
-        ("effective_at", INSTANT),  # grant
+        ("effective_at", INSTANT),  # grant, amendment
         ("expires_at", INSTANT),  # grant
         ("priority", pa.int32()),  # grant, topup
         ("cost_basis_per_credit", CREDITS),  # grant, topup
@@ -82,6 +83,9 @@ INPUT_SCHEMA = pa.schema(
         ("position_after", CREDITS),  # void, position
         ("refunded_at", INSTANT),  # refund
         ("refund_id", pa.string()),  # refund
+        ("amendment_id", pa.string()),  # amendment
+        ("amendment_action", pa.string()),  # amendment
+        ("new_expires_at", INSTANT),  # amendment
         ("booked_at", INSTANT),  # position
         ("position_from", CREDITS),  # prior_span, segment (where its run starts)
         ("position_to", CREDITS),  # prior_span
@@ -98,6 +102,7 @@ INPUT_KINDS = (
     "topup",  # an auto top-up setting (int_auto_topups_priced)
     "void",  # one span of a voided debit (int_voids_positioned)
     "refund",  # a refund of a purchased grant (int_refunds_validated)
+    "amendment",  # a grant amendment the walk applies (int_grant_amendments_sequenced)
     "position",  # a debit's running position, top-up customers only (int_usage_positioned)
     "checkpoint",  # the state at the resume point (int_ledger_walked)
     "prior_span",  # a span before the resume point of a segment a void names (same)
@@ -117,6 +122,7 @@ INPUT_ORDER = (
     "event_id",
     "refunded_at",
     "refund_id",
+    "amendment_id",
     "started_at",
     "enabled_from",
     "effective_at",
@@ -150,6 +156,8 @@ WALKED_SCHEMA = pa.schema(
         ("source_type", pa.string()),
         ("source_id", pa.string()),
         ("applies_to", pa.string()),
+        ("amendment_id", pa.string()),
+        ("amendment_outcome", pa.string()),
         ("checkpoint", pa.string()),
     ]
 )
@@ -240,6 +248,18 @@ def walk_one(
     rows += [
         {
             "customer_id": customer_id,
+            "row_kind": "amendment",
+            "walked_at": a["effective_at"],
+            "grant_id": a["grant_id"],
+            "expires_at": a["expires_at"],
+            "amendment_id": a["amendment_id"],
+            "amendment_outcome": a["outcome"],
+        }
+        for a in out.amendments
+    ]
+    rows += [
+        {
+            "customer_id": customer_id,
             "row_kind": "checkpoint",
             "walked_at": dt.datetime.fromisoformat(c["at"]),
             "checkpoint": json.dumps(c, sort_keys=True),
@@ -278,6 +298,9 @@ SPELL_FIELDS = {
     f: f for f in ("started_at", "ended_at", "overage", "rollover_max_credits",
                    "rollover_expires_after_periods")
 }  # fmt: skip
+AMENDMENT_FIELDS = {
+    f: f for f in ("effective_at", "amendment_id", "grant_id", "new_expires_at")
+} | {"action": "amendment_action"}  # fmt: skip
 TOPUP_FIELDS = {
     f: f for f in ("enabled_from", "enabled_to", "max_per_period", "bundle_credits",
                    "expires_after_days", "priority", "cost_basis_per_credit", "currency",
@@ -336,6 +359,7 @@ def customer_input(customer_id: str, table: pa.Table) -> CustomerInput:
         topups=topups,
         voids=[voids[event_id] for event_id in sorted(voids)],
         refunds=refunds,
+        amendments=_made(table, "amendment", Amendment, AMENDMENT_FIELDS),
         positions=_positions(table) if topups else None,
         checkpoint=json.loads(checkpoints[0]["checkpoint"]) if checkpoints else None,
         prior_spans=prior_spans,

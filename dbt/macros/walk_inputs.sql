@@ -20,6 +20,8 @@
         ('voided_at', 'timestamp'), ('event_id', 'varchar'),
         ('position_before', credits_type()), ('position_after', credits_type()),
         ('refunded_at', 'timestamp'), ('refund_id', 'varchar'),
+        ('amendment_id', 'varchar'), ('amendment_action', 'varchar'),
+        ('new_expires_at', 'timestamp'),
         ('booked_at', 'timestamp'),
         ('position_from', credits_type()), ('position_to', credits_type()),
         ('entry_type', 'varchar'), ('span_seq', 'bigint'),

@@ -164,6 +164,16 @@ def refund(refund_id, grant_id, when):
     }  # fmt: skip
 
 
+def amendment(amendment_id, grant_id, when, action="void", new_expires=None):
+    """A grant amendment dated at or after its grant takes effect, as
+    int_grant_amendments_sequenced gives the walk the ones SQL does not settle."""
+    return {
+        "input_kind": "amendment", "amendment_id": amendment_id, "grant_id": grant_id,
+        "effective_at": at(when), "amendment_action": action,
+        "new_expires_at": at(new_expires) if new_expires else None,
+    }  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------
 # The walk and its ledger
 # --------------------------------------------------------------------------------------
@@ -646,6 +656,137 @@ def test_a_refund_removes_what_is_left_of_the_purchase_and_closes_it():
 
 
 # --------------------------------------------------------------------------------------
+# Grant amendments
+# --------------------------------------------------------------------------------------
+
+
+def outcomes(walked: Walked) -> list[tuple]:
+    """What each amendment did: (amendment_id, outcome, expires_at)."""
+    return [
+        (r["amendment_id"], r["amendment_outcome"], r["expires_at"])
+        for r in walked.of_kind("amendment")
+    ]
+
+
+def test_a_void_takes_what_is_left_as_one_grant_void_and_the_grant_draws_nothing_after():
+    # g 100 from 01-01; e1 uses 40 on 01-05. Voided at 01-10: `grant_void` −60 (what is
+    # left), g closed, so e2's 10 at 01-12 find no grant: `unfunded` −10 (no plan). A
+    # second void at 01-15 finds g closed: no effect.
+    walked = walk(
+        grant("g", 100, "01-01"),
+        segment("01-01", debit("e1", "01-05", 40)),
+        amendment("m1", "g", "01-10"),
+        segment("01-10", debit("e2", "01-12", 10)),
+        amendment("m2", "g", "01-15"),
+    )
+    assert walked.ledger == [
+        ("grant", "g", D(100), at("01-01")),
+        ("usage", "g", D(-40), at("01-05")),
+        ("grant_void", "g", D(-60), at("01-10")),
+        ("unfunded", None, D(-10), at("01-12")),
+    ]
+    assert outcomes(walked) == [("m1", "applied", None), ("m2", "no_effect", None)]
+
+
+def test_an_earlier_expiry_expires_the_grant_there_and_moves_it_in_the_consumption_order():
+    # a 50 (expires 01-31) and b 50 (expires 01-25), same priority: b goes first. At 01-10
+    # a's expiry moves to 01-20: now a goes first. e1 30 on 01-12 takes 30 from a; at 01-20
+    # a's other 20 expire (`expiry` −20), nothing happens at its old 01-31; e2 10 on 01-22
+    # comes from b.
+    walked = walk(
+        grant("a", 50, "01-01", "01-31"),
+        grant("b", 50, "01-01", "01-25"),
+        amendment("m1", "a", "01-10", "set_expiry", "01-20"),
+        segment("01-10", debit("e1", "01-12", 30)),
+        segment("01-20", debit("e2", "01-22", 10)),
+        as_of="02-01",
+    )
+    assert walked.ledger == [
+        ("grant", "b", D(50), at("01-01")),
+        ("grant", "a", D(50), at("01-01")),
+        ("usage", "a", D(-30), at("01-12")),
+        ("expiry", "a", D(-20), at("01-20")),
+        ("usage", "b", D(-10), at("01-22")),
+        ("expiry", "b", D(-40), at("01-25")),
+    ]
+    assert outcomes(walked) == [("m1", "applied", at("01-20"))]
+
+
+def test_a_later_expiry_keeps_the_credits_past_the_old_one():
+    # g 100 expires 01-10; at 01-05 it is moved to 01-20. e1 30 on 01-15 draws on g; the
+    # other 70 expire at 01-20.
+    walked = walk(
+        grant("g", 100, "01-01", "01-10"),
+        amendment("m1", "g", "01-05", "set_expiry", "01-20"),
+        segment("01-10", debit("e1", "01-15", 30)),
+    )
+    assert walked.ledger == [
+        ("grant", "g", D(100), at("01-01")),
+        ("usage", "g", D(-30), at("01-15")),
+        ("expiry", "g", D(-70), at("01-20")),
+    ]
+
+
+def test_an_expiry_set_in_the_past_expires_the_grant_at_the_amendment_itself():
+    # g 100 (never expires); at 01-10 its expiry is set to 01-05, before the amendment: it
+    # expires at 01-10, right after the refunds of that instant and before its usage (e1
+    # 10 at 01-10 finds no grant: `unfunded` −10). A later expiry set on 01-12 finds it
+    # expired: no effect.
+    walked = walk(
+        grant("g", 100, "01-01"),
+        amendment("m1", "g", "01-10", "set_expiry", "01-05"),
+        segment("01-10", debit("e1", "01-10", 10)),
+        amendment("m2", "g", "01-12", "set_expiry", "01-30"),
+    )
+    assert walked.ledger == [
+        ("grant", "g", D(100), at("01-01")),
+        ("expiry", "g", D(-100), at("01-10")),
+        ("unfunded", None, D(-10), at("01-10")),
+    ]
+    ranks = [e["entry_rank"] for e in walked.of_kind("entry") if e["entry_at"] == at("01-10")]
+    assert ranks == [4]
+    assert outcomes(walked) == [("m1", "applied", at("01-10")), ("m2", "no_effect", None)]
+
+
+def test_amendments_of_a_refunded_or_expired_grant_change_nothing():
+    # Purchase p (100) refunded at 01-05 (`refund` −100); q (50) expired at 01-08. Voiding
+    # p or moving q's expiry afterwards changes nothing.
+    p, q = "purchase:p", "purchase:q"
+    walked = walk(
+        grant(p, 100, "01-01", kind="purchase", cost="0.1"),
+        grant(q, 50, "01-01", "01-08", kind="purchase", cost="0.1"),
+        refund("r1", p, "01-05"),
+        amendment("m1", p, "01-06"),
+        amendment("m2", q, "01-09", "set_expiry", "01-30"),
+    )
+    assert walked.ledger == [
+        ("grant", q, D(50), at("01-01")),  # q expires first: it goes first
+        ("grant", p, D(100), at("01-01")),
+        ("refund", p, D(-100), at("01-05")),
+        ("expiry", q, D(-50), at("01-08")),
+    ]
+    assert outcomes(walked) == [("m1", "no_effect", None), ("m2", "no_effect", None)]
+
+
+def test_an_event_void_after_a_grant_void_books_the_credits_as_expired():
+    # g 100; e1 40 on 01-05; g voided at 01-10 (`grant_void` −60); e1 voided at 01-12: its
+    # 40 go back to a closed grant, so `void` +40 and `expiry` −40, as for a refunded one.
+    walked = walk(
+        grant("g", 100, "01-01"),
+        segment("01-01", debit("e1", "01-05", 40)),
+        amendment("m1", "g", "01-10"),
+        void("e1", "01-12"),
+    )
+    assert walked.ledger == [
+        ("grant", "g", D(100), at("01-01")),
+        ("usage", "g", D(-40), at("01-05")),
+        ("grant_void", "g", D(-60), at("01-10")),
+        ("void", "g", D(40), at("01-12")),
+        ("expiry", "g", D(-40), at("01-12")),
+    ]
+
+
+# --------------------------------------------------------------------------------------
 # Zero, the same instant, resuming
 # --------------------------------------------------------------------------------------
 
@@ -733,10 +874,15 @@ def test_resuming_from_a_checkpoint_gives_what_walking_whole_gives():
     # the count per period; February's is spent when e4b runs short), overage owed at the
     # 03-01 checkpoint (taken before that period end settles it), a rollover grant alive
     # across 03-01, and a void in March of a January debit (its January spans come back
-    # as prior_span rows). Resumed from 02-01 or 03-01 with only the segments and
-    # positions from there on, the walk gives exactly the whole walk's rows from there on.
+    # as prior_span rows), and a grant whose expiry an amendment moved in February (x:
+    # from 05-01 to 03-15) and another voided in March. Resumed from 02-01 or 03-01 with
+    # only the segments and positions from there on, the walk gives exactly the whole
+    # walk's rows from there on.
     inputs = (
         spell("01-01", overage="bill", rollover_max="20", rollover_periods=2),
+        grant("x", 5, "01-01", "05-01", priority=90),
+        amendment("m-x", "x", "02-10", "set_expiry", "03-15"),
+        amendment("m-al3", "al-3", "03-20"),
         topup("01-01", threshold=30, bundle=25, max_per_period=1),
         allowance("al-1", 100, "01-01", "02-01"),
         allowance("al-2", 100, "02-01", "03-01"),
@@ -753,8 +899,16 @@ def test_resuming_from_a_checkpoint_gives_what_walking_whole_gives():
     whole = walk_rows(rows, at("04-01"))
     assert {e["entry_type"] for e in whole if e["row_kind"] == "entry"} >= {
         "grant", "repayment", "overage_repaid", "overage_settlement", "rollover", "expiry",
-        "void",
+        "void", "grant_void",
     }  # fmt: skip
+    x_at_march = json.loads(
+        next(
+            r["checkpoint"]
+            for r in whole
+            if r["row_kind"] == "checkpoint" and r["walked_at"] == at("03-01")
+        )
+    )["grants"]["x"]
+    assert x_at_march["expires_at"] == "2026-03-15T00:00:00"
     owed = [json.loads(r["checkpoint"])["owed"] for r in whole if r["row_kind"] == "checkpoint"]
     assert [len(o) for o in owed] == [0, 1, 0]  # at 02-01, 03-01, 04-01
     for resume in (at("02-01"), at("03-01")):
