@@ -36,6 +36,7 @@ from reference.scenario import (
     Customer,
     Event,
     FeedGrant,
+    GrantAmendment,
     Purchase,
     Refund,
     Scenario,
@@ -551,6 +552,93 @@ def example_scoped_grant_repays_only_what_it_applies_to() -> Scenario:
     )
 
 
+@example()
+def example_grant_void_of_a_half_used_bundle() -> Scenario:
+    # pack_5k bought 03-01 for 4,500 (5,500 credits); half used by 03-05; voided 03-10.
+    cid = "cus_gvoid"
+    return Scenario(
+        customers=[Customer(cid)],
+        purchases=[
+            Purchase(f"{cid}-buy", cid, "pack_5k", 1, at("2026-03-01"), 4500, "USD", "succeeded")
+        ],
+        grant_amendments=[
+            GrantAmendment(f"{cid}-m1", f"purchase:{cid}-buy", "void", at("2026-03-10")),
+            GrantAmendment(
+                f"{cid}-m2",
+                f"purchase:{cid}-buy",
+                "set_expiry",
+                at("2026-03-11"),
+                at("2026-03-20"),
+            ),
+        ],  # fmt: skip
+        events=[
+            tokens(f"{cid}-u1", cid, "2026-03-05T00:00", "nova-fast", 2_750_000),
+            tokens(f"{cid}-u2", cid, "2026-03-12T00:00", "nova-fast", 10_000),
+        ],
+    )
+
+
+@example()
+def example_grant_void_before_it_takes_effect() -> Scenario:
+    # A starting balance 1,000 from 03-01; a promotion of 500 scheduled for 03-20, voided on
+    # 03-10, before it takes effect; an amendment naming no grant.
+    cid = "cus_gvoid_early"
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(f"{cid}-start", cid, "starting_balance", D(1_000), at("2026-03-01")),
+            FeedGrant(f"{cid}-promo", cid, "promotional", D(500), at("2026-03-20")),
+        ],
+        grant_amendments=[
+            GrantAmendment(f"{cid}-m1", f"{cid}-promo", "void", at("2026-03-10")),
+            GrantAmendment(f"{cid}-m2", f"{cid}-nope", "void", at("2026-03-10")),
+        ],
+        events=[tokens(f"{cid}-u1", cid, "2026-03-25T00:00", "nova-fast", 100_000)],
+    )
+
+
+@example()
+def example_grant_expiry_brought_forward() -> Scenario:
+    # pack_1k bought 03-01 for 1,000 (1,100 credits, expires 03-31); on 03-10 its expiry is
+    # brought forward to 03-15.
+    cid = "cus_gexp_early"
+    buy = f"purchase:{cid}-buy"
+    return Scenario(
+        customers=[Customer(cid)],
+        purchases=[
+            Purchase(f"{cid}-buy", cid, "pack_1k", 1, at("2026-03-01"), 1000, "USD", "succeeded")
+        ],
+        grant_amendments=[
+            GrantAmendment(f"{cid}-m1", buy, "set_expiry", at("2026-03-10"), at("2026-03-15"))
+        ],
+        events=[
+            tokens(f"{cid}-u1", cid, "2026-03-05T00:00", "nova-fast", 330_000),
+            tokens(f"{cid}-u2", cid, "2026-03-12T00:00", "nova-fast", 220_000),
+            tokens(f"{cid}-u3", cid, "2026-03-20T00:00", "nova-fast", 100_000),
+        ],
+    )
+
+
+@example()
+def example_grant_expiry_pushed_back() -> Scenario:
+    # A promotion of 300 from 03-01 to 03-10; on 03-05 its expiry is pushed back to 03-25.
+    cid = "cus_gexp_late"
+    return Scenario(
+        customers=[Customer(cid)],
+        grants=[
+            FeedGrant(
+                f"{cid}-promo", cid, "promotional", D(300), at("2026-03-01"), at("2026-03-10")
+            )
+        ],
+        grant_amendments=[
+            GrantAmendment(
+                f"{cid}-m1", f"{cid}-promo", "set_expiry", at("2026-03-05"), at("2026-03-25")
+            )
+        ],
+        events=[tokens(f"{cid}-u1", cid, "2026-03-15T00:00", "nova-fast", 100_000)],
+    )
+
+
 def test_example_ids_are_unique_across_examples():
     """What lets every example share one landing: no customer, grant, purchase, event or
     refund id in two examples (a later grants row with the same grant_id would replace an
@@ -567,6 +655,7 @@ def test_example_ids_are_unique_across_examples():
             + [("purchase", p.purchase_id) for p in scenario.purchases]
             + [("event", e.event_id) for e in scenario.events]
             + [("refund", r.refund_id) for r in scenario.refunds]
+            + [("amendment", a.amendment_id) for a in scenario.grant_amendments]
         )
         for key in set(ids):
             assert key not in seen, f"{key} in both {seen[key]} and {name}"
@@ -963,6 +1052,86 @@ def test_a_refund_removes_what_is_left_of_the_purchase():
     }
 
 
+def test_a_grant_void_takes_what_is_left_of_a_half_used_bundle():
+    # pack_5k bought 03-01: 5,000 + 500 bonus = 5,500 credits for 4,500 cents.
+    #   03-05 fast 2,750,000 tokens → 2,750 used (2,750 left)
+    #   03-10 void: grant_void −2,750; the grant draws nothing after
+    #   03-11 a new expiry for it: the grant is voided, so nothing changes
+    #   03-12 fast 10,000 → 10 unfunded (no plan); 04-01 unfunded_writeoff +10.
+    # consumed 2,750 + voided 2,750 = 5,500.
+    scenario = example_grant_void_of_a_half_used_bundle()
+    cid = customer_of(scenario)
+    result = run(scenario)
+    buy = f"purchase:{cid}-buy"
+    assert entries(result, cid, "grant_void") == [(at("2026-03-10"), "grant_void", buy, D(-2_750))]
+    g = grant(result, buy)
+    assert (g["credits_consumed"], g["credits_voided"], g["credits_remaining"]) == (
+        D(2_750),
+        D(2_750),
+        D(0),
+    )
+    assert g["expires_at"] is None
+    assert totals(result, cid) == {
+        "grant": D(5_500),
+        "usage": D(-2_750),
+        "grant_void": D(-2_750),
+        "unfunded": D(-10),
+        "unfunded_writeoff": D(10),
+    }
+
+
+def test_a_grant_voided_before_it_takes_effect_never_does():
+    # starting balance 1,000 from 03-01; promo 500 due 03-20, voided 03-10: it never takes
+    # effect (no entry), all 500 count as voided. 03-25 fast 100,000 → 100 from the start.
+    # The amendment naming no grant is quarantined and changes nothing.
+    scenario = example_grant_void_before_it_takes_effect()
+    cid = customer_of(scenario)
+    result = run(scenario)
+    promo = grant(result, f"{cid}-promo")
+    assert (promo["credits_voided"], promo["credits_consumed"], promo["credits_remaining"]) == (
+        D(500),
+        D(0),
+        D(0),
+    )
+    assert totals(result, cid) == {"grant": D(1_000), "usage": D(-100)}
+    assert result.balances[cid] == D(900)
+
+
+def test_an_expiry_brought_forward_expires_the_grant_there():
+    # pack_1k bought 03-01: 1,100 credits for 1,000 cents, expiring 03-31.
+    #   03-05 fast 330,000 → 330; 03-10 the expiry moves to 03-15;
+    #   03-12 fast 220,000 → 220 (550 left); 03-15 expiry −550 (nothing at 03-31);
+    #   03-20 fast 100,000 → 100 unfunded (no plan); 04-01 unfunded_writeoff +100.
+    scenario = example_grant_expiry_brought_forward()
+    cid = customer_of(scenario)
+    result = run(scenario)
+    buy = f"purchase:{cid}-buy"
+    assert entries(result, cid, "expiry") == [(at("2026-03-15"), "expiry", buy, D(-550))]
+    g = grant(result, buy)
+    assert (g["expires_at"], g["credits_consumed"], g["credits_expired"]) == (
+        at("2026-03-15"),
+        D(550),
+        D(550),
+    )
+    assert totals(result, cid)["unfunded"] == D(-100)
+
+
+def test_an_expiry_pushed_back_keeps_the_credits_past_the_old_one():
+    # promo 300, 03-01 → 03-10; on 03-05 pushed back to 03-25.
+    #   03-15 fast 100,000 → 100 from the promo (it would have expired on 03-10);
+    #   03-25 expiry −200.
+    scenario = example_grant_expiry_pushed_back()
+    cid = customer_of(scenario)
+    result = run(scenario)
+    promo = f"{cid}-promo"
+    assert entries(result, cid) == [
+        (at("2026-03-01"), "grant", promo, D(300)),
+        (at("2026-03-15"), "usage", promo, D(-100)),
+        (at("2026-03-25"), "expiry", promo, D(-200)),
+    ]
+    assert grant(result, promo)["expires_at"] == at("2026-03-25")
+
+
 def test_a_negative_adjustment_draws_like_usage_and_never_tops_up():
     # starting balance 100 from 03-01; an auto top-up at threshold 1,000 is enabled.
     #   03-03 adjustment −150: adjustment −100 (start), the other 50 are unfunded. No top-up:
@@ -1236,6 +1405,7 @@ def test_every_grant_accounts_for_all_its_credits(scenario):
             g["credits_expired"],
             g["credits_refunded"],
             g["credits_rolled_over"],
+            g["credits_voided"],
             g["credits_remaining"],
         ]
         assert sum(parts) == g["credits"], grant_id
@@ -1253,16 +1423,18 @@ def test_the_ledger_sums_to_the_balance(scenario):
             == balance
         )
         assert sum(result.customer_totals(customer_id).values(), Decimal(0)) == balance
-        # Every grant in effect books exactly its credits once; a scheduled one books nothing.
-        granted = sum(
-            (
-                g["credits"]
-                for g in result.customer_grants(customer_id).values()
-                if g["status"] != "scheduled"
-            ),
-            Decimal(0),
-        )
-        assert result.customer_totals(customer_id).get("grant", Decimal(0)) == granted
+        # Every grant in effect books exactly its credits once; a scheduled one books nothing,
+        # and one voided before it takes effect books nothing and counts all its credits as voided.
+        booked = {
+            e.grant_id: e.credits
+            for e in result.entries
+            if e.customer_id == customer_id and e.entry_type == "grant"
+        }
+        for grant_id, g in result.customer_grants(customer_id).items():
+            if grant_id in booked:
+                assert booked[grant_id] == g["credits"], grant_id
+            elif g["status"] != "scheduled":
+                assert g["credits_voided"] == g["credits"], grant_id
 
 
 @PROPERTY_SETTINGS

@@ -6,8 +6,8 @@ into ONE landing directory and ONE dbt build (a build costs seconds, a customer 
 nothing), then for every customer:
 - `marts.fct_grants`: the same grant_ids, and per grant the same kind, credits,
   effective_at, expires_at, priority, cost_basis_per_credit, credits_consumed,
-  credits_expired, credits_remaining (and credits_refunded, credits_rolled_over when the
-  mart has them);
+  credits_expired, credits_remaining (and credits_refunded, credits_rolled_over,
+  credits_voided when the mart has them);
 - `marts.fct_credit_ledger`: the same Σ credits per entry_type;
 all compared as `Decimal`s, with no tolerance.
 

@@ -4,8 +4,8 @@
 for one customer, every difference between them and a `reference_ledger` result:
 - `marts.fct_grants`: the same grant_ids, and per grant the same kind, credits,
   effective_at, expires_at, priority, cost_basis_per_credit, credits_consumed,
-  credits_expired, credits_remaining, status (and credits_refunded, credits_rolled_over when the
-  mart has them);
+  credits_expired, credits_remaining, status (and credits_refunded, credits_rolled_over,
+  applies_to, credits_voided when the mart has them);
 - `marts.fct_credit_ledger`: the same Σ credits per entry_type;
 all compared as `Decimal`s, with no tolerance.
 
@@ -38,7 +38,7 @@ GRANT_FIELDS = (
     "credits_remaining",
     "status",
 )
-OPTIONAL_GRANT_FIELDS = ("credits_refunded", "credits_rolled_over", "applies_to")
+OPTIONAL_GRANT_FIELDS = ("credits_refunded", "credits_rolled_over", "applies_to", "credits_voided")
 
 
 def warehouse_figures(warehouse: Path) -> tuple[dict, dict, tuple[str, ...]]:

@@ -7,13 +7,15 @@ polars or DuckDB, one customer at a time, one debit at a time.
 How it is organised:
 1. *Inputs.* `rate_events` turns events into usage debits (contract §4 rating);
    `grants_from_inputs` turns subscriptions, purchases and the grants feed into grants
-   (docs/ledger.md "Inputs, per customer"); negative adjustments stay apart.
+   (docs/ledger.md "Inputs, per customer"); negative adjustments stay apart;
+   `accepted_amendments` keeps the grant amendments intake accepts ("Grant amendments").
 2. *Timeline.* `CustomerLedger` puts every step of one customer on one explicitly ordered
    timeline, keyed `(instant, rank, tie-break)` as "Time and order" says:
    rank 1 period end, 2 expiries (consumption order), 3 grants taking effect (consumption
    order) then negative adjustments (grant_id), 4 voids (event_id) then refunds
-   (refund_id), 5 usage debits (dedup_key, aggregator_id). Only instants ≤ the clock.
-   Grants created by the walk (rollovers, auto top-ups) schedule their own expiry.
+   (refund_id) then grant amendments (amendment_id), 5 usage debits (dedup_key,
+   aggregator_id). Only instants ≤ the clock. Every grant schedules its own expiry when it
+   takes effect, and again when an amendment moves it.
 3. *Rules.* One method per rule of "The rules", each booking `Entry`s through `book`.
 4. *Result.* Entries in application order, the per-grant figures of "What the marts show",
    totals per (customer, entry_type) and final balances.
@@ -37,7 +39,16 @@ from typing import Any, NamedTuple
 
 from credits_warehouse.catalog import Catalog, Plan
 
-from .scenario import AutoTopup, Event, FeedGrant, Refund, Scenario, Subscription, Void
+from .scenario import (
+    AutoTopup,
+    Event,
+    FeedGrant,
+    GrantAmendment,
+    Refund,
+    Scenario,
+    Subscription,
+    Void,
+)
 
 ZERO = Decimal(0)
 NEVER = dt.datetime.max  # sorts a grant that never expires last
@@ -218,7 +229,9 @@ class Grant:
     expired: Decimal = ZERO
     refunded: Decimal = ZERO
     rolled_over: Decimal = ZERO
-    closed: bool = False  # by a refund
+    voided: Decimal = ZERO
+    closed: bool = False  # by a refund or a grant void
+    voided_at: dt.datetime | None = None  # when a void amendment acted on it
 
     def consumption_key(self) -> tuple:
         """The consumption order, written once: priority asc, expires_at asc (never last),
@@ -240,7 +253,10 @@ class Grant:
         )
 
     def status(self, as_of: dt.datetime) -> str:
-        """The first that applies at the clock (contract §8.2); nothing voids a grant yet."""
+        """The first that applies at the clock (contract §8.2). A grant voided before it
+        takes effect never will: it is `voided`, not `scheduled` *(ours)*."""
+        if self.voided_at is not None and self.voided_at <= as_of:
+            return "voided"
         if self.effective_at > as_of:
             return "scheduled"
         if self.expires_at is not None and self.expires_at <= as_of:
@@ -250,7 +266,14 @@ class Grant:
         return "active"
 
     def remaining(self) -> Decimal:
-        return self.credits - self.consumed - self.expired - self.refunded - self.rolled_over
+        return (
+            self.credits
+            - self.consumed
+            - self.expired
+            - self.refunded
+            - self.rolled_over
+            - self.voided
+        )
 
     def as_row(self, as_of: dt.datetime) -> dict[str, Any]:
         return {
@@ -266,6 +289,7 @@ class Grant:
             "credits_expired": self.expired,
             "credits_refunded": self.refunded,
             "credits_rolled_over": self.rolled_over,
+            "credits_voided": self.voided,
             "credits_remaining": self.remaining(),
             "status": self.status(as_of),
         }
@@ -393,6 +417,38 @@ def grants_from_inputs(
     return grants, adjustments
 
 
+def accepted_amendments(
+    scenario: Scenario, catalog: Catalog, as_of: dt.datetime
+) -> dict[str, list[GrantAmendment]]:
+    """The grant amendments the warehouse accepts, by customer, in (effective_at,
+    amendment_id) order: of a known positive grant (a plan allowance granted by the clock,
+    a succeeded or refunded purchase, a grants-feed row with credits > 0), with a known
+    action, and for `set_expiry` a new expiry after the grant's effective_at. (Scenarios
+    close no period and repeat no amendment_id, so closed_period and duplicate never
+    apply.)"""
+    grants, _ = grants_from_inputs(scenario, catalog, as_of)
+    known = {
+        g.grant_id: (g.customer_id, g.effective_at) for g in grants if g.kind == "plan_allowance"
+    }
+    for p in scenario.purchases:
+        if p.status in ("succeeded", "refunded"):
+            known[f"purchase:{p.purchase_id}"] = (p.customer_id, p.purchased_at)
+    for row in scenario.grants:
+        if row.credits > 0:
+            known[row.grant_id] = (row.customer_id, row.effective_at)
+    out: dict[str, list[GrantAmendment]] = defaultdict(list)
+    for a in sorted(scenario.grant_amendments, key=lambda a: (a.effective_at, a.amendment_id)):
+        if a.grant_id not in known or a.action not in ("void", "set_expiry"):
+            continue
+        customer_id, effective_at = known[a.grant_id]
+        if a.action == "set_expiry" and (
+            a.new_expires_at is None or a.new_expires_at <= effective_at
+        ):
+            continue
+        out[customer_id].append(a)
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # 2. + 3. One customer's walk
 # --------------------------------------------------------------------------------------
@@ -432,8 +488,10 @@ class CustomerLedger:
     voids: list[Void]
     refunds: list[Refund]
     topup_settings: list[AutoTopup]
+    amendments: list[GrantAmendment] = field(default_factory=list)
 
     grants: dict[str, Grant] = field(default_factory=dict)  # grants that took effect
+    never_effective: dict[str, Grant] = field(default_factory=dict)  # voided before
     owed: list[Owed] = field(default_factory=list)  # oldest first
     entries: list[Entry] = field(default_factory=list)
     draws: dict[str, list[Draw]] = field(default_factory=lambda: defaultdict(list))
@@ -455,14 +513,11 @@ class CustomerLedger:
             heapq.heappush(self._heap, (at, rank, tie, next(self._seq), step, args))
 
     def run(self) -> None:
+        self.never_effective = self.voided_before_effect()
         for grant in self.initial_grants:
-            self.schedule(
-                grant.effective_at,
-                RANK_GRANT,
-                (0, grant.consumption_key()),
-                self.take_effect,
-                grant,
-            )
+            if grant.grant_id in self.never_effective:
+                continue
+            self.schedule_arrival(grant)
         for row in self.adjustments:
             self.schedule(row.effective_at, RANK_GRANT, (1, row.grant_id), self.adjust, row)
         for void in self.voids:
@@ -470,6 +525,14 @@ class CustomerLedger:
         for refund in self.refunds:
             self.schedule(
                 refund.refunded_at, RANK_VOID_OR_REFUND, (1, refund.refund_id), self.refund, refund
+            )
+        for amendment in self.amendments:
+            self.schedule(
+                amendment.effective_at,
+                RANK_VOID_OR_REFUND,
+                (2, amendment.amendment_id),
+                self.amend,
+                amendment,
             )
         for debit in self.debits:
             self.schedule(
@@ -594,14 +657,15 @@ class CustomerLedger:
             chunk.amount = ZERO
         self.owed.clear()
 
-    def expire(self, at: dt.datetime, grant: Grant) -> None:
+    def expire(self, at: dt.datetime, grant: Grant, rollover: bool = True) -> None:
         """What is left leaves as `expiry`; at a period end a plan allowance may first roll
-        part of it over."""
+        part of it over. Nothing when an amendment has moved the grant's expiry away from
+        `at` since this step was scheduled."""
         left = grant.left
-        if left <= 0 or grant.closed:
+        if left <= 0 or grant.closed or grant.expires_at != at:
             return
         grant.left = ZERO
-        rolled = self.rollover_amount(at, grant, left)
+        rolled = self.rollover_amount(at, grant, left) if rollover else ZERO
         if rolled > 0:
             grant.rolled_over += rolled
             self.book(at, "rollover", -rolled, grant)
@@ -640,6 +704,17 @@ class CustomerLedger:
         rolled = max(ZERO, min(left, unused))
         self.rollover_used[at] = self.rollover_used.get(at, ZERO) + rolled
         return rolled
+
+    def schedule_arrival(self, grant: Grant) -> None:
+        """Grants taking effect at one instant go in consumption order, by their key as it
+        is then: an amendment before that may move it, and schedules the grant again."""
+        key = grant.consumption_key()
+        self.schedule(grant.effective_at, RANK_GRANT, (0, key), self.arrive, grant, key)
+
+    def arrive(self, at: dt.datetime, grant: Grant, key: tuple) -> None:
+        """Take effect, once, from the step scheduled with the grant's key as it is now."""
+        if key == grant.consumption_key() and grant.grant_id not in self.grants:
+            self.take_effect(at, grant)
 
     def take_effect(self, at: dt.datetime, grant: Grant) -> None:
         """+credits as a `grant` entry, then repay what is owed, oldest chunk first, of the
@@ -782,6 +857,52 @@ class CustomerLedger:
             self.book(at, "refund", -grant.left, grant)
             grant.left = ZERO
 
+    def voided_before_effect(self) -> dict[str, Grant]:
+        """Grants whose first void is dated at or before their effective_at: they never take
+        effect, and all their credits count as voided, with no entry."""
+        out = {}
+        for grant in self.initial_grants:
+            voids = [
+                a for a in self.amendments if a.grant_id == grant.grant_id and a.action == "void"
+            ]
+            if voids and voids[0].effective_at <= grant.effective_at:
+                grant.voided = grant.credits
+                grant.voided_at = voids[0].effective_at
+                out[grant.grant_id] = grant
+        return out
+
+    def amend(self, at: dt.datetime, amendment: GrantAmendment) -> None:
+        """A grant amendment, on a grant neither closed (refunded, voided) nor expired at
+        `at`; on any other it changes nothing.
+        - `void`: what is left leaves as one `grant_void` entry (none when nothing is left)
+          and the grant is closed.
+        - `set_expiry`: the grant expires at max(new_expires_at, at) from now on: at once
+          when that is `at` (*(reading)* no rollover then), else at that instant. A grant
+          not in effect yet takes the new expiry with it when it does.
+        """
+        pending = {g.grant_id: g for g in self.initial_grants}
+        grant = self.grants.get(amendment.grant_id) or pending.get(amendment.grant_id)
+        if grant is None or grant.grant_id in self.never_effective or grant.closed:
+            return
+        if grant.expires_at is not None and grant.expires_at <= at:
+            return
+        if amendment.action == "void":
+            grant.closed = True
+            grant.voided_at = at
+            if grant.left > 0:
+                grant.voided += grant.left
+                self.book(at, "grant_void", -grant.left, grant)
+                grant.left = ZERO
+            return
+        ends = max(amendment.new_expires_at, at)
+        grant.expires_at = ends
+        if grant.grant_id not in self.grants:
+            self.schedule_arrival(grant)
+        elif ends == at:
+            self.expire(at, grant, rollover=False)
+        else:
+            self.schedule(ends, RANK_EXPIRY, grant.consumption_key(), self.expire, grant)
+
 
 # --------------------------------------------------------------------------------------
 # 4. The whole ledger
@@ -794,6 +915,7 @@ def reference_ledger(scenario: Scenario, catalog: Catalog, as_of: dt.datetime) -
         as_of = dt.datetime.fromisoformat(as_of)
     known = {c.customer_id for c in scenario.customers}
     grants, adjustments = grants_from_inputs(scenario, catalog, as_of)
+    amendments = accepted_amendments(scenario, catalog, as_of)
     debits = [d for d in rate_events(scenario, catalog) if d.customer_id in known]
     events = {e.event_id: e for e in scenario.events if e.timestamp <= as_of}
     purchase_customer = {p.purchase_id: p.customer_id for p in scenario.purchases}
@@ -821,14 +943,15 @@ def reference_ledger(scenario: Scenario, catalog: Catalog, as_of: dt.datetime) -
                 r for r in scenario.refunds if purchase_customer.get(r.purchase_id) == customer_id
             ],
             topup_settings=[a for a in scenario.auto_topups if a.customer_id == customer_id],
+            amendments=amendments.get(customer_id, []),
         )
         ledger.run()
         entries.extend(ledger.entries)
-        for grant_id, grant in ledger.grants.items():
+        for grant_id, grant in {**ledger.grants, **ledger.never_effective}.items():
             grant_rows[grant_id] = grant.as_row(as_of)
         for grant in ledger.initial_grants:
-            if grant.effective_at > as_of:  # scheduled: listed, untouched
-                grant_rows[grant.grant_id] = grant.as_row(as_of)
+            if grant.effective_at > as_of and grant.grant_id not in grant_rows:
+                grant_rows[grant.grant_id] = grant.as_row(as_of)  # scheduled: listed, untouched
         balances[customer_id] = ledger.balance()
 
     totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)

@@ -92,6 +92,17 @@ class Refund:
 
 
 @dataclass(frozen=True)
+class GrantAmendment:
+    """A row of the `grant_amendments` feed: `void`, or `set_expiry` to `new_expires_at`."""
+
+    amendment_id: str
+    grant_id: str
+    action: str
+    effective_at: dt.datetime
+    new_expires_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class Event:
     event_id: str
     customer_id: str
@@ -110,6 +121,7 @@ class Scenario:
     voids: list[Void] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    grant_amendments: list[GrantAmendment] = field(default_factory=list)
 
     @classmethod
     def merge(cls, scenarios: Iterable[Scenario]) -> Scenario:
@@ -122,9 +134,11 @@ class Scenario:
 
     def for_customer(self, customer_id: str) -> Scenario:
         """The rows that concern one customer (voids via their event, refunds via their
-        purchase)."""
+        purchase, amendments via their grant)."""
         event_ids = {e.event_id for e in self.events if e.customer_id == customer_id}
         purchase_ids = {p.purchase_id for p in self.purchases if p.customer_id == customer_id}
+        grant_ids = {g.grant_id for g in self.grants if g.customer_id == customer_id}
+        grant_ids |= {f"purchase:{p}" for p in purchase_ids}
         return Scenario(
             customers=[c for c in self.customers if c.customer_id == customer_id],
             subscriptions=[s for s in self.subscriptions if s.customer_id == customer_id],
@@ -134,6 +148,13 @@ class Scenario:
             voids=[v for v in self.voids if v.event_id in event_ids],
             refunds=[r for r in self.refunds if r.purchase_id in purchase_ids],
             events=[e for e in self.events if e.customer_id == customer_id],
+            grant_amendments=[
+                a
+                for a in self.grant_amendments
+                if a.grant_id in grant_ids
+                or a.grant_id.startswith(f"{customer_id}-")  # an unknown grant of theirs
+                or f":{customer_id}:" in a.grant_id  # a plan allowance
+            ],
         )
 
     def describe(self) -> str:
@@ -147,7 +168,8 @@ class Scenario:
                     if k.name not in _DESCRIBE_SKIP
                     and (getattr(row, k.name) not in (None, "") or isinstance(row, Customer))
                 )
-                lines.append(f"  {f.name[:-1] if f.name != 'refunds' else 'refund'}: {values}")
+                name = {"refunds": "refund", "grant_amendments": "amendment"}.get(f.name)
+                lines.append(f"  {name or f.name[:-1]}: {values}")
         return "\n".join(lines)
 
 
@@ -199,6 +221,9 @@ def _rows(scenario: Scenario) -> dict[str, list[Mapping[str, Any]]]:
         "auto_topups": [vars(a) for a in scenario.auto_topups],
         "voids": [{**vars(v), "reason": "test"} for v in scenario.voids],
         "refunds": [{**vars(r), "reason": "test"} for r in scenario.refunds],
+        "grant_amendments": [
+            {**vars(a), "reason": "test", "created_by": "tests"} for a in scenario.grant_amendments
+        ],
     }
 
 

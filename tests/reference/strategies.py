@@ -30,6 +30,7 @@ from .scenario import (
     Customer,
     Event,
     FeedGrant,
+    GrantAmendment,
     Purchase,
     Refund,
     Scenario,
@@ -271,6 +272,9 @@ def generate_customer(customer_id: str, choose: Choices) -> Scenario:
                 Void(event.event_id, min(AS_OF, _after(choose, event.timestamp, specials)))
             )
 
+    # Drawn last, so that the choices above are those of a customer without amendments.
+    amendments = _amendments(customer_id, choose, spells, purchases, grants, specials)
+
     return Scenario(
         customers=[Customer(customer_id, currency=currency, name=f"Customer {customer_id}")],
         subscriptions=spells,
@@ -280,7 +284,51 @@ def generate_customer(customer_id: str, choose: Choices) -> Scenario:
         voids=voids,
         refunds=refunds,
         events=events,
+        grant_amendments=amendments,
     )
+
+
+def _amendable(customer_id, spells, purchases, grants) -> list[tuple[str, dt.datetime]]:
+    """The customer's grants an amendment may name: (grant_id, effective_at)."""
+    out = [(f"purchase:{p.purchase_id}", p.purchased_at) for p in purchases if p.status != "failed"]
+    out += [(g.grant_id, g.effective_at) for g in grants if g.credits > 0]
+    for spell in spells:
+        starts = [spell.started_at] + [
+            m
+            for m in MONTH_STARTS
+            if spell.started_at < m and (not spell.ended_at or m < spell.ended_at)
+        ]
+        out += [
+            (f"subscription:{spell.plan_id}:{customer_id}:{m:%Y-%m-%dT%H:%M:%S}", m)
+            for m in starts
+            if m <= AS_OF
+        ]
+    return out
+
+
+def _amendments(customer_id, choose, spells, purchases, grants, specials) -> list[GrantAmendment]:
+    """A few voids and new expiries, dated before, at or after their grant takes effect (a
+    new expiry sometimes before the amendment itself: the grant then expires at once), and
+    now and then one naming no grant (quarantined)."""
+    targets = _amendable(customer_id, spells, purchases, grants)
+    out: list[GrantAmendment] = []
+    if not targets or not choose.chance(40):
+        return out
+    for i in range(choose.integer(1, 3)):
+        grant_id, effective = choose.pick(targets)
+        action = choose.pick(("void", "set_expiry", "set_expiry"))
+        when = choose.pick(("before", "at", "after", "after"))
+        if when == "before":
+            at = effective - dt.timedelta(hours=choose.integer(1, 72))
+        elif when == "at":
+            at = effective
+        else:
+            at = _after(choose, effective, specials)
+        new = _after(choose, effective, specials) if action == "set_expiry" else None
+        out.append(GrantAmendment(f"{customer_id}-m{i}", grant_id, action, at, new))
+    if choose.chance(10):
+        out.append(GrantAmendment(f"{customer_id}-m9", f"{customer_id}-nope", "void", AS_OF))
+    return out
 
 
 @st.composite
