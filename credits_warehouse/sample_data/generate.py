@@ -20,7 +20,7 @@ Layout (relative to `out_dir`):
 
     catalog.yml                                     copy of the catalog
     landing/customers.csv, subscriptions.csv, purchases.csv, grants.csv,
-            auto_topups.csv, voids.csv, refunds.csv
+            auto_topups.csv, voids.csv, refunds.csv, grant_amendments.csv
     landing/customers.jsonl                         later versions of a few customers that set
                                                     the optional `low_balance_threshold`, and
                                                     one invalid (negative) threshold
@@ -47,13 +47,20 @@ import numpy as np
 
 from credits_warehouse.catalog import load_catalog
 from credits_warehouse.ingest import FEED_COLUMNS
-from credits_warehouse.sample_data.common import add_months
+from credits_warehouse.sample_data.common import add_months, epoch
 from credits_warehouse.sample_data.events import EventWriter, write_events
-from credits_warehouse.sample_data.reference import CUSTOMER_SETTINGS, reference_feeds
+from credits_warehouse.sample_data.reference import (
+    CUSTOMER_SETTINGS,
+    grant_amendment_rows,
+    reference_feeds,
+)
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "data" / "catalog.yml"
 
-FEEDS = ("customers", "subscriptions", "purchases", "grants", "auto_topups", "voids", "refunds")
+FEEDS = (
+    "customers", "subscriptions", "purchases", "grants", "auto_topups", "voids", "refunds",
+    "grant_amendments",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -181,8 +188,9 @@ def generate(
     landing, catalog_out = _prepare_output(out_dir, source, overwrite)
 
     end = add_months(start, months)
-    # A third child for the scoped promotions: the first two are the same with or without.
-    ref_seq, event_seq, scoped_seq = np.random.SeedSequence(seed).spawn(3)
+    # Later streams came later, so the earlier ones are what they were before them: the
+    # amendments' (always drawn), then the scoped promotions' (only with the option).
+    ref_seq, event_seq, amendment_seq, scoped_seq = np.random.SeedSequence(seed).spawn(4)
     ref_rng = np.random.default_rng(ref_seq)
     event_rng = np.random.default_rng(event_seq)
     scoped_rng = np.random.default_rng(scoped_seq) if scoped_promos else None
@@ -190,6 +198,11 @@ def generate(
     world, feeds, reference_quarantine = reference_feeds(
         ref_rng, catalog, customers, start, end, events, scoped_rng
     )
+    amendments = grant_amendment_rows(
+        np.random.default_rng(amendment_seq), catalog, feeds, epoch(end)
+    )
+    feeds["grant_amendments"] = (FEED_COLUMNS["grant_amendments"], amendments)
+    reference_quarantine["grant_amendments"] = 1  # the amendment naming no grant
     if progress:
         progress(f"reference feeds: {customers:,} customers")
     writer, voids = write_events(event_rng, world, catalog, landing, start, end, events, progress)

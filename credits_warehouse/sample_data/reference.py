@@ -605,3 +605,48 @@ def reference_feeds(
     # Broken on purpose: the negative threshold, those purchases, the unknown customer's grant.
     reference_quarantine = {"customers": 1, "purchases": len(broken), "grants": 1}
     return _world(people, customers), feeds, reference_quarantine
+
+
+def _instant(text: str) -> int:
+    return int(dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp())
+
+
+def grant_amendment_rows(
+    rng: np.random.Generator, catalog: Catalog, feeds: dict, end: int
+) -> list[list[object]]:
+    """The grant amendments feed (contract §8.3), drawn on a generator of its own so that
+    the other feeds and the events stay as they were without it: about 5% of the positive
+    grants of the grants feed and of the succeeded purchases voided one to ten days after
+    they take effect, 5% given a new expiry then (a week or a month on), in time order; and
+    last one naming a grant nobody made (quarantined as unknown_grant)."""
+    bundles = {b.id for b in catalog.bundles}
+    candidates = [
+        (row[0], _instant(row[4]))
+        for row in feeds["grants"][1][:-1]  # the last row is the unknown customer's
+        if float(row[3]) > 0
+    ]
+    candidates += [
+        (f"purchase:{row[0]}", _instant(row[4]))
+        for row in feeds["purchases"][1]
+        if row[7] == "succeeded" and row[2] in bundles and str(row[6]).isupper()
+    ]
+    drawn = []
+    for grant_id, start in candidates:
+        draw = rng.random()
+        at = start + int(rng.integers(DAY, 10 * DAY))
+        if draw >= 0.1 or at >= end - 60:
+            continue
+        if draw < 0.05:
+            drawn.append([at, grant_id, "void", None, "goodwill reversal", "finance"])
+        else:
+            days = (7, 30)[int(rng.integers(2))]
+            drawn.append([at, grant_id, "set_expiry", iso(at + days * DAY), "policy change", "ops"])
+    drawn.sort(key=lambda r: (r[0], r[1]))
+    rows = [
+        [f"am_{k:06d}", g, action, iso(at), new, why, by]
+        for k, (at, g, action, new, why, by) in enumerate(drawn, 1)
+    ]
+    rows.append(
+        [f"am_{len(rows) + 1:06d}", "gr_nobody", "void", iso(end - DAY), None, "typo", "ops"]
+    )
+    return rows

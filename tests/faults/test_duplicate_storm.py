@@ -59,6 +59,7 @@ REFERENCE = {
     "auto_topups": ("int_auto_topups_validated", "customer_id, enabled_from", True),
     "voids": ("int_voids_validated", "event_id", False),
     "refunds": ("int_refunds_validated", "purchase_id", False),
+    "grant_amendments": ("int_grant_amendments_validated", "amendment_id", False),
 }
 
 
