@@ -13,6 +13,7 @@ ENTRIES_THAT_ADD = (
 )  # fmt: skip
 ENTRIES_THAT_TAKE = (
     "usage", "overage", "unfunded", "expiry", "rollover", "repayment", "refund", "adjustment",
+    "grant_void",
 )  # fmt: skip
 ENTRY_TYPES = ENTRIES_THAT_ADD + ENTRIES_THAT_TAKE
 SHORTFALLS = ("overage", "unfunded")
@@ -27,3 +28,6 @@ DRAWN_ENTRY_TYPES = ("usage", "repayment", "adjustment", "void")
 EXPIRED_ENTRY_TYPES = ("expiry", "rollover")
 # What settled a period's shortfalls at its end: overage invoiced, or unfunded written off.
 SETTLED_ENTRY_TYPES = ("overage_settlement", "unfunded_writeoff")
+# What was taken out of a grant before its end by a decision, neither used nor expired: a
+# refund of its purchase, or a void of the grant (contract §8.3).
+WITHDRAWN_ENTRY_TYPES = ("refund", "grant_void")

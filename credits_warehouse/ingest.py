@@ -54,6 +54,10 @@ FEED_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "voids": ("event_id", "voided_at", "reason"),
     "refunds": ("refund_id", "purchase_id", "refunded_at", "reason"),
+    "grant_amendments": (
+        "amendment_id", "grant_id", "action", "effective_at", "new_expires_at", "reason",
+        "created_by",
+    ),
 }  # fmt: skip
 # Columns a feed may carry beyond contract §2.2; a file may leave them out. Ingest keeps every
 # column of a row in its payload, so these are read downstream (dbt staging) by name.

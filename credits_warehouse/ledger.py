@@ -53,6 +53,10 @@ RANK_USAGE = 5
 # The scopes of an eligibility class are joined by this (a scope's ids by "|").
 SCOPE_SEPARATOR = ";"
 
+# What became of a grant amendment (docs/ledger.md "Grant amendments"): the walk says
+# applied or no_effect; int_grant_amendments_applied adds pending (dated after the clock).
+AMENDMENT_OUTCOMES = ("applied", "no_effect", "pending")
+
 
 def consumption_key(grant: Grant) -> tuple:
     """The total consumption order of contract §4, written once: priority, expiry (never last),

@@ -17,9 +17,10 @@ EVENT_REASONS = (
     "negative_quantity", "non_numeric_quantity", "quantity_out_of_range", "future_timestamp",
     "duplicate", "conflicting_duplicate",
 )  # fmt: skip
-# Reference feeds (contract §2.2) add these.
+# Reference feeds (contract §2.2, §8.3) add these. unknown_grant: a grant amendment naming no
+# grant of the inputs; closed_period: one dated in a period already closed when it was loaded.
 REFERENCE_REASONS = (
     "invalid_currency", "invalid_value", "unknown_plan", "unknown_bundle", "unknown_event",
-    "unknown_purchase",
+    "unknown_purchase", "unknown_grant", "closed_period",
 )  # fmt: skip
 QUARANTINE_REASONS = EVENT_REASONS + REFERENCE_REASONS

@@ -29,6 +29,7 @@ from credits_warehouse.entry_types import (  # noqa: F401 - ENTRIES_THAT_* read 
     USAGE_ENTRIES,
 )
 from credits_warehouse.ingest import LANDING_TABLES
+from credits_warehouse.ledger import AMENDMENT_OUTCOMES
 from credits_warehouse.quarantine import QUARANTINE_REASONS
 from credits_warehouse.sql import sql_list
 
@@ -158,6 +159,10 @@ class RawVoidRows(LandedRows):
 
 class RawRefundRows(LandedRows):
     """raw.refunds: landed purchase refunds."""
+
+
+class RawGrantAmendmentRows(LandedRows):
+    """raw.grant_amendments: landed grant amendments (voids and new expiries)."""
 
 
 class RawAutoTopupRows(LandedRows):
@@ -294,8 +299,10 @@ class Grants(_Strict):
     credits_expired: Credits = pa.Field(ge=0)
     credits_refunded: Credits = pa.Field(ge=0)
     credits_rolled_over: Credits = pa.Field(ge=0)
+    credits_voided: Credits = pa.Field(ge=0)
     credits_remaining: Credits = pa.Field(ge=0)
     status: Text = pa.Field(isin=GRANT_STATUSES)
+    voided_at: Timestamp = pa.Field(nullable=True)
 
     @row_rule
     def only_adjustments_take_credits(cls) -> str:
@@ -304,10 +311,11 @@ class Grants(_Strict):
 
     @row_rule
     def credits_are_accounted_for(cls) -> str:
-        """consumed + expired + refunded + rolled over + remaining = credits, for a real grant."""
+        """consumed + expired + voided + refunded + rolled over + remaining = credits, for a
+        real grant (contract §8.3)."""
         return (
-            "credits <= 0 or credits = credits_consumed + credits_expired + credits_refunded"
-            " + credits_rolled_over + credits_remaining"
+            "credits <= 0 or credits = credits_consumed + credits_expired + credits_voided"
+            " + credits_refunded + credits_rolled_over + credits_remaining"
         )
 
     @row_rule
@@ -331,6 +339,36 @@ class Grants(_Strict):
         return (
             "case when status = 'depleted' then credits_remaining = 0"
             " when status = 'active' then credits_remaining > 0 else true end"
+        )
+
+
+class GrantAmendments(_Strict):
+    """fct_grant_amendments: every grant amendment that landed, with who made it and why and
+    its verdict (contract §8.3)."""
+
+    amendment_id: Text = pa.Field(nullable=True)
+    grant_id: Text = pa.Field(nullable=True)
+    customer_id: Text = pa.Field(nullable=True)
+    action: Text = pa.Field(nullable=True)
+    effective_at: Timestamp = pa.Field(nullable=True)
+    new_expires_at: Timestamp = pa.Field(nullable=True)
+    reason: Text = pa.Field(nullable=True)
+    created_by: Text = pa.Field(nullable=True)
+    verdict: Text = pa.Field(isin=AMENDMENT_OUTCOMES + QUARANTINE_REASONS)
+    grant_expires_at: Timestamp = pa.Field(nullable=True)
+    credits_voided: Credits = pa.Field(ge=0, nullable=True)
+    source_file: Text = pa.Field(str_length={"min_value": 1})
+    line_number: pl.Int64 = pa.Field(ge=1)
+    ingested_at: Timestamp
+    load_batch_id: Text
+
+    @row_rule
+    def only_applied_amendments_have_effects(cls) -> str:
+        """A new expiry for an applied set_expiry, voided credits for an applied void; nothing
+        for any other."""
+        return (
+            "(grant_expires_at is null or (verdict = 'applied' and action = 'set_expiry'))"
+            " and (credits_voided is null or (verdict = 'applied' and action = 'void'))"
         )
 
 
@@ -758,28 +796,31 @@ class RevenueByGrantPeriod(_Open):
     consumed_to_date: Credits = pa.Field(ge=0)
     recognized_to_date: Money = pa.Field(ge=0)
     refunded_to_date: Money = pa.Field(ge=0)
+    voided_to_date: Money = pa.Field(ge=0)
     breakage_to_date: Money = pa.Field(ge=0)
     deferred_to_date: Money = pa.Field(ge=0)
     purchased_amount: Money = pa.Field(ge=0)
     recognized_amount: Money
     refunded_amount: Money
+    voided_amount: Money
     breakage_amount: Money
     opening_deferred_amount: Money = pa.Field(ge=0)
     closing_deferred_amount: Money = pa.Field(ge=0)
 
     @row_rule
     def amount_paid_is_accounted_for(cls) -> str:
-        """amount_paid = recognized + refunded + breakage + still deferred, exactly
-        (contract §5)."""
+        """amount_paid = recognized + refunded + voided + breakage + still deferred, exactly
+        (contract §5, §8.3)."""
         return (
-            "amount_paid = recognized_to_date + refunded_to_date + breakage_to_date"
-            " + deferred_to_date"
+            "amount_paid = recognized_to_date + refunded_to_date + voided_to_date"
+            " + breakage_to_date + deferred_to_date"
         )
 
     @row_rule
     def deferred_rolls_forward(cls) -> str:
-        """opening + purchased - recognized - refunded - breakage = closing, per grant and period."""
+        """opening + purchased - recognized - refunded - voided - breakage = closing, per grant
+        and period."""
         return (
             "opening_deferred_amount + purchased_amount - recognized_amount - refunded_amount"
-            " - breakage_amount = closing_deferred_amount"
+            " - voided_amount - breakage_amount = closing_deferred_amount"
         )

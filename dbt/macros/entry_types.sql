@@ -24,3 +24,9 @@
 {% macro settled_entry_types() -%}
     ('overage_settlement', 'unfunded_writeoff')
 {%- endmacro %}
+
+{# What was taken out of a grant before its end by a decision, neither used nor expired: a
+   refund of its purchase, or a void of the grant (contract §8.3). #}
+{% macro withdrawn_entry_types() -%}
+    ('refund', 'grant_void')
+{%- endmacro %}

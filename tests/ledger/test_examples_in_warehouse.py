@@ -413,3 +413,128 @@ def test_scoped_grant_repays_only_what_it_applies_to_in_warehouse(warehouse_at):
         D(100),
         D(400),
     )
+
+
+# --------------------------------------------------------------------------------------
+# Grant amendments (contract §8.3): ledger, grants, audit trail, money
+# --------------------------------------------------------------------------------------
+
+
+def _amendments(warehouse: Path, cid: str) -> list[tuple]:
+    """(amendment_id, verdict, grant_expires_at, credits_voided) from fct_grant_amendments."""
+    return query(
+        warehouse,
+        "select amendment_id, verdict, grant_expires_at, credits_voided "
+        "from marts.fct_grant_amendments where customer_id = ? or grant_id like ? "
+        "order by amendment_id",
+        [cid, f"{cid}-%"],
+    )
+
+
+def _revenue(warehouse: Path, grant_id: str) -> list[tuple]:
+    """(period, amount_paid, recognized, refunded, voided, breakage, deferred) to date."""
+    return query(
+        warehouse,
+        "select period, amount_paid, recognized_to_date, refunded_to_date, voided_to_date, "
+        "breakage_to_date, deferred_to_date from intermediate.int_revenue_by_grant_period "
+        "where grant_id = ? order by period",
+        [grant_id],
+    )
+
+
+def test_grant_void_of_a_half_used_bundle_by_hand_in_warehouse(warehouse_at):
+    # pack_5k bought 03-01 for 4,500 cents: 5,500 credits, 4,500 / 5,500 per credit.
+    # 2,750 used 03-05, the rest voided 03-10: grant_void −2,750. The credit note gives back
+    # the unconsumed share: 4,500 × 2,750 / 5,500 = 2,250 cents, tax 20% = 450, total 2,700.
+    # Revenue to the end of March: recognized 2,250 + voided 2,250 = 4,500 paid, nothing
+    # refunded, broken or deferred. The new expiry set on 03-11 finds the grant voided.
+    warehouse, cid = _example(warehouse_at, "grant_void_of_a_half_used_bundle")
+    buy = f"purchase:{cid}-buy"
+    assert _ledger(warehouse, cid, "grant_void") == [
+        (at("2026-03-10"), "grant_void", buy, D(-2_750))
+    ]
+    g = _grant(warehouse, buy)
+    assert (g["credits_consumed"], g["credits_voided"], g["credits_remaining"]) == (
+        D(2_750),
+        D(2_750),
+        D(0),
+    )
+    assert (g["voided_at"], g["expires_at"]) == (at("2026-03-10"), None)
+    assert _amendments(warehouse, cid) == [
+        (f"{cid}-m1", "applied", None, D(2_750)),
+        (f"{cid}-m2", "no_effect", None, None),
+    ]
+    notes = query(
+        warehouse,
+        "select invoice_id, invoice_type, issued_at, subtotal, tax, total from marts.fct_invoices "
+        "where customer_id = ? and invoice_type = 'credit_note'",
+        [cid],
+    )
+    assert notes == [
+        (f"credit_note:void:{cid}-m1", "credit_note", at("2026-03-10"), 2_250, 450, 2_700)
+    ]
+    assert _revenue(warehouse, buy)[0] == ("2026-03", 4_500, 2_250, 0, 2_250, 0, 0)
+    deferred = query(
+        warehouse,
+        "select period, opening_deferred, purchased, recognized_usage, recognized_breakage, "
+        "refunded, closing_deferred from marts.fct_deferred_revenue where customer_id = ? "
+        "order by period",
+        [cid],
+    )
+    assert deferred[0] == ("2026-03", 0, 4_500, 2_250, 0, 2_250, 0)
+
+
+def test_grant_void_before_it_takes_effect_by_hand_in_warehouse(warehouse_at):
+    # promo 500 due 03-20, voided 03-10: no ledger entry at all, credits_voided 500. The
+    # amendment naming no grant is quarantined as unknown_grant, and kept in the trail.
+    warehouse, cid = _example(warehouse_at, "grant_void_before_it_takes_effect")
+    promo_id = f"{cid}-promo"
+    assert [r for r in _ledger(warehouse, cid) if r[2] == promo_id] == []
+    promo = _grant(warehouse, promo_id)
+    assert (promo["credits_voided"], promo["credits_consumed"], promo["credits_remaining"]) == (
+        D(500),
+        D(0),
+        D(0),
+    )
+    assert promo["voided_at"] == at("2026-03-10")
+    assert _amendments(warehouse, cid) == [
+        (f"{cid}-m1", "applied", None, D(500)),
+        (f"{cid}-m2", "unknown_grant", None, None),
+    ]
+    assert query(
+        warehouse,
+        "select feed, reason from marts.fct_event_quarantine where raw_payload like ?",
+        [f"%{cid}-m2%"],
+    ) == [("grant_amendments", "unknown_grant")]
+    assert _balance(warehouse, cid) == D(900)
+
+
+def test_grant_expiry_brought_forward_by_hand_in_warehouse(warehouse_at):
+    # pack_1k (1,100 credits for 1,000 cents, expiring 03-31) brought forward to 03-15 on
+    # 03-10: 550 used, 550 expire at 03-15. Revenue: recognized 1,000 × 550 / 1,100 = 500,
+    # breakage 500 in March; nothing deferred.
+    warehouse, cid = _example(warehouse_at, "grant_expiry_brought_forward")
+    buy = f"purchase:{cid}-buy"
+    assert _ledger(warehouse, cid, "expiry") == [(at("2026-03-15"), "expiry", buy, D(-550))]
+    g = _grant(warehouse, buy)
+    assert (g["expires_at"], g["credits_consumed"], g["credits_expired"]) == (
+        at("2026-03-15"),
+        D(550),
+        D(550),
+    )
+    assert _amendments(warehouse, cid) == [(f"{cid}-m1", "applied", at("2026-03-15"), None)]
+    assert _revenue(warehouse, buy)[0] == ("2026-03", 1_000, 500, 0, 0, 500, 0)
+
+
+def test_grant_expiry_pushed_back_by_hand_in_warehouse(warehouse_at):
+    # promo 300 (03-01 → 03-10) pushed back to 03-25 on 03-05: 100 used on 03-15, 200
+    # expire at 03-25.
+    warehouse, cid = _example(warehouse_at, "grant_expiry_pushed_back")
+    promo_id = f"{cid}-promo"
+    assert _ledger(warehouse, cid) == [
+        (at("2026-03-01"), "grant", promo_id, D(300)),
+        (at("2026-03-15"), "usage", promo_id, D(-100)),
+        (at("2026-03-25"), "expiry", promo_id, D(-200)),
+    ]
+    assert _grant(warehouse, promo_id)["expires_at"] == at("2026-03-25")
+    assert _amendments(warehouse, cid) == [(f"{cid}-m1", "applied", at("2026-03-25"), None)]

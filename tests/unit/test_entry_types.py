@@ -15,6 +15,7 @@ from credits_warehouse.entry_types import (
     ENTRY_TYPES,
     EXPIRED_ENTRY_TYPES,
     SETTLED_ENTRY_TYPES,
+    WITHDRAWN_ENTRY_TYPES,
 )
 from credits_warehouse.sql import sql_list
 from dagster_project.resources import DBT_PROJECT_DIR
@@ -29,6 +30,7 @@ MACROS = (DBT_PROJECT_DIR / "macros" / "entry_types.sql").read_text(encoding="ut
         ("drawn_entry_types", DRAWN_ENTRY_TYPES),
         ("expired_entry_types", EXPIRED_ENTRY_TYPES),
         ("settled_entry_types", SETTLED_ENTRY_TYPES),
+        ("withdrawn_entry_types", WITHDRAWN_ENTRY_TYPES),
     ],
 )
 def test_sql_and_python_groups_agree(macro, python):

@@ -55,7 +55,7 @@ select
     cast(granted_credits as {{ credits_type() }}) as granted_credits,
     cast(consumed_credits as {{ credits_type() }}) as consumed_credits,
     cast(expired_credits as {{ credits_type() }}) as expired_credits,
-    -- Repayments, settlements, write-offs and refunds: what moves the balance besides
+    -- Repayments, settlements, write-offs, refunds and grant voids: what moves the balance besides
     -- grants, consumption and expiry (a rollover counts as expired from its allowance and
     -- granted again as the rollover grant).
     cast(net_credits - granted_credits + consumed_credits + expired_credits as {{ credits_type() }})

@@ -1,6 +1,8 @@
--- One row per grant (contract §6.1) with what became of its credits:
--- consumed + expired + refunded + rolled over + remaining = credits,
--- and its status as of the run's clock (contract §8.2).
+-- One row per grant (contract §6.1, §8.2, §8.3) with what became of its credits:
+-- consumed + expired + voided + refunded + rolled over + remaining = credits,
+-- and its status as of the run's clock. expires_at is the grant's expiry as amendments left
+-- it by the clock; voided_at, when a void amendment applied to it (at or before effective_at:
+-- it never took effect, and all its credits count as voided).
 with
 
 as_of as (
@@ -20,6 +22,17 @@ grants as (
     where credits < 0 or is_scheduled
 ),
 
+amended as (
+    select
+        grant_id,
+        arg_max(expires_at, amendment_seq) filter (where action = 'set_expiry') as expires_at,
+        max(effective_at) filter (where action = 'void') as voided_at,
+        sum(credits_voided) as credits_voided
+    from {{ ref('int_grant_amendments_applied') }}
+    where outcome = 'applied'
+    group by grant_id
+),
+
 movements as (
     select
         grant_id,
@@ -27,10 +40,7 @@ movements as (
             as credits_consumed,
         -sum(case when entry_type = 'expiry' then credits else 0 end) as credits_expired,
         -sum(case when entry_type = 'refund' then credits else 0 end) as credits_refunded,
-        -sum(case when entry_type = 'rollover' then credits else 0 end) as credits_rolled_over,
-        -- A void of the grant itself (contract §8.3). No entry of this type is booked until
-        -- grant amendments are built, so no grant is voided yet.
-        bool_or(entry_type = 'grant_void') as is_voided
+        -sum(case when entry_type = 'rollover' then credits else 0 end) as credits_rolled_over
     from {{ ref('fct_credit_ledger') }}
     where grant_id is not null
     group by grant_id
@@ -38,11 +48,12 @@ movements as (
 
 accounted as (
     select
-        grants.* exclude (is_scheduled),
+        grants.* exclude (is_scheduled) replace (coalesce(amended.expires_at, grants.expires_at) as expires_at),
         cast(coalesce(movements.credits_consumed, 0) as {{ credits_type() }}) as credits_consumed,
         cast(coalesce(movements.credits_expired, 0) as {{ credits_type() }}) as credits_expired,
         cast(coalesce(movements.credits_refunded, 0) as {{ credits_type() }}) as credits_refunded,
         cast(coalesce(movements.credits_rolled_over, 0) as {{ credits_type() }}) as credits_rolled_over,
+        cast(coalesce(amended.credits_voided, 0) as {{ credits_type() }}) as credits_voided,
         -- A scheduled grant has no movement yet: what remains is all of it.
         cast(
             case
@@ -50,21 +61,24 @@ accounted as (
                     then grants.credits
                         - coalesce(movements.credits_consumed, 0) - coalesce(movements.credits_expired, 0)
                         - coalesce(movements.credits_refunded, 0) - coalesce(movements.credits_rolled_over, 0)
+                        - coalesce(amended.credits_voided, 0)
                 else 0
             end as {{ credits_type() }}
         ) as credits_remaining,
-        grants.is_scheduled,
-        coalesce(movements.is_voided, false) as is_voided
+        amended.voided_at,
+        grants.is_scheduled
     from grants
+    left join amended on grants.grant_id = amended.grant_id
     left join movements on grants.grant_id = movements.grant_id
 )
 
 select
-    accounted.* exclude (is_scheduled, is_voided),
-    -- The first that applies, in this order (contract §8.2).
+    accounted.* exclude (is_scheduled),
+    -- The first that applies, in this order (contract §8.2); a grant voided before it takes
+    -- effect never will, so it is voided rather than scheduled (docs/ledger.md).
     case
+        when accounted.voided_at is not null then 'voided'
         when accounted.is_scheduled then 'scheduled'
-        when accounted.is_voided then 'voided'
         when accounted.expires_at <= as_of.as_of_at then 'expired'
         when accounted.credits_remaining <= 0 then 'depleted'
         else 'active'

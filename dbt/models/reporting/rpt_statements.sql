@@ -30,7 +30,7 @@ figures as (
         sum(case when entry_type = 'grant' then credits else 0 end) as granted,
         -sum(case when entry_type in {{ consumed_entry_types() }} then credits else 0 end) as consumed,
         -sum(case when entry_type in {{ expired_entry_types() }} then credits else 0 end) as expired,
-        -sum(case when entry_type = 'refund' then credits else 0 end) as refunded,
+        -sum(case when entry_type in {{ withdrawn_entry_types() }} then credits else 0 end) as refunded,
         sum(case when entry_type in {{ settled_entry_types() }} then credits else 0 end) as settled,
         sum(case when entry_type = 'void' then credits else 0 end) as voided
     from ledger

@@ -30,13 +30,7 @@ accepted as (
 lateness as (
     -- Per load batch, the last period already closed when it was ingested (contract §4 "Late
     -- events": closed is judged at ingested_at).
-    select
-        batches.load_batch_id,
-        max(closes.period) as closed_through_at_ingest
-    from (select distinct load_batch_id, ingested_at from accepted) as batches
-    -- Strictly before: a close at the clock of a load comes after that load (run, then close).
-    inner join {{ ref('stg_control__period_closes') }} as closes on closes.closed_at < batches.ingested_at
-    group by batches.load_batch_id
+    {{ closed_through_at_ingest('accepted') }}
 ),
 
 matched as (

@@ -1,7 +1,8 @@
 -- Every invoice line, whether or not its invoice is final yet (contract §4 "Subscription
 -- invoices", §5): purchase and auto top-up invoices at purchase time, subscription invoices
 -- (a period's overage in arrears and the next period's fee in advance, dated at the period's
--- end; a first or prorated fee when it starts), and credit notes for refunds.
+-- end; a first or prorated fee when it starts), and credit notes for refunds and for voided
+-- paid grants (contract §8.3).
 with
 
 purchases as (
@@ -161,6 +162,33 @@ credit_note_lines as (
     where refunds.quarantine_reason is null
 ),
 
+void_credit_note_lines as (
+    -- A void of a paid grant credits back its unconsumed share of what was paid, the money
+    -- revenue counts as voided in the period its credits left.
+    select
+        'credit_note:void:' || voids.amendment_id as invoice_id,
+        voids.customer_id,
+        'credit_note' as invoice_type,
+        voids.voided_credits_at as issued_at,
+        {{ period_of('voids.voided_credits_at') }} as period,
+        revenue.currency,
+        1 as line_number,
+        'Voided grant ' || voids.grant_id || ': unconsumed credits' as description_template,
+        cast(null as decimal(38, 3)) as description_quantity,
+        cast(null as varchar) as description_quantity_text,
+        'refund' as line_kind,
+        1 as quantity,
+        revenue.voided_amount as unit_amount,
+        revenue.voided_amount as amount
+    from {{ ref('int_grant_amendments_applied') }} as voids
+    inner join grants on voids.grant_id = grants.grant_id
+    inner join {{ ref('int_revenue_by_grant_period') }} as revenue
+        on voids.grant_id = revenue.grant_id and {{ period_of('voids.voided_credits_at') }} = revenue.period
+    where
+        voids.action = 'void' and voids.outcome = 'applied' and voids.credits_voided > 0
+        and coalesce(grants.paid_amount, 0) > 0
+),
+
 lines as (
     select * from purchase_lines
     union all
@@ -169,6 +197,8 @@ lines as (
     select * from subscription_lines
     union all
     select * from credit_note_lines
+    union all
+    select * from void_credit_note_lines
 )
 
 -- A line's words are written once, as a template with a `{quantity}` slot: filled here with

@@ -1,7 +1,8 @@
 -- The instants at which a customer's ledger can change other than by usage
 -- (docs/ledger.md "Time and order"): grants taking effect or expiring, period ends, plan
--- changes, top-up settings switching, voids and refunds. Usage between two instants is
--- summed into one segment, so the sequential walk visits segments, not events.
+-- changes, top-up settings switching, voids, refunds, grant amendments and the expiries
+-- they set. Usage between two instants is summed into one segment, so the sequential walk
+-- visits segments, not events.
 with
 
 as_of as (
@@ -9,8 +10,15 @@ as_of as (
 ),
 
 grants as (
-    select customer_id, effective_at, expires_at from {{ ref('int_grants_unioned') }}
+    select customer_id, effective_at, expires_at from {{ ref('int_grants_taking_effect') }}
     where not is_scheduled
+),
+
+amendments as (
+    -- Those the walk applies; a set_expiry's grant expires at its new expiry, never before it.
+    select customer_id, effective_at, greatest(new_expires_at, effective_at) as expires_at
+    from {{ ref('int_grant_amendments_sequenced') }}
+    where settled_outcome is null
 ),
 
 subscriptions as (
@@ -82,6 +90,10 @@ instants as (
     select customer_id, voided_at, 'void' from voids
     union all
     select customer_id, refunded_at, 'refund' from refunds
+    union all
+    select customer_id, effective_at, 'amendment' from amendments
+    union all
+    select customer_id, expires_at, 'amended_expiry' from amendments where expires_at is not null
 )
 
 select distinct customer_id, instant_at

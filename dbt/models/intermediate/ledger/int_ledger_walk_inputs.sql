@@ -9,7 +9,7 @@ select {{ walk_input('grant', {
     'priority': 'priority', 'cost_basis_per_credit': 'cost_basis_per_credit',
     'currency': 'currency', 'paid_amount': 'paid_amount', 'source_type': 'source_type',
     'source_id': 'source_id', 'applies_to': 'applies_to'}) }}
-from {{ ref('int_grants_unioned') }}
+from {{ ref('int_grants_taking_effect') }}
 -- A grant scheduled after the clock moves no balance yet (contract §8.2).
 where not is_scheduled
 union all
@@ -45,6 +45,14 @@ select {{ walk_input('refund', {
     'grant_id': 'grant_id'}) }}
 from {{ ref('int_refunds_validated') }}
 where quarantine_reason is null
+union all
+-- The grant amendments SQL did not settle before the walk (int_grant_amendments_sequenced).
+select {{ walk_input('amendment', {
+    'customer_id': 'customer_id', 'grant_id': 'grant_id', 'effective_at': 'effective_at',
+    'amendment_id': 'amendment_id', 'amendment_action': 'action',
+    'new_expires_at': 'new_expires_at'}) }}
+from {{ ref('int_grant_amendments_sequenced') }}
+where settled_outcome is null
 union all
 -- Debit positions only for customers with an auto top-up: the walk looks for the debit
 -- after which the balance falls below the threshold.

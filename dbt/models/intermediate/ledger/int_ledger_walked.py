@@ -1,5 +1,5 @@
-"""The ledger walk: grants, expiries, repayments, top-ups, rollovers, voids, refunds and
-period ends, visited segment by segment (docs/ledger.md).
+"""The ledger walk: grants, expiries, repayments, top-ups, rollovers, voids, refunds, grant
+amendments and period ends, visited segment by segment (docs/ledger.md).
 
 Why Python: the walk is sequential — each step depends on what earlier steps left in each
 grant — and SQL could only express it as a recursive CTE per customer. The logic lives in
@@ -10,6 +10,8 @@ by `row_kind`:
 - `entry`: ledger entries other than usage draws;
 - `span`: which grant (or shortfall) covers which span of a segment's running total;
 - `grant`: grants the walk creates (auto top-ups, rollovers);
+- `amendment`: what each grant amendment the walk applies did (`amendment_outcome`, and the
+  grant's new `expires_at`);
 - `checkpoint`: each customer's walk state at each period end after the one this build
   resumed from (`checkpoint`, JSON): the next build resumes from the one at the end of
   the last closed period (docs/incremental.md).

@@ -10,6 +10,7 @@
     ('auto_topups', 'int_auto_topups_validated'),
     ('voids', 'int_voids_validated'),
     ('refunds', 'int_refunds_validated'),
+    ('grant_amendments', 'int_grant_amendments_validated'),
 ] %}
 with
 

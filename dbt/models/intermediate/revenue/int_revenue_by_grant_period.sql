@@ -1,8 +1,9 @@
 -- Revenue of every paid grant, period by period (contract §5), with cumulative rounding:
 -- each to-date figure is rounded (half even) from exact credits, and a period takes the
 -- difference. The to-date buckets are cut from one running total, in the order consumed,
--- refunded, expired, so that for every grant at every period end, exactly:
---     amount_paid = recognized + refunded + breakage + still deferred.
+-- refunded, voided (a grant amendment, contract §8.3: money returned like a refund's),
+-- expired, so that for every grant at every period end, exactly:
+--     amount_paid = recognized + refunded + voided + breakage + still deferred.
 -- A rollover grant continues the allowance it came from: its credits are that allowance's.
 with
 
@@ -38,17 +39,49 @@ grant_map as (
     from grants
 ),
 
-movements as (
+ledger_movements as (
     select
         grant_map.revenue_grant_id,
         ledger.period,
         -sum(case when ledger.entry_type in {{ drawn_entry_types() }} then ledger.credits else 0 end)
             as consumed_credits,
         -sum(case when ledger.entry_type = 'refund' then ledger.credits else 0 end) as refunded_credits,
+        0 as voided_credits,
         -sum(case when ledger.entry_type = 'expiry' then ledger.credits else 0 end) as expired_credits
     from {{ ref('int_ledger_entries_ordered') }} as ledger
     inner join grant_map on ledger.grant_id = grant_map.grant_id
     group by grant_map.revenue_grant_id, ledger.period
+),
+
+void_movements as (
+    -- The credits a void took (its grant_void entry, or all of a grant voided before it took
+    -- effect), in the period they left.
+    select
+        grant_map.revenue_grant_id,
+        {{ period_of('voids.voided_credits_at') }} as period,
+        0 as consumed_credits,
+        0 as refunded_credits,
+        voids.credits_voided as voided_credits,
+        0 as expired_credits
+    from {{ ref('int_grant_amendments_applied') }} as voids
+    inner join grant_map on voids.grant_id = grant_map.grant_id
+    where voids.action = 'void' and voids.outcome = 'applied'
+),
+
+movements as (
+    select
+        revenue_grant_id,
+        period,
+        sum(consumed_credits) as consumed_credits,
+        sum(refunded_credits) as refunded_credits,
+        sum(voided_credits) as voided_credits,
+        sum(expired_credits) as expired_credits
+    from (
+        select * from ledger_movements
+        union all
+        select * from void_movements
+    ) as moved
+    group by revenue_grant_id, period
 ),
 
 periods as (
@@ -77,7 +110,11 @@ cumulative as (
             as consumed_refunded_to_date,
         sum(
             coalesce(movements.consumed_credits, 0) + coalesce(movements.refunded_credits, 0)
-            + coalesce(movements.expired_credits, 0)
+            + coalesce(movements.voided_credits, 0)
+        ) over to_date as consumed_refunded_voided_to_date,
+        sum(
+            coalesce(movements.consumed_credits, 0) + coalesce(movements.refunded_credits, 0)
+            + coalesce(movements.voided_credits, 0) + coalesce(movements.expired_credits, 0)
         ) over to_date as settled_to_date
     from grant_periods
     left join movements
@@ -91,8 +128,11 @@ to_date as (
         {{ money_share('amount_paid', 'consumed_to_date', 'total_credits') }} as recognized_to_date,
         {{ money_share('amount_paid', 'consumed_refunded_to_date', 'total_credits') }}
             - {{ money_share('amount_paid', 'consumed_to_date', 'total_credits') }} as refunded_to_date,
+        {{ money_share('amount_paid', 'consumed_refunded_voided_to_date', 'total_credits') }}
+            - {{ money_share('amount_paid', 'consumed_refunded_to_date', 'total_credits') }} as voided_to_date,
         {{ money_share('amount_paid', 'settled_to_date', 'total_credits') }}
-            - {{ money_share('amount_paid', 'consumed_refunded_to_date', 'total_credits') }} as breakage_to_date,
+            - {{ money_share('amount_paid', 'consumed_refunded_voided_to_date', 'total_credits') }}
+            as breakage_to_date,
         amount_paid - {{ money_share('amount_paid', 'settled_to_date', 'total_credits') }} as deferred_to_date
     from cumulative
 )
@@ -108,11 +148,13 @@ select
     consumed_to_date,
     recognized_to_date,
     refunded_to_date,
+    voided_to_date,
     breakage_to_date,
     deferred_to_date,
     case when period = {{ period_of('effective_at') }} then amount_paid else 0 end as purchased_amount,
     recognized_to_date - coalesce(lag(recognized_to_date) over by_period, 0) as recognized_amount,
     refunded_to_date - coalesce(lag(refunded_to_date) over by_period, 0) as refunded_amount,
+    voided_to_date - coalesce(lag(voided_to_date) over by_period, 0) as voided_amount,
     breakage_to_date - coalesce(lag(breakage_to_date) over by_period, 0) as breakage_amount,
     coalesce(lag(deferred_to_date) over by_period, 0) as opening_deferred_amount,
     deferred_to_date as closing_deferred_amount
