@@ -538,3 +538,16 @@ def test_grant_expiry_pushed_back_by_hand_in_warehouse(warehouse_at):
     ]
     assert _grant(warehouse, promo_id)["expires_at"] == at("2026-03-25")
     assert _amendments(warehouse, cid) == [(f"{cid}-m1", "applied", at("2026-03-25"), None)]
+
+
+def test_a_grant_voided_before_it_takes_effect_is_not_on_the_statement(warehouse_at):
+    # March's statement lists the starting balance (03-01) among the grants received, not
+    # the promo voided before its 03-20: it was never received.
+    warehouse, cid = _example(warehouse_at, "grant_void_before_it_takes_effect")
+    listed = query(
+        warehouse,
+        "select item_id from reporting.rpt_statement_lines "
+        "where customer_id = ? and period = '2026-03' and section = 'grant'",
+        [cid],
+    )
+    assert listed == [(f"{cid}-start",)]

@@ -86,7 +86,10 @@ received_grants as (
             statements.customer_id = grants.customer_id
             and grants.effective_at >= statements.period_start
             and grants.effective_at < statements.period_end
-    where grants.status <> 'scheduled'
+    -- A grant voided before it took effect was never received (contract §8.3).
+    where
+        grants.status <> 'scheduled'
+        and (grants.voided_at is null or grants.voided_at > grants.effective_at)
 ),
 
 -- A grant scheduled at the clock is coming on every statement whose period ends before it
