@@ -11,6 +11,11 @@ at 1 cent a credit; nova-fast is 1 credit per 1,000 tokens):
   prorated by the remaining 16 of March's 31 days: 10,000 × 16/31 = 5,161.29… -> $51.61.
 - cus_refund buys pack_10k ($100, tax 20%) on 2026-03-01, uses 2,500 credits and is
   refunded on 2026-03-20: the credit note is for the unconsumed $75 + $15 tax.
+- cus_downgrade (tax 0) is on pro from 2026-03-01 and on free from 2026-03-20. On 03-10 it
+  uses 12,000 credits: 10,000 from the pro allowance and 2,000 of overage (pro bills
+  overage). On 03-20 the free allowance (500) takes effect and repays 500 of it. The
+  1,500 still owed is settled at 04-01 and billed at pro's 1¢ (the plan that billed it),
+  not at free's 0¢ (the plan in force at the period's end): $15.
 """
 
 import csv
@@ -43,12 +48,17 @@ def warehouse(tmp_path_factory):
          "created_at": "2026-01-01T00:00:00Z"},
         {"customer_id": "cus_refund", "name": "Refund Ltd", "currency": "USD", "country": "GB", "tax_rate": "0.2",
          "created_at": "2026-01-01T00:00:00Z"},
+        {"customer_id": "cus_downgrade", "name": "Downgrade Ltd", "currency": "USD", "country": "US",
+         "tax_rate": "0", "created_at": "2026-01-01T00:00:00Z"},
     ]  # fmt: skip
     subscriptions = [
         {"customer_id": "cus_autumn", "plan_id": "pro", "started_at": "2026-03-01T00:00:00Z", "ended_at": ""},
         {"customer_id": "cus_upgrade", "plan_id": "free", "started_at": "2026-03-01T00:00:00Z",
          "ended_at": "2026-03-16T00:00:00Z"},
         {"customer_id": "cus_upgrade", "plan_id": "pro", "started_at": "2026-03-16T00:00:00Z", "ended_at": ""},
+        {"customer_id": "cus_downgrade", "plan_id": "pro", "started_at": "2026-03-01T00:00:00Z",
+         "ended_at": "2026-03-20T00:00:00Z"},
+        {"customer_id": "cus_downgrade", "plan_id": "free", "started_at": "2026-03-20T00:00:00Z", "ended_at": ""},
     ]  # fmt: skip
     purchases = [
         {"purchase_id": "p_refund", "customer_id": "cus_refund", "bundle_id": "pack_10k", "quantity": 1,
@@ -66,6 +76,7 @@ def warehouse(tmp_path_factory):
         _tokens("a1", "cus_autumn", "2026-03-10T00:00:00Z", 12000),
         _tokens("a2", "cus_autumn", "2026-03-20T00:00:00Z", 8000),
         _tokens("r1", "cus_refund", "2026-03-05T00:00:00Z", 2500),
+        _tokens("d1", "cus_downgrade", "2026-03-10T00:00:00Z", 12000),
     ]
     landing = write_landing(
         root / "landing",
@@ -106,6 +117,25 @@ def test_seed_001_overage_is_billed_as_100_dollars_on_the_closing_invoice(wareho
         "and entry_at < '2026-04-01' order by entry_seq desc limit 1",
     )
     assert balance == [(Decimal(-10000),)]
+
+
+def test_overage_is_priced_by_the_plan_that_billed_it_not_the_one_at_period_end(warehouse):
+    ledger = query(
+        warehouse,
+        "select entry_type, sum(credits) from marts.fct_credit_ledger where customer_id = "
+        "'cus_downgrade' and entry_type like 'overage%' group by all order by 1",
+    )
+    assert ledger == [
+        ("overage", Decimal(-2000)),
+        ("overage_repaid", Decimal(500)),
+        ("overage_settlement", Decimal(1500)),
+    ]
+    lines = query(
+        warehouse,
+        "select line_kind, amount from marts.fct_invoice_lines l join marts.fct_invoices i using (invoice_id) "
+        "where i.customer_id = 'cus_downgrade' and i.period = '2026-03' and line_kind = 'overage'",
+    )
+    assert lines == [("overage", 1500)]
 
 
 def test_a_plan_change_prorates_the_new_fee_by_seconds(warehouse):
@@ -151,7 +181,8 @@ def test_every_journal_balances_and_the_csv_sums_to_zero(warehouse, tmp_path):
         per_journal[row["JournalNumber"]] += Decimal(row["Debit"]) - Decimal(row["Credit"])
     assert set(per_journal.values()) == {Decimal(0)}
     overage = [r for r in rows if r["AccountCode"] == "overage_revenue"]
-    assert [r["Credit"] for r in overage] == ["100.00"]
+    # cus_autumn's $100 and cus_downgrade's $15 of overage.
+    assert sorted(r["Credit"] for r in overage) == ["100.00", "15.00"]
 
 
 @pytest.mark.parametrize(

@@ -97,7 +97,7 @@ def test_every_amendment_keeps_its_verdict_author_and_reason(warehouse):
     rows = query(
         warehouse,
         "select source_file, line_number, amendment_id, verdict, reason, created_by "
-        "from marts.fct_grant_amendments order by source_file, line_number",
+        "from marts.fct_grant_amendments order by source_file, line_number, ingested_at",
     )
     assert [r[:4] for r in rows] == [
         ("grant_amendments.csv", 2, "am-early", "applied"),

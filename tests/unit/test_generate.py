@@ -151,11 +151,15 @@ def test_same_seed_is_byte_identical_and_another_seed_differs(tmp_path):
 def test_scoped_promos_change_only_the_grants_feed(tmp_path, small):
     # `--scoped-promos` (contract §8.1): a quarter of the 20 customers, 5, get a launch
     # promotion for fast tokens only; every other file is byte for byte the one the same
-    # arguments write without it, and so is every other grant, but for its number.
+    # arguments write without it, and so is every other grant, but for its number. The grant
+    # amendments name grants by number, and may amend a promotion too, so they differ as well.
     out, _ = small
     generate(tmp_path / "scoped", **SMALL, scoped_promos=True)
     plain, scoped = _digests(out), _digests(tmp_path / "scoped")
-    assert [name for name in plain if plain[name] != scoped[name]] == ["landing/grants.csv"]
+    assert [name for name in plain if plain[name] != scoped[name]] == [
+        "landing/grant_amendments.csv",
+        "landing/grants.csv",
+    ]
     with (tmp_path / "scoped" / "landing" / "grants.csv").open(encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == [*FEED_COLUMNS["grants"], "applies_to"]

@@ -84,7 +84,10 @@ spells as (
 ),
 
 overage_lines as (
-    -- Overage settled at a period's end, priced by the plan in force at that end.
+    -- Overage settled at a period's end, priced by the plan that billed it: the last spell
+    -- inside the period whose plan says `overage: bill` (docs/ledger.md "Period end"). Only
+    -- such a plan books overage, so one always exists, even when the customer has moved to
+    -- a plan without overage (or without an overage price) by the period's end.
     select
         ledger.customer_id,
         ledger.entry_at as issued_at,
@@ -102,8 +105,9 @@ overage_lines as (
     inner join spells
         on
             ledger.customer_id = spells.customer_id
+            and spells.overage = 'bill'
             and spells.started_at < ledger.entry_at
-            and (spells.ended_at is null or spells.ended_at >= ledger.entry_at)
+            and (spells.ended_at is null or spells.ended_at > ledger.entry_at - interval 1 month)
     inner join {{ ref('stg_catalog__plan_prices') }} as prices
         on spells.plan_id = prices.plan_id and customers.currency = prices.currency
     where ledger.entry_type = 'overage_settlement'

@@ -8,11 +8,20 @@
 -- repays what is still owed in its period) until the grant expires; a plan allowance that
 -- may roll over, and a top-up setting's bundle, stay in play from then on. A class may list
 -- a scope no live grant carries: that splits debits the walk could have summed, never the
--- other way round.
+-- other way round. A set_expiry amendment the walk applies (docs/ledger.md "Grant
+-- amendments") may move a grant's expiry later: its scope stays in play until the latest
+-- expiry any of them gives.
 with
 
 rollover_plans as (
     select plan_id from {{ ref('stg_catalog__plans') }} where rollover_max_credits > 0
+),
+
+moved_expiries as (
+    select grant_id, max(greatest(new_expires_at, effective_at)) as latest_expires_at
+    from {{ ref('int_grant_amendments_sequenced') }}
+    where action = 'set_expiry' and settled_outcome is null
+    group by grant_id
 ),
 
 scoped as (
@@ -23,9 +32,11 @@ scoped as (
         case
             when grants.kind = 'plan_allowance' and grants.source_id in (select plan_id from rollover_plans)
                 then null
-            else grants.expires_at
+            when grants.expires_at is not null
+                then greatest(grants.expires_at, coalesce(moved_expiries.latest_expires_at, grants.expires_at))
         end as in_play_to
-    from {{ ref('int_grants_unioned') }} as grants
+    from {{ ref('int_grants_taking_effect') }} as grants
+    left join moved_expiries on grants.grant_id = moved_expiries.grant_id
     where grants.applies_to <> '' and grants.credits > 0
     union all
     select
