@@ -858,17 +858,28 @@ class CustomerLedger:
             grant.left = ZERO
 
     def voided_before_effect(self) -> dict[str, Grant]:
-        """Grants whose first void is dated at or before their effective_at: they never take
-        effect, and all their credits count as voided, with no entry."""
+        """Grants whose first void by the clock is dated at or before their effective_at: they
+        never take effect, and all their credits count as voided, with no entry. A set_expiry
+        before that void and before the grant takes effect still gives it its expiry."""
         out = {}
         for grant in self.initial_grants:
-            voids = [
-                a for a in self.amendments if a.grant_id == grant.grant_id and a.action == "void"
-            ]
-            if voids and voids[0].effective_at <= grant.effective_at:
-                grant.voided = grant.credits
-                grant.voided_at = voids[0].effective_at
-                out[grant.grant_id] = grant
+            mine = sorted(
+                (
+                    a
+                    for a in self.amendments
+                    if a.grant_id == grant.grant_id and a.effective_at <= self.as_of
+                ),
+                key=lambda a: (a.effective_at, a.amendment_id),
+            )
+            first_void = next((a for a in mine if a.action == "void"), None)
+            if first_void is None or first_void.effective_at > grant.effective_at:
+                continue
+            for a in mine[: mine.index(first_void)]:
+                if a.action == "set_expiry" and a.effective_at < grant.effective_at:
+                    grant.expires_at = a.new_expires_at
+            grant.voided = grant.credits
+            grant.voided_at = first_void.effective_at
+            out[grant.grant_id] = grant
         return out
 
     def amend(self, at: dt.datetime, amendment: GrantAmendment) -> None:

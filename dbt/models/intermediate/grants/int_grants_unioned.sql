@@ -46,8 +46,9 @@ subscription_periods as (
     cross join lateral (
         select unnest(generate_series(
             date_trunc('month', subscriptions.started_at),
+            -- Up to the clock, or to the spell's start when that is later; never past its end.
             least(
-                coalesce(subscriptions.ended_at, as_of.as_of_at),
+                coalesce(subscriptions.ended_at, greatest(as_of.as_of_at, subscriptions.started_at)),
                 greatest(as_of.as_of_at, subscriptions.started_at)
             ),
             interval 1 month
