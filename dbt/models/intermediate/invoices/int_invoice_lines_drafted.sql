@@ -144,53 +144,53 @@ subscription_lines as (
     ) as lines
 ),
 
-credit_note_lines as (
+-- What a credit note gives back, one per refund and per void of a paid grant (contract §4
+-- "Voids and refunds", §8.3): the money revenue counts as refunded, or as voided, in the
+-- period the credits left.
+money_returned as (
     select
-        'credit_note:' || refunds.refund_id as invoice_id,
-        refunds.customer_id,
-        'credit_note' as invoice_type,
-        refunds.refunded_at as issued_at,
-        {{ period_of('refunds.refunded_at') }} as period,
-        revenue.currency,
-        1 as line_number,
-        'Refund of purchase ' || refunds.purchase_id || ': unconsumed credits' as description_template,
-        cast(null as decimal(38, 3)) as description_quantity,
-        cast(null as varchar) as description_quantity_text,
-        'refund' as line_kind,
-        1 as quantity,
-        revenue.refunded_amount as unit_amount,
-        revenue.refunded_amount as amount
-    from {{ ref('int_refunds_validated') }} as refunds
-    inner join {{ ref('int_revenue_by_grant_period') }} as revenue
-        on refunds.grant_id = revenue.grant_id and {{ period_of('refunds.refunded_at') }} = revenue.period
-    where refunds.quarantine_reason is null
-),
-
-void_credit_note_lines as (
-    -- A void of a paid grant credits back its unconsumed share of what was paid, the money
-    -- revenue counts as voided in the period its credits left.
+        'credit_note:' || refund_id as invoice_id,
+        customer_id,
+        grant_id,
+        refunded_at as returned_at,
+        'Refund of purchase ' || purchase_id || ': unconsumed credits' as description_template,
+        false as is_void
+    from {{ ref('int_refunds_validated') }}
+    where quarantine_reason is null
+    union all
     select
-        'credit_note:void:' || voids.amendment_id as invoice_id,
+        'credit_note:void:' || voids.amendment_id,
         voids.customer_id,
-        'credit_note' as invoice_type,
-        voids.voided_credits_at as issued_at,
-        {{ period_of('voids.voided_credits_at') }} as period,
-        revenue.currency,
-        1 as line_number,
-        'Voided grant ' || voids.grant_id || ': unconsumed credits' as description_template,
-        cast(null as decimal(38, 3)) as description_quantity,
-        cast(null as varchar) as description_quantity_text,
-        'refund' as line_kind,
-        1 as quantity,
-        revenue.voided_amount as unit_amount,
-        revenue.voided_amount as amount
+        voids.grant_id,
+        voids.voided_credits_at,
+        'Voided grant ' || voids.grant_id || ': unconsumed credits',
+        true
     from {{ ref('int_grant_amendments_applied') }} as voids
     inner join grants on voids.grant_id = grants.grant_id
-    inner join {{ ref('int_revenue_by_grant_period') }} as revenue
-        on voids.grant_id = revenue.grant_id and {{ period_of('voids.voided_credits_at') }} = revenue.period
     where
         voids.action = 'void' and voids.outcome = 'applied' and voids.credits_voided > 0
         and coalesce(grants.paid_amount, 0) > 0
+),
+
+credit_note_lines as (
+    select
+        returned.invoice_id,
+        returned.customer_id,
+        'credit_note' as invoice_type,
+        returned.returned_at as issued_at,
+        {{ period_of('returned.returned_at') }} as period,
+        revenue.currency,
+        1 as line_number,
+        returned.description_template,
+        cast(null as decimal(38, 3)) as description_quantity,
+        cast(null as varchar) as description_quantity_text,
+        'refund' as line_kind,
+        1 as quantity,
+        case when returned.is_void then revenue.voided_amount else revenue.refunded_amount end as unit_amount,
+        case when returned.is_void then revenue.voided_amount else revenue.refunded_amount end as amount
+    from money_returned as returned
+    inner join {{ ref('int_revenue_by_grant_period') }} as revenue
+        on returned.grant_id = revenue.grant_id and {{ period_of('returned.returned_at') }} = revenue.period
 ),
 
 lines as (
@@ -201,8 +201,6 @@ lines as (
     select * from subscription_lines
     union all
     select * from credit_note_lines
-    union all
-    select * from void_credit_note_lines
 )
 
 -- A line's words are written once, as a template with a `{quantity}` slot: filled here with
