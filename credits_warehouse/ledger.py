@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import groupby
 from operator import itemgetter
 
@@ -93,6 +93,7 @@ class Grant:
         return consumption_key(self)
 
 
+@lru_cache(maxsize=4096)
 def scopes_of(eligibility: str | None) -> frozenset[str] | None:
     """The scopes an eligibility class lists; None (a negative adjustment's): any grant."""
     if eligibility is None:
@@ -203,10 +204,11 @@ class Positions:
     booked_at: list[dt.datetime]
 
 
-@dataclass
+@dataclass(eq=False)
 class Owed:
     """Shortfall still owed, as the spans of a segment's running total it covers (so a void
-    can take back exactly its own debit's part); repaid from the front, oldest first."""
+    can take back exactly its own debit's part); repaid from the front, oldest first. Two
+    chunks are the same only if they are one object (the queue removes chunks by identity)."""
 
     kind: str  # overage | unfunded
     segment_start: dt.datetime | None  # None: a negative adjustment's shortfall
@@ -375,6 +377,9 @@ class Walk:
         ] = {}
         self.keep_spans = {s[:2] for v in data.voids for s in v.spans}
         self.spans_emitted = 0
+        # The last span emitted per (segment, class): the next one extends it when it goes on
+        # where it stops, on the same grant (or shortfall kind).
+        self.last_span: dict[tuple[dt.datetime, str], dict] = {}
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -578,17 +583,28 @@ class Walk:
 
     # --- usage -----------------------------------------------------------------------------
 
-    def draw(self, segment: Segment, position: Decimal, stop: Decimal, t: dt.datetime) -> None:
-        """Cover the span [position, stop) of a segment's running total, in consumption order."""
+    def draw(
+        self,
+        segment: Segment,
+        position: Decimal,
+        stop: Decimal,
+        t: dt.datetime,
+        grants: list[Grant] | None = None,
+    ) -> None:
+        """Cover the span [position, stop) of a segment's running total, in consumption order:
+        from `grants` when the caller knows the class's eligible grants at t, else from
+        those `eligible` finds."""
         amount = stop - position
         spans = (
             self.spans_by_segment.setdefault(segment.key, [])
             if segment.key in self.keep_spans
             else None
         )
-        for grant in list(self.eligible(t, segment.scopes)):
+        for grant in list(self.eligible(t, segment.scopes)) if grants is None else grants:
             if amount <= 0:
                 break
+            if grant.remaining <= 0:
+                continue
             take = min(grant.remaining, amount)
             grant.remaining -= take
             self.balance -= take
@@ -604,19 +620,34 @@ class Walk:
             self.emit_span(segment, position, position + amount, None, kind, spans)
 
     def emit_span(self, segment, span_from, span_to, grant_id, kind, spans) -> None:
+        """Record that [span_from, span_to) of the segment's class total is drawn on the grant
+        (or is a shortfall of `kind`). A span that goes on where the last one of its segment
+        and class stops, on the same grant, extends it: every debit lies inside one run, so
+        each debit's share of each grant (int_usage_allocated_to_grants) is the same."""
+        last = self.last_span.get(segment.key)
+        if (
+            last is not None
+            and last["position_to"] == span_from
+            and last["grant_id"] == grant_id
+            and last["entry_type"] == kind
+        ):
+            last["position_to"] = span_to
+            if spans is not None:
+                spans[-1] = (spans[-1][0], span_to, grant_id, kind)
+            return
         self.spans_emitted += 1
-        self.out.spans.append(
-            {
-                "segment_start_at": segment.start,
-                "eligibility_class": segment.eligibility,
-                "segment_first_at": segment.first_at,
-                "position_from": span_from,
-                "position_to": span_to,
-                "grant_id": grant_id,
-                "entry_type": kind,
-                "span_seq": self.spans_emitted,
-            }
-        )
+        span = {
+            "segment_start_at": segment.start,
+            "eligibility_class": segment.eligibility,
+            "segment_first_at": segment.first_at,
+            "position_from": span_from,
+            "position_to": span_to,
+            "grant_id": grant_id,
+            "entry_type": kind,
+            "span_seq": self.spans_emitted,
+        }
+        self.out.spans.append(span)
+        self.last_span[segment.key] = span
         if spans is not None:
             spans.append((span_from, span_to, grant_id, kind))
 
@@ -668,17 +699,33 @@ class Walk:
         else run by run."""
         if len({run.eligibility for run in runs}) > 1 and self.draw_classes(runs):
             return
+        if self.inside_needs_positions(runs[0].start, max(run.last_at for run in runs)):
+            for run in runs:
+                self.run_segment(run)
+            return
+        # Nothing changes which grants a class may draw on inside a segment (every instant
+        # where that changes starts one), so each class's eligible grants are found once.
+        eligible: dict[str, list[Grant]] = {}
         for run in runs:
-            self.run_segment(run)
+            grants = eligible.get(run.eligibility)
+            if grants is None:
+                grants = eligible[run.eligibility] = list(self.eligible(run.first_at, run.scopes))
+            end = run.position_from + run.credits
+            self.draw(run, run.position_from, end, run.first_at, grants)
+
+    def inside_needs_positions(self, start: dt.datetime, last_at: dt.datetime) -> bool:
+        """Whether something may happen between two debits of a segment: a top-up bought, or
+        a top-up grant expiring. Only then are debit positions read."""
+        return self.topup_setting(start) is not None or any(
+            start < e[0] <= last_at for e in self.dynamic_expiries
+        )
 
     def draw_classes(self, runs: list[Segment]) -> bool:
         """Draw each class of a segment as one sum, when the classes do not compete (see
         `classes_apart`) and nothing inside the segment depends on the order of its debits
         (a top-up setting, a top-up grant expiring). Returns whether it did."""
         start, last_at = runs[0].start, max(run.last_at for run in runs)
-        if self.topup_setting(start) is not None or any(
-            start < e[0] <= last_at for e in self.dynamic_expiries
-        ):
+        if self.inside_needs_positions(start, last_at):
             return False
         classes: dict[str, list[Segment]] = {}
         for run in runs:
@@ -723,10 +770,7 @@ class Walk:
         """Debit one run; split it where a top-up is bought or a top-up grant expires."""
         position, end = segment.position_from, segment.position_from + segment.credits
         setting = self.topup_setting(segment.start)
-        needs_positions = setting is not None or any(
-            segment.start < e[0] <= segment.last_at for e in self.dynamic_expiries
-        )
-        if not needs_positions:
+        if not self.inside_needs_positions(segment.start, segment.last_at):
             self.draw(segment, position, end, segment.first_at)
             return
         pos = self.data.positions(*segment.key)

@@ -281,9 +281,12 @@ def _rows(table: pa.Table, kind: str, columns: list[str]) -> list[dict]:
 
 def _made(table: pa.Table, kind: str, cls: type, fields: dict[str, str], **fixed) -> list:
     """The rows of `kind` as `cls` objects: each field from its input column."""
+    rows = table.filter(pc.equal(table.column("input_kind"), kind))
+    columns = [rows.column(c).to_pylist() for c in fields.values()]
+    names = list(fields)
     return [
-        cls(**fixed, **{f: row[c] for f, c in fields.items()})
-        for row in _rows(table, kind, list(fields.values()))
+        cls(**fixed, **dict(zip(names, values, strict=True)))
+        for values in zip(*columns, strict=True)
     ]
 
 
