@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
+from babel import Locale
 from babel.numbers import list_currencies
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,6 +26,16 @@ from pydantic import (
 )
 
 ISO_CURRENCIES = frozenset(list_currencies())
+# ISO 3166-1 alpha-2: CLDR's two-letter territories less those ISO does not assign
+# (reserved codes such as AC or EA, groupings such as EU and UN, private use such as XK).
+_NOT_ISO_COUNTRIES = frozenset(
+    "AC CP CQ DG EA EU EZ IC QO TA UN XA XB XK ZZ".split()
+)  # fmt: skip
+ISO_COUNTRIES = frozenset(
+    code
+    for code in Locale.parse("en").territories
+    if len(code) == 2 and code.isalpha() and code not in _NOT_ISO_COUNTRIES
+)
 
 # Units are kept to 6 fractional digits and rates (weight / per) must be exact at 6 digits, so
 # credits = units × rate is exact at 12 digits with no division anywhere. The dbt macro
@@ -197,12 +209,32 @@ class Promotion(_Model):
     applies_to: AppliesTo = Field(default_factory=list)
 
 
+def _iso_country(value: str) -> str:
+    if value not in ISO_COUNTRIES:
+        raise ValueError(f"{value!r} is not an ISO 3166 alpha-2 country code")
+    return value
+
+
+CountryCode = Annotated[str, AfterValidator(_iso_country)]
+
+
 class Seller(_Model):
     name: str
     address: str = ""
+    # ISO 3166 alpha-2; e-invoices (settings.facturx_countries) need it, and tax_id.
+    country: CountryCode | None = None
     email: str = ""
     tax_id: str = ""
     payment_terms_days: Annotated[int, Field(ge=0)] = 14
+
+
+class CatalogSettings(_Model):
+    """Switches that hold for the whole catalog."""
+
+    # Customers in these countries (ISO 3166 alpha-2) get their invoices and credit
+    # notes as Factur-X e-invoices: PDF/A-3b with the CII XML embedded
+    # (credits_warehouse/documents/facturx.py).
+    facturx_countries: list[CountryCode] = Field(default_factory=list)
 
 
 class AlertSettings(_Model):
@@ -216,6 +248,7 @@ class Catalog(_Model):
     currency: str = "USD"
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     seller: Seller = Field(default_factory=lambda: Seller(name="Seller"))
+    settings: CatalogSettings = Field(default_factory=CatalogSettings)
     aggregators: Annotated[list[Aggregator], Field(min_length=1)]
     credit_products: list[CreditProduct] = Field(default_factory=list)
     bundles: list[Bundle] = Field(default_factory=list)
@@ -256,6 +289,13 @@ class Catalog(_Model):
                     " no aggregator keeps it in its dimensions",
                 )
         self._scopes_known(known | {p.id for p in self.credit_products})
+        if self.settings.facturx_countries:
+            # Factur-X (EN 16931) names the seller's country and VAT number.
+            for field in ("country", "tax_id"):
+                if not getattr(self.seller, field):
+                    raise _PathError(
+                        f"seller.{field}", "is required when settings.facturx_countries is set"
+                    )
         return self
 
     def _scopes_known(self, ids: set[str]) -> None:

@@ -6,7 +6,7 @@ Written at close beside the statements, once: an existing PDF is final and never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import duckdb
 
@@ -16,6 +16,7 @@ from credits_warehouse.documents.contexts import (
     InvoiceContext,
     InvoiceLine,
     Party,
+    is_facturx_country,
 )
 
 
@@ -72,9 +73,13 @@ INVOICE_FIELDS = (
 
 
 def read_invoices(
-    con: duckdb.DuckDBPyConnection, seller: Party, invoice_ids: Sequence[str]
+    con: duckdb.DuckDBPyConnection,
+    seller: Party,
+    invoice_ids: Sequence[str],
+    facturx_countries: Collection[str] = (),
 ) -> list[InvoiceContext]:
-    """The invoices and credit notes with these ids, in one select."""
+    """The invoices and credit notes with these ids, in one select; those of customers in
+    `facturx_countries` (catalog settings) are Factur-X e-invoices."""
     if not invoice_ids:
         return []
     cursor = con.execute(INVOICES_SQL, {"ids": list(invoice_ids)})
@@ -82,13 +87,15 @@ def read_invoices(
     contexts = []
     for values in cursor.fetchall():
         row = dict(zip(columns, values, strict=True))
+        customer = Customer.from_row(row, currency_column="customer_currency")
         contexts.append(
             InvoiceContext(
                 document_date=row["issued_at"].isoformat(),
                 seller=seller,
-                customer=Customer.from_row(row, currency_column="customer_currency"),
+                customer=customer,
                 invoice=Invoice(**{field: row[field] for field in INVOICE_FIELDS}),
                 lines=tuple(InvoiceLine(**line) for line in row["lines"]),
+                facturx=is_facturx_country(customer.country, facturx_countries),
             )
         )
     return contexts

@@ -204,7 +204,8 @@ def write_documents_for_closed_periods(
         for context in read_statements(con, seller, statement_keys):
             contexts[(context.customer.customer_id, context.period)] = context
         invoice_ids = [key for kind, key, _ in chunk if kind != "statement"]
-        for context in read_invoices(con, seller, invoice_ids):
+        facturx_countries = frozenset(catalog.settings.facturx_countries)
+        for context in read_invoices(con, seller, invoice_ids, facturx_countries):
             contexts[context.invoice.invoice_id] = context
         jobs = [(kind, contexts[key].template_context(), path) for kind, key, path in chunk]
 

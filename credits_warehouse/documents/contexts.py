@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -22,12 +23,19 @@ from credits_warehouse.catalog import Seller
 EXPIRING_WINDOWS_DAYS = (30, 60, 90)  # the rpt_statements columns expiring_30/60/90
 
 
+def is_facturx_country(country: str | None, facturx_countries: Collection[str]) -> bool:
+    """Whether a customer of this country (ISO 3166 alpha-2, as the customers feed has
+    it) gets Factur-X invoices: it is in the catalog's settings.facturx_countries."""
+    return (country or "").strip().upper() in facturx_countries
+
+
 @dataclasses.dataclass(frozen=True)
 class Party:
     """The seller, from the catalog: the same on every document."""
 
     name: str
     address: str
+    country: str
     email: str
     tax_id: str
     payment_terms_days: int
@@ -37,6 +45,7 @@ class Party:
         return cls(
             name=seller.name,
             address=seller.address,
+            country=seller.country or "",
             email=seller.email,
             tax_id=seller.tax_id,
             payment_terms_days=seller.payment_terms_days,
@@ -196,6 +205,9 @@ class InvoiceContext:
     customer: Customer
     invoice: Invoice
     lines: tuple[InvoiceLine, ...]
+    # A Factur-X e-invoice (PDF/A-3b with its CII XML embedded): the customer's country
+    # is in the catalog's settings.facturx_countries (see `is_facturx_country`).
+    facturx: bool = False
 
     def template_context(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

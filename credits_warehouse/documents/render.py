@@ -570,7 +570,16 @@ class DocumentRenderer:
         return self.env.get_template(template).render(context)
 
     def render_pdf_bytes(self, template: str, context: dict) -> bytes:
+        """The document's PDF; an invoice or credit note whose context says `facturx` is
+        a Factur-X PDF/A-3b with its CII XML embedded (`documents/facturx.py`)."""
         source = self.render_html(template, context)
+        options = {}
+        if context.get("facturx"):
+            # Imported here: facturx builds on this module's formatting helpers.
+            from credits_warehouse.documents import facturx
+
+            if facturx.applies(context):
+                options = facturx.pdf_options(context)
         with _gc_paused(), _fonts_dated(context["document_date"]):
             html = self.parse(source)
             return html.write_pdf(
@@ -578,6 +587,7 @@ class DocumentRenderer:
                 font_config=self.font_config,
                 # A hash of the content rather than a random id, so reruns are identical.
                 pdf_identifier=True,
+                **options,
             )
 
     def write_pdf(self, template: str, context: dict, out_path: Path) -> Path:
