@@ -16,8 +16,8 @@ Scoped grants (contract §8.1, docs/ledger.md "Scoped credits"): each debit has 
 *eligibility class*, the scopes that apply to its aggregator, and draws only on grants
 with no scope or a scope in its class. A segment's debits are numbered per class (each
 class has its own running total), and SQL cuts them into *runs*, the longest stretches of
-debits of one class. The walk draws each class's total at once when the classes of a
-segment do not compete (`classes_apart`), else run by run, in debit order.
+debits of one class. The walk draws the longest stretches of runs whose classes do not
+compete (`classes_apart`) a class at a time, and runs one by one only where they do.
 
 This module has no Dagster or dbt imports. `ledger_batches.walk_batches` runs it over Arrow
 record batches grouped by customer; the dbt Python model `int_ledger_walked` is a thin step
@@ -694,24 +694,13 @@ class Walk:
             )
 
     def run_usage(self, runs: list[Segment]) -> None:
-        """The debits of one segment, its runs in debit order. With one class, its one run;
-        with several, each class's total at once when that gives what run by run gives,
-        else run by run."""
-        if len({run.eligibility for run in runs}) > 1 and self.draw_classes(runs):
-            return
+        """The debits of one segment, its runs in debit order: split where a top-up is bought
+        or a top-up grant expires (`run_segment`), else drawn in stretches (`draw_runs`)."""
         if self.inside_needs_positions(runs[0].start, max(run.last_at for run in runs)):
             for run in runs:
                 self.run_segment(run)
             return
-        # Nothing changes which grants a class may draw on inside a segment (every instant
-        # where that changes starts one), so each class's eligible grants are found once.
-        eligible: dict[str, list[Grant]] = {}
-        for run in runs:
-            grants = eligible.get(run.eligibility)
-            if grants is None:
-                grants = eligible[run.eligibility] = list(self.eligible(run.first_at, run.scopes))
-            end = run.position_from + run.credits
-            self.draw(run, run.position_from, end, run.first_at, grants)
+        self.draw_runs(runs)
 
     def inside_needs_positions(self, start: dt.datetime, last_at: dt.datetime) -> bool:
         """Whether something may happen between two debits of a segment: a top-up bought, or
@@ -720,33 +709,71 @@ class Walk:
             start < e[0] <= last_at for e in self.dynamic_expiries
         )
 
-    def draw_classes(self, runs: list[Segment]) -> bool:
-        """Draw each class of a segment as one sum, when the classes do not compete (see
-        `classes_apart`) and nothing inside the segment depends on the order of its debits
-        (a top-up setting, a top-up grant expiring). Returns whether it did."""
-        start, last_at = runs[0].start, max(run.last_at for run in runs)
-        if self.inside_needs_positions(start, last_at):
-            return False
-        classes: dict[str, list[Segment]] = {}
-        for run in runs:
-            classes.setdefault(run.eligibility, []).append(run)
-        summed = [
-            Segment(
-                start=start,
-                credits=sum((run.credits for run in class_runs), ZERO),
-                first_at=min(run.first_at for run in class_runs),
-                last_at=max(run.last_at for run in class_runs),
-                eligibility=eligibility,
-            )
-            for eligibility, class_runs in sorted(classes.items())
-        ]
-        if not self.classes_apart(summed):
-            return False
-        for segment in summed:
-            self.draw(segment, ZERO, segment.credits, segment.first_at)
-        return True
+    def draw_runs(self, runs: list[Segment]) -> None:
+        """Draw a segment's runs as run by run would, in as few steps as that allows. Nothing
+        changes which grants a class may draw on inside a segment (every instant where that
+        changes starts one), so each class's eligible grants are found once. With several
+        classes, the longest stretch of runs whose classes do not compete (`classes_apart`)
+        is drawn a class at a time, then the next: a stretch that competes only competes
+        more as it grows, so the longest is found by galloping and halving, and a segment
+        whose classes never compete is one stretch."""
+        eligible: dict[str, list[Grant]] = {}
+        runs_of: dict[str, list[int]] = {}
+        for i, run in enumerate(runs):
+            if run.eligibility not in eligible:
+                eligible[run.eligibility] = list(self.eligible(run.first_at, run.scopes))
+            runs_of.setdefault(run.eligibility, []).append(i)
 
-    def classes_apart(self, summed: list[Segment]) -> bool:
+        def stretch(i: int, j: int) -> list[Segment]:
+            """runs[i:j] summed per class (a class's runs follow on in its running total)."""
+            summed = []
+            for eligibility in sorted(runs_of):
+                index = runs_of[eligibility]
+                lo, hi = bisect.bisect_left(index, i), bisect.bisect_left(index, j)
+                if lo < hi:
+                    first, last = runs[index[lo]], runs[index[hi - 1]]
+                    summed.append(
+                        Segment(
+                            start=first.start,
+                            credits=last.position_from + last.credits - first.position_from,
+                            first_at=first.first_at,
+                            last_at=last.last_at,
+                            eligibility=eligibility,
+                            position_from=first.position_from,
+                        )
+                    )
+            return summed
+
+        def apart(i: int, j: int) -> bool:
+            return len(runs_of) == 1 or self.classes_apart(stretch(i, j), eligible)
+
+        i, n = 0, len(runs)
+        while i < n:
+            if not any(g.remaining > 0 for grants in eligible.values() for g in grants):
+                stretches = [[run] for run in runs[i:]]  # all short: the owed queue in order
+                take = n - i
+            else:
+                good, bad = 1, n - i  # one run is always apart; the whole rest may not be
+                if apart(i, n):
+                    good = bad
+                else:
+                    probe = 2
+                    while probe < bad and apart(i, i + probe):
+                        good, probe = probe, probe * 2
+                    bad = min(bad, probe)
+                    while bad - good > 1:
+                        middle = (good + bad) // 2
+                        good, bad = (middle, bad) if apart(i, i + middle) else (good, middle)
+                take = good
+                stretches = [[runs[i]]] if take == 1 else [stretch(i, i + take)]
+            for stretch_runs in stretches:
+                for segment in stretch_runs:
+                    end = segment.position_from + segment.credits
+                    grants = eligible[segment.eligibility]
+                    self.draw(segment, segment.position_from, end, segment.first_at, grants)
+            i += take
+
+    def classes_apart(self, summed: list[Segment], eligible: dict[str, list[Grant]]) -> bool:
         """Whether each class can draw its total alone: drawn so, one after the other from
         the same state, no grant is asked for more than it holds and at most one class
         falls short. Then no class takes anything another would have had, in any order of
@@ -756,9 +783,11 @@ class Walk:
         short = 0
         for segment in summed:
             amount = segment.credits
-            for grant in self.eligible(segment.first_at, segment.scopes):
+            for grant in eligible[segment.eligibility]:
                 if amount <= 0:
                     break
+                if grant.remaining <= 0:
+                    continue
                 take = min(grant.remaining, amount)
                 wanted[grant.grant_id] = wanted.get(grant.grant_id, ZERO) + take
                 held[grant.grant_id] = grant.remaining

@@ -1033,6 +1033,60 @@ def test_two_classes_falling_short_are_drawn_run_by_run():
     ]
 
 
+def test_competing_classes_are_drawn_in_the_longest_stretches_that_do_not_compete():
+    # g-fast 100 for "fast" only (drawn first), g-all 50 for everything; the plan bills.
+    # Debits: e1 fast 30, e2 other 20, e3 fast 40, e4 other 40, e5 fast 50, e6 other 10.
+    # Run by run (what the walk must give):
+    #   e1 fast 30: g-fast 100 → 70      e2 other 20: g-all 50 → 30
+    #   e3 fast 40: g-fast 70 → 30       e4 other 40: g-all 30 → 0, overage 10
+    #   e5 fast 50: g-fast 30 → 0, overage 20 (g-all is empty)
+    #   e6 other 10: overage 10
+    # The walk draws e1–e3 as one stretch (fast 70 on g-fast, other 20 on g-all: apart),
+    # then e4, e5 and e6 one by one. Spans that go on on the same grant are one span:
+    #   fast:  [0, 100) g-fast, [100, 120) overage
+    #   other: [0, 50) g-all, [50, 70) overage (e4's 10 and e6's 10)
+    # The owed queue keeps debit order: e4's 10, e5's 20, e6's 10; g-late (15, everything)
+    # at 01-10 repays e4's 10, then 5 of e5's.
+    walked = walk(
+        spell("01-01"),
+        grant("g-fast", 100, "01-01", "02-01", applies_to=FAST),
+        grant("g-all", 50, "01-01"),
+        grant("g-late", 15, "01-10"),
+        segment(
+            "01-01",
+            debit("e1", "01-02", 30, FAST),
+            debit("e2", "01-03", 20),
+            debit("e3", "01-04", 40, FAST),
+            debit("e4", "01-05", 40),
+            debit("e5", "01-06", 50, FAST),
+            debit("e6", "01-07", 10),
+        ),
+    )
+    spans = sorted(
+        (
+            s["eligibility_class"],
+            s["position_from"],
+            s["position_to"],
+            s["grant_id"],
+            s["entry_type"],
+        )
+        for s in walked.of_kind("span")
+    )
+    assert spans == [
+        ("", D(0), D(50), "g-all", "usage"),
+        ("", D(50), D(70), None, "overage"),
+        (FAST, D(0), D(100), "g-fast", "usage"),
+        (FAST, D(100), D(120), None, "overage"),
+    ]
+    assert [e for e in walked.ledger if e[0] in ("overage", "repayment")] == [
+        ("overage", None, D(-10), at("01-05")),
+        ("overage", None, D(-20), at("01-06")),
+        ("overage", None, D(-10), at("01-07")),
+        ("repayment", "g-late", D(-10), at("01-10")),
+        ("repayment", "g-late", D(-5), at("01-10")),
+    ]
+
+
 def test_a_top_up_of_a_scoped_bundle_funds_only_its_class():
     # A top-up below 10 buys 50 credits of a bundle scoped "fast". No other grant.
     #   e1 other 5 at 01-02: overage 5 (class ""), balance −5 < 10: top-up 1 (+50, "fast"):
