@@ -97,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(export)
 
+    simulate = sub.add_parser(
+        "simulate",
+        help="re-rate the history under another catalog (--catalog NEW.yml) in a scratch "
+        "copy of the warehouse; write what changes per customer as CSV and PDF",
+    )
+    simulate.add_argument("--from", dest="period_from", required=True, help="YYYY-MM")
+    simulate.add_argument("--to", dest="period_to", required=True, help="YYYY-MM")
+    _common(simulate)
+
     demo = sub.add_parser(
         "demo", help="generate sample data into a fresh directory, run and close it"
     )
@@ -151,12 +160,16 @@ def _execute(
             partition_key=partition_key,
             # Given run config replaces a partitioned job's own (the replay clock), so the
             # CLI sets the clock on the resource itself, from the same replay_clock.
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            run_config=QUIET_RUN,
         )
         if not result.success:
             raise CommandError(
                 f"{_first_failure(result, DagsterEventType)} (dbt's log: {dbt_output.path})"
             )
+
+
+# Dagster's own log lines stay off the terminal: progress is ours, dbt's output its log's.
+QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def dbt_log_path(warehouse: Path) -> Path:
@@ -401,6 +414,83 @@ def cmd_export(args) -> None:
     print(path)
 
 
+def cmd_simulate(args) -> None:
+    """Re-rate the history under the catalog given, in a scratch copy of the warehouse, and
+    report what changes per customer and period (credits_warehouse/simulation.py). The
+    warehouse is only read; nothing is loaded, closed or sent."""
+    from credits_warehouse import simulation
+    from credits_warehouse.catalog import load_catalog
+    from credits_warehouse.periods import periods_between
+
+    if not args.catalog:
+        raise CommandError("simulate needs --catalog NEW.yml, the catalog to re-rate with")
+    settings = _settings(args)
+    periods = periods_between(args.period_from, args.period_to)
+    catalog = load_catalog(settings.catalog)
+    started = time.monotonic()
+    _say(f"simulate {periods[0]}..{periods[-1]} under {settings.catalog}")
+    _say(f"  1/4 copy {settings.warehouse} to a scratch file")
+    with simulation.scratch_copy(settings.warehouse) as copy:
+        baseline = simulation.reprice(copy, settings.warehouse, catalog, periods)
+        if args.as_of and settings.as_of != baseline.clock:
+            raise CommandError(
+                f"--as-of {args.as_of}: a simulation rebuilds at the clock of the warehouse's "
+                f"last build ({baseline.clock.isoformat()}); leave --as-of out"
+            )
+        clock = baseline.clock.isoformat(timespec="seconds")
+        _say(f"  2/4 rebuild every model from raw under the new catalog, as of {clock}")
+        _rebuild_copy(copy, clock, dbt_log_path(settings.warehouse))
+        _say("  3/4 compare the rebuilt marts with the warehouse's")
+        comparison = simulation.Comparison(
+            tuple(periods),
+            baseline.figures,
+            simulation.read_simulated(copy, periods),
+            baseline.names,
+        )
+    changed = comparison.customer_rows()
+    customers = len({row.customer_id for row in changed})
+    _say(f"  4/4 write the report: {len(changed)} changed figures of {customers} customers")
+    paths = simulation.write_report(
+        comparison, settings.reports, settings.catalog, catalog, baseline.clock
+    )
+    _say(f"simulated {periods[0]}..{periods[-1]} in {time.monotonic() - started:.1f}s")
+    for path in paths:
+        print(path)
+
+
+def _rebuild_copy(copy: Path, clock: str, log: Path) -> None:
+    """Every dbt model of the scratch copy rebuilt from raw at `clock`: the dbt assets of a
+    run, alone (no ingest, close, documents or alerts: nothing outside the copy changes)."""
+    from dagster import DagsterEventType, DagsterInstance, materialize
+
+    from dagster_project.dbt import credits_dbt_assets
+    from dagster_project.resources import CreditsSettings, dbt_resource
+
+    scratch = copy.parent
+    resource = CreditsSettings(
+        landing=str(scratch / "landing"),  # none: the copy's raw tables are the history
+        catalog=str(scratch / "catalog.yml"),  # unread: the copy's catalog tables are set
+        warehouse=str(copy),
+        reports=str(scratch / "reports"),
+        as_of=clock,
+        hold_writer_lock=False,
+        full_refresh=True,
+    )
+    with DbtOutput(log) as dbt_output, contextlib.redirect_stdout(dbt_output):
+        result = materialize(
+            [credits_dbt_assets],
+            resources={"settings": resource, "dbt": dbt_resource()},
+            instance=DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            run_config=QUIET_RUN,
+        )
+    if not result.success:
+        raise CommandError(
+            f"the simulated build failed: {_first_failure(result, DagsterEventType)} "
+            f"(dbt's log: {log})"
+        )
+
+
 def cmd_demo(args) -> None:
     from credits_warehouse.periods import period_bounds
     from credits_warehouse.sample_data.generate import generate
@@ -447,6 +537,7 @@ COMMANDS = {
     "close": cmd_close,
     "backfill": cmd_backfill,
     "export": cmd_export,
+    "simulate": cmd_simulate,
     "demo": cmd_demo,
 }
 

@@ -1,4 +1,5 @@
-"""The statement's daily balance chart, drawn as inline SVG in Python.
+"""The statement's daily balance chart, and the simulation report's bar chart, drawn as
+inline SVG in Python.
 
 Why Python and not a charting library or JavaScript: WeasyPrint runs no scripts, and a
 chart is a few dozen path commands. Drawing it here keeps the PDF vector-sharp, fetches
@@ -192,4 +193,63 @@ def balance_chart_svg(daily_balances: Sequence[dict], locale: str) -> Markup:
         f'<div class="balance-chart" style="width:{WIDTH}px;height:{HEIGHT}px">'
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}">{"".join(shapes)}</svg>{"".join(labels)}</div>'
+    )
+
+
+# Series colours of a bar chart, in series order: a grey for what was, the statement's blue
+# for what would be.
+BAR_COLOURS = ("#9ca3af", LINE_COLOUR)
+
+
+def bar_chart_svg(
+    groups: Sequence[tuple[str, Sequence[int | Decimal]]],
+    series: Sequence[str],
+    locale: str,
+) -> Markup:
+    """Bars side by side per group, one per series (baseline and simulated credits per
+    period, say), on the statement chart's grid: the same size, round ticks that always
+    include zero, labels as HTML boxes. A legend naming the series follows the drawing.
+
+    `groups` is a list of (label, one exact value per series); at most two series, drawn
+    in BAR_COLOURS. A negative value hangs below the zero line."""
+    if not groups:
+        return Markup("")
+    if not 0 < len(series) <= len(BAR_COLOURS):
+        raise ValueError(f"a bar chart draws 1 to {len(BAR_COLOURS)} series, not {len(series)}")
+    values = [[_exact(v) for v in row] for _, row in groups]
+    if any(len(row) != len(series) for row in values):
+        raise ValueError("every group needs one value per series")
+    flat = [v for row in values for v in row]
+    ticks = nice_ticks(min(flat), max(flat))
+    # One slot per group: the scales' "days" are the groups here.
+    scales = _Scales(days=len(groups), low=ticks[0], high=ticks[-1])
+    grid, labels = _value_grid(scales, ticks, locale)
+    slot = PLOT_WIDTH / len(groups)
+    bar = min(0.7 / len(series), 0.3)  # of a slot
+    start = (1 - bar * len(series)) / 2
+    shapes = list(grid)
+    zero = scales.y(Decimal(0))
+    for i, ((label, _), row) in enumerate(zip(groups, values, strict=True)):
+        for j, value in enumerate(row):
+            x0 = scales.x(i + start + j * bar)
+            top = scales.y(value) if value > 0 else zero
+            bottom = zero if value > 0 else scales.y(value)
+            shapes.append(
+                f'<rect x="{x0:.2f}" y="{top:.2f}" width="{bar * slot:.2f}" '
+                f'height="{bottom - top:.2f}" fill="{BAR_COLOURS[j]}"/>'
+            )
+        labels.append(
+            f'<span class="tick x" style="left:{scales.x(i):.2f}px;width:{slot:.2f}px;'
+            f'text-align:center;top:{BASELINE + 5:.2f}px">{escape(label)}</span>'
+        )
+    legend = "".join(
+        f'<span class="legend-item"><span class="swatch" style="background:{colour}"></span>'
+        f"{escape(name)}</span>"
+        for name, colour in zip(series, BAR_COLOURS, strict=False)
+    )
+    return Markup(
+        f'<div class="bar-chart" style="width:{WIDTH}px;height:{HEIGHT}px">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}">{"".join(shapes)}</svg>{"".join(labels)}</div>'
+        f'<p class="chart-legend">{legend}</p>'
     )

@@ -81,6 +81,7 @@ UA_STYLESHEET = "ua.css"
 DOCUMENT_STYLESHEETS = {
     "statement.html.j2": ("fonts.css", "base.css", "statement.css"),
     "invoice.html.j2": ("fonts.css", "base.css", "invoice.css"),
+    "simulation.html.j2": ("fonts.css", "base.css", "simulation.css"),
 }
 
 # Document kinds (as callers name them) and the template each renders with. A credit note
