@@ -124,6 +124,21 @@ create table if not exists raw.alerts_sent (
     sent_at timestamp not null
 )
 """
+# Each document `credits deliver` has sent (credits_warehouse/delivery.py), once: a
+# statement (`statement:<period>:<customer_id>`) or an invoice or credit note
+# (`<kind>:<invoice_id>`), with the email that carried it (one per customer and period).
+DELIVERIES_DDL = """
+create table if not exists raw.deliveries (
+    document_id varchar primary key,
+    document_kind varchar not null,
+    period varchar not null,
+    customer_id varchar not null,
+    attachment_name varchar not null,
+    message_id varchar not null,
+    recipient varchar not null,
+    sent_at timestamp not null
+)
+"""
 # Each dbt build, recorded by credits_warehouse/incremental.py: what it read (a fingerprint of
 # the catalog and the models), its clock, and where its ledger resumed and checkpointed.
 BUILD_STATE_DDL = """
@@ -138,7 +153,8 @@ create table if not exists raw.build_state (
 )
 """
 CONTROL_DDL = (
-    PERIOD_CLOSES_DDL, INVOICE_NUMBERS_DDL, FROZEN_FIGURES_DDL, ALERTS_SENT_DDL, BUILD_STATE_DDL,
+    PERIOD_CLOSES_DDL, INVOICE_NUMBERS_DDL, FROZEN_FIGURES_DDL, ALERTS_SENT_DDL, DELIVERIES_DDL,
+    BUILD_STATE_DDL,
 )  # fmt: skip
 
 

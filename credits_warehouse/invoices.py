@@ -21,10 +21,10 @@ from credits_warehouse.documents.contexts import (
 
 
 def finalized_invoices(
-    con: duckdb.DuckDBPyConnection, through: str
+    con: duckdb.DuckDBPyConnection, through: str, period: str | None = None
 ) -> list[tuple[str, str, str, str]]:
     """(invoice_id, invoice_number, period, document kind) of the finalized invoices and
-    credit notes of closed periods, in number order."""
+    credit notes of closed periods (of `period` alone, if given), in number order."""
     return con.execute(
         """
         select
@@ -33,10 +33,10 @@ def finalized_invoices(
             period,
             case when invoice_type = 'credit_note' then 'credit_note' else 'invoice' end
         from reporting.rpt_invoices
-        where status = 'finalized' and period <= ?
+        where status = 'finalized' and period <= $through and period = coalesce($period, period)
         order by invoice_number
         """,
-        [through],
+        {"through": through, "period": period},
     ).fetchall()
 
 

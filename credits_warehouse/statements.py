@@ -183,7 +183,7 @@ def write_documents_for_closed_periods(
     in one select per document kind, then the PDFs are rendered on one process per core."""
     run = StatementRun()
     through = closed_through(con)
-    pending = [] if through is None else _closed_documents(con, reports, through)
+    pending = [] if through is None else closed_documents(con, reports, through)
     # The documents of later periods are not final: no committed run wrote them.
     final_through = rewrite_after if rewrite_after is not None else (through or "")
     todo = [
@@ -218,21 +218,23 @@ def write_documents_for_closed_periods(
     return run
 
 
-def _closed_documents(
-    con: duckdb.DuckDBPyConnection, reports: Path, through: str
+def closed_documents(
+    con: duckdb.DuckDBPyConnection, reports: Path, through: str, period: str | None = None
 ) -> list[tuple[str, object, Path, str]]:
-    """(kind, key, path, period) of every document of the periods closed through `through`:
-    a statement per customer and period, and each finalized invoice and credit note."""
+    """(kind, key, path, period) of every document of the periods closed through `through`
+    (of `period` alone, if given): a statement per customer and period, keyed
+    (customer_id, period), and each finalized invoice and credit note, keyed invoice_id."""
     documents: list[tuple[str, object, Path, str]] = [
-        ("statement", (customer_id, period), statement_path(reports, period, customer_id), period)
-        for customer_id, period in con.execute(
-            "select customer_id, period from reporting.rpt_statements where period <= ?"
+        ("statement", (customer_id, of), statement_path(reports, of, customer_id), of)
+        for customer_id, of in con.execute(
+            "select customer_id, period from reporting.rpt_statements"
+            " where period <= $through and period = coalesce($period, period)"
             " order by period, customer_id",
-            [through],
+            {"through": through, "period": period},
         ).fetchall()
     ]
-    for invoice_id, number, period, kind in finalized_invoices(con, through):
-        documents.append((kind, invoice_id, invoice_path(reports, period, number), period))
+    for invoice_id, number, of, kind in finalized_invoices(con, through, period):
+        documents.append((kind, invoice_id, invoice_path(reports, of, number), of))
     return documents
 
 

@@ -106,6 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--to", dest="period_to", required=True, help="YYYY-MM")
     _common(simulate)
 
+    deliver = sub.add_parser(
+        "deliver",
+        help="email a closed period's statements, invoices and credit notes, each once",
+        description="Email each customer their documents of a closed PERIOD over SMTP, one "
+        "email per customer with the PDFs attached; a document already sent is never sent "
+        "again. The server comes from the environment: CREDITS_SMTP_HOST, CREDITS_SMTP_FROM "
+        "(required), CREDITS_SMTP_PORT (587), CREDITS_SMTP_STARTTLS (true), CREDITS_SMTP_USER "
+        "and CREDITS_SMTP_PASSWORD, CREDITS_SMTP_TIMEOUT (60 s).",
+    )
+    deliver.add_argument("period", help="YYYY-MM, a closed period")
+    _common(deliver)
+
     demo = sub.add_parser(
         "demo", help="generate sample data into a fresh directory, run and close it"
     )
@@ -491,6 +503,45 @@ def _rebuild_copy(copy: Path, clock: str, log: Path) -> None:
         )
 
 
+def cmd_deliver(args) -> None:
+    from credits_warehouse.delivery import DeliveryError, check_period, deliver
+    from credits_warehouse.settings import resolve_smtp_settings
+    from dagster_project.assets.ingest import progress_bar
+
+    settings = _settings(args)
+    check_period(args.period)
+    smtp = resolve_smtp_settings()
+    started = time.monotonic()
+    _say(f"deliver {args.period} from {settings.reports} through {smtp.host}:{smtp.port}")
+    try:
+        run = deliver(
+            settings.warehouse,
+            settings.reports,
+            args.period,
+            smtp,
+            settings.as_of,
+            progress=lambda done, total: progress_bar("emails sent", done, total),
+        )
+    except DeliveryError as err:
+        raise CommandError(str(err)) from None
+    if run.emails == 0 and not run.unaddressed:
+        _say(f"all {run.documents} documents of {args.period} were already sent; nothing to do")
+    else:
+        _say(
+            f"sent {run.sent_emails} of {run.emails} emails with {run.sent_documents} documents"
+            f" in {time.monotonic() - started:.1f}s; {run.already_sent + run.sent_documents} of"
+            f" the {run.documents} documents of {args.period} are now sent"
+        )
+    if run.resent:
+        _say(
+            "sent again, as a delivery stopped before the server's reply to them was recorded:"
+            f" {len(run.resent)} emails, the first to {run.resent[0]} (under the same"
+            " Message-ID, so a copy the customer may already have is recognisable)"
+        )
+    if problem := run.problem():
+        raise CommandError(problem)
+
+
 def cmd_demo(args) -> None:
     from credits_warehouse.periods import period_bounds
     from credits_warehouse.sample_data.generate import generate
@@ -538,6 +589,7 @@ COMMANDS = {
     "backfill": cmd_backfill,
     "export": cmd_export,
     "simulate": cmd_simulate,
+    "deliver": cmd_deliver,
     "demo": cmd_demo,
 }
 
