@@ -175,20 +175,18 @@ def deliver(
             recorded = recorded_documents(con, period)
         finally:
             con.close()
-        missing = [d.path for d in documents if not d.path.is_file()]
-        if missing:
-            raise DeliveryError(
-                f"{len(missing)} of the {len(documents)} documents of {period} are missing,"
-                f" first {missing[0]}; nothing was sent"
-            )
         run = DeliveryRun(period, len(documents))
         with Journal(journal_path(reports, period)) as journal:
             try:
                 done = recorded | set(journal.sent_documents())
-                run.already_sent = sum(d.document_id in done for d in documents)
-                emails = emails_to_send(
-                    [d for d in documents if d.document_id not in done], smtp, run
-                )
+                to_send = [d for d in documents if d.document_id not in done]
+                run.already_sent = len(documents) - len(to_send)
+                if missing := [d.path for d in to_send if not d.path.is_file()]:
+                    raise DeliveryError(
+                        f"{len(missing)} of the {len(documents)} documents of {period} are"
+                        f" missing, first {missing[0]}; nothing was sent"
+                    )
+                emails = emails_to_send(to_send, smtp, run)
                 run.emails = len(emails)
                 if emails:
                     _send(emails, smtp, clock, journal, run, progress)

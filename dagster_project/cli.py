@@ -506,7 +506,13 @@ def _rebuild_copy(copy: Path, clock: str, log: Path) -> None:
 def cmd_deliver(args) -> None:
     from credits_warehouse.delivery import DeliveryError, check_period, deliver
     from credits_warehouse.settings import resolve_smtp_settings
-    from dagster_project.assets.ingest import progress_bar
+
+    def progress(done: int, total: int) -> None:
+        # Imported on the first email sent: it loads Dagster (seconds), which a delivery
+        # with nothing to send does without.
+        from dagster_project.assets.ingest import progress_bar
+
+        progress_bar("emails sent", done, total)
 
     settings = _settings(args)
     check_period(args.period)
@@ -520,11 +526,13 @@ def cmd_deliver(args) -> None:
             args.period,
             smtp,
             settings.as_of,
-            progress=lambda done, total: progress_bar("emails sent", done, total),
+            progress=progress,
         )
     except DeliveryError as err:
         raise CommandError(str(err)) from None
-    if run.emails == 0 and not run.unaddressed:
+    if run.documents == 0:
+        _say(f"period {args.period} has no documents; nothing to do")
+    elif run.emails == 0 and not run.unaddressed:
         _say(f"all {run.documents} documents of {args.period} were already sent; nothing to do")
     else:
         _say(
