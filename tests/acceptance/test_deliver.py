@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from helpers import CATALOG_PATH, write_landing
 
 from dagster_project.cli import main
@@ -142,13 +143,12 @@ class Mailbox:
         )
 
 
-@pytest.fixture
-def mailbox(monkeypatch):
+def _serve(box: Mailbox, monkeypatch, **options) -> Controller:
+    """Start an SMTP server on localhost for `box` and point CREDITS_SMTP_* at it."""
     with socket.socket() as probe:  # a free port (aiosmtpd 1.4 cannot take port 0)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller = Controller(box, hostname="127.0.0.1", port=port, **options)
     controller.start()
     for name, value in {
         "CREDITS_SMTP_HOST": "127.0.0.1", "CREDITS_SMTP_PORT": str(port),
@@ -157,6 +157,13 @@ def mailbox(monkeypatch):
         monkeypatch.setenv(name, value)
     for name in ("CREDITS_SMTP_USER", "CREDITS_SMTP_PASSWORD", "CREDITS_SMTP_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
+    return controller
+
+
+@pytest.fixture
+def mailbox(monkeypatch):
+    box = Mailbox()
+    controller = _serve(box, monkeypatch)
     yield box
     controller.stop()
 
@@ -367,6 +374,42 @@ def test_customer_text_cannot_add_headers_and_an_unusable_address_is_named(
     assert len(mailbox.accepted) == 2
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_server_that_wants_a_login(workspace, monkeypatch, capsys):
+    """CREDITS_SMTP_USER and _PASSWORD log in (AUTH); a wrong password ends the command
+    with the server's reply before anything is sent."""
+    box = Mailbox()
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data == (b"billing", b"s3cret")
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd replies
+
+    # PLAIN only, so the refusal is one exchange (smtplib would try LOGIN after it).
+    controller = _serve(
+        box,
+        monkeypatch,
+        auth_required=True,
+        auth_require_tls=False,
+        auth_exclude_mechanism=["LOGIN"],
+        authenticator=authenticate,
+    )
+    try:
+        _, flags = workspace
+        monkeypatch.setenv("CREDITS_SMTP_USER", "billing")
+        monkeypatch.setenv("CREDITS_SMTP_PASSWORD", "wrong")
+        assert main(["deliver", "2026-03", *flags]) == 1
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert line.startswith("credits deliver: SMTP server 127.0.0.1:")
+        assert "refused the session: 535" in line and line.endswith("; nothing was sent")
+        assert box.accepted == []
+
+        monkeypatch.setenv("CREDITS_SMTP_PASSWORD", "s3cret")
+        assert main(["deliver", "2026-03", *flags]) == 0
+        assert box.documents() == MARCH_DOCUMENTS
+    finally:
+        controller.stop()
+
+
 def test_refusals_are_one_line_and_send_nothing(workspace, mailbox, capsys, monkeypatch):
     root, flags = workspace
 
@@ -389,6 +432,17 @@ def test_refusals_are_one_line_and_send_nothing(workspace, mailbox, capsys, monk
     )
     statement.with_suffix(".moved").rename(statement)
 
+    monkeypatch.setenv("CREDITS_SMTP_STARTTLS", "maybe")
+    assert refused("2026-03") == (
+        "credits deliver: CREDITS_SMTP_STARTTLS must be true or false, not 'maybe'"
+    )
+    monkeypatch.setenv("CREDITS_SMTP_STARTTLS", "no")
+    monkeypatch.setenv("CREDITS_SMTP_USER", "billing")
+    assert refused("2026-03") == (
+        "credits deliver: CREDITS_SMTP_USER and CREDITS_SMTP_PASSWORD go together:"
+        " set both or neither"
+    )
+    monkeypatch.delenv("CREDITS_SMTP_USER")
     monkeypatch.setenv("CREDITS_SMTP_PORT", "70000")
     assert refused("2026-03") == (
         "credits deliver: CREDITS_SMTP_PORT must be a positive whole number up to 65535, not '70000'"
@@ -399,6 +453,10 @@ def test_refusals_are_one_line_and_send_nothing(workspace, mailbox, capsys, monk
     line = refused("2026-03")
     assert line.startswith("credits deliver: cannot reach the SMTP server 127.0.0.1:")
     assert line.endswith("; nothing was sent")
+    monkeypatch.setenv("CREDITS_SMTP_FROM", "Billing")
+    assert (
+        refused("2026-03") == "credits deliver: CREDITS_SMTP_FROM 'Billing' is not an email address"
+    )
     monkeypatch.delenv("CREDITS_SMTP_FROM")
     assert refused("2026-03") == (
         "credits deliver: CREDITS_SMTP_FROM is not set: the From address of the emails"
