@@ -24,9 +24,9 @@ If the server had not taken it, that is its one delivery; if the server had take
 the kill fell between its 250 and the fsync of `sent` (a window of milliseconds), the
 customer gets it twice, the same Message-ID on both, by which mail stores and clients can
 tell the copy. No SMTP exchange closes that window (a server cannot be asked what it
-accepted), so the rule is: never zero times, at most twice, and twice only when a crash or
-a lost connection falls between the server's acceptance and our record of it; the summary
-names such emails.
+accepted), so the rule is: never zero times, and more than once only when a crash or a
+lost connection falls between the server's acceptance and our record of it; the summary
+names the emails sent again.
 
 The `Date` header is the command's clock (`--as-of`, else now): when the email is sent.
 """
