@@ -45,7 +45,25 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="credits", description="The credit-billing warehouse.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _warehouse_commands(sub)
+    _finance_commands(sub)
 
+    demo = sub.add_parser(
+        "demo", help="generate sample data into a fresh directory, run and close it"
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("data/demo"), help="demo directory (data/demo)"
+    )
+    demo.add_argument("--customers", type=int, default=30)
+    demo.add_argument("--events", type=int, default=100_000)
+    demo.add_argument("--months", type=int, default=3)
+    demo.add_argument("--seed", type=int, default=7)
+    _common(demo)
+    return parser
+
+
+def _warehouse_commands(sub) -> None:
+    """generate, run, close, backfill: what fills and closes the warehouse."""
     gen = sub.add_parser("generate", help="write a realistic synthetic landing directory")
     gen.add_argument(
         "--out", required=True, type=Path, help="writes OUT/landing/ and OUT/catalog.yml"
@@ -87,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--to", dest="period_to", required=True, help="YYYY-MM")
     _common(backfill)
 
+
+def _finance_commands(sub) -> None:
+    """export, simulate, deliver: what finance takes out of a built warehouse."""
     export = sub.add_parser("export", help="write finance exports")
     export.add_argument(
         "what", choices=["journals"], help="journals: a period's journal entries as CSV"
@@ -117,19 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deliver.add_argument("period", help="YYYY-MM, a closed period")
     _common(deliver)
-
-    demo = sub.add_parser(
-        "demo", help="generate sample data into a fresh directory, run and close it"
-    )
-    demo.add_argument(
-        "--out", type=Path, default=Path("data/demo"), help="demo directory (data/demo)"
-    )
-    demo.add_argument("--customers", type=int, default=30)
-    demo.add_argument("--events", type=int, default=100_000)
-    demo.add_argument("--months", type=int, default=3)
-    demo.add_argument("--seed", type=int, default=7)
-    _common(demo)
-    return parser
 
 
 # --- the one write path -------------------------------------------------------------------
