@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -100,10 +101,17 @@ def export_journals(
     finally:
         con.close()
     path = out or reports / safe_filename(period) / f"journals-{safe_filename(period)}.csv"
+    write_csv(path, COLUMNS, rows)
+    return path, len(rows)
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
+    """Write a header and rows of cells (already text, already `neutralize`d where they
+    come from data) as CSV that appears complete or not at all; what an export killed
+    mid-write left beside it is removed first, if its process has gone."""
     remove_orphaned_temp_files(path)
     text = io.StringIO(newline="")
     writer = csv.writer(text)
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     writer.writerows(rows)
-    write_atomically(text.getvalue().encode("utf-8"), path)
-    return path, len(rows)
+    return write_atomically(text.getvalue().encode("utf-8"), path)

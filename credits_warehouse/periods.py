@@ -24,7 +24,10 @@ def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
     try:
         start = dt.datetime.strptime(period, "%Y-%m")
     except ValueError:
-        raise ValueError(f"period {period!r} is not YYYY-MM") from None
+        start = None
+    # strptime also takes "2026-3", which no period is named: only the canonical spelling.
+    if start is None or period_of(start) != period:
+        raise ValueError(f"period {period!r} is not YYYY-MM")
     return start, add_months(start, 1)
 
 

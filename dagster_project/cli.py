@@ -139,6 +139,25 @@ def _finance_commands(sub) -> None:
     deliver.add_argument("period", help="YYYY-MM, a closed period")
     _common(deliver)
 
+    _add_report_parser(sub)
+
+
+def _add_report_parser(sub) -> None:
+    report = sub.add_parser("report", help="write finance reports of closed periods")
+    report.add_argument(
+        "kind",
+        choices=["restatements"],
+        help="restatements: a closed period's usage as frozen at its close beside usage as "
+        "the data now says, late events in the period they happened in (CSV)",
+    )
+    report.add_argument("period", help="a closed period, YYYY-MM")
+    report.add_argument(
+        "--out",
+        type=Path,
+        help="CSV path (default <reports>/<period>/restatements-<period>.csv)",
+    )
+    _common(report)
+
 
 # --- the one write path -------------------------------------------------------------------
 
@@ -558,6 +577,21 @@ def cmd_deliver(args) -> None:
         raise CommandError(problem)
 
 
+def cmd_report(args) -> None:
+    from credits_warehouse.periods import period_bounds
+    from credits_warehouse.restatements import export_restatements
+
+    settings = _settings(args)
+    period_bounds(args.period)
+    if not settings.warehouse.exists():
+        raise CommandError(
+            f"warehouse {settings.warehouse} does not exist; run `credits run` first"
+        )
+    path, rows = export_restatements(settings.warehouse, args.period, args.out, settings.reports)
+    _say(f"reported restatements of {args.period}: {rows} customers with usage")
+    print(path)
+
+
 def cmd_demo(args) -> None:
     from credits_warehouse.periods import period_bounds
     from credits_warehouse.sample_data.generate import generate
@@ -606,6 +640,7 @@ COMMANDS = {
     "export": cmd_export,
     "simulate": cmd_simulate,
     "deliver": cmd_deliver,
+    "report": cmd_report,
     "demo": cmd_demo,
 }
 

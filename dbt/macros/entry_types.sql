@@ -9,6 +9,12 @@
     ('usage', 'overage', 'unfunded', 'adjustment', 'void')
 {%- endmacro %}
 
+{# Usage as debited, however funded: from a grant, as overage, or unfunded (no voids, no
+   adjustments). Closed periods froze these per customer (restatements compare them). #}
+{% macro usage_entry_types() -%}
+    ('usage', 'overage', 'unfunded')
+{%- endmacro %}
+
 {# What a grant paid out: usage it funded, repayments of earlier shortfalls, adjustments,
    and voids, which put back what they cancel. #}
 {% macro drawn_entry_types() -%}

@@ -15,6 +15,7 @@ from credits_warehouse.entry_types import (
     ENTRY_TYPES,
     EXPIRED_ENTRY_TYPES,
     SETTLED_ENTRY_TYPES,
+    USAGE_ENTRIES,
     WITHDRAWN_ENTRY_TYPES,
 )
 from credits_warehouse.sql import sql_list
@@ -31,6 +32,7 @@ MACROS = (DBT_PROJECT_DIR / "macros" / "entry_types.sql").read_text(encoding="ut
         ("expired_entry_types", EXPIRED_ENTRY_TYPES),
         ("settled_entry_types", SETTLED_ENTRY_TYPES),
         ("withdrawn_entry_types", WITHDRAWN_ENTRY_TYPES),
+        ("usage_entry_types", USAGE_ENTRIES),
     ],
 )
 def test_sql_and_python_groups_agree(macro, python):

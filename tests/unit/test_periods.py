@@ -27,7 +27,7 @@ def test_periods_step_across_years():
     assert periods_between("2026-11", "2027-02") == ["2026-11", "2026-12", "2027-01", "2027-02"]
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "26-01", "2026/01", ""])
+@pytest.mark.parametrize("bad", ["2026-13", "26-01", "2026/01", "", "2026-3", " 2026-03"])
 def test_a_malformed_period_is_refused_in_one_line(bad):
     with pytest.raises(ValueError, match="is not YYYY-MM"):
         period_bounds(bad)

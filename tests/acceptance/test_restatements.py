@@ -1,0 +1,172 @@
+"""The restatement report (`credits report restatements P`, `reporting.rpt_restatements`):
+each closed period's usage as frozen at its close beside usage with every late event in the
+period it happened in, end to end through the `credits` command.
+
+Hand-worked (nova-fast: 1 credit per 1,000 tokens). cus_a has a 1,000-credit starting
+balance; cus_b and cus_c have no grant and no plan, so their usage is unfunded (still usage).
+
+Close 1, `credits close 2026-02` at 2026-03-01 06:00, loads batch 1 and closes Jan and Feb:
+  e1 cus_a 2026-01-15  100 credits     e2 cus_a 2026-02-10  200     e3 cus_b 2026-02-12  40
+  frozen: Jan cus_a 100; Feb cus_a 200, cus_b 40.
+Close 2, `credits close 2026-03` at 2026-04-01 06:00, loads batch 2 (ingested then, before
+March closes) and closes March:
+  l1 cus_a 2026-02-20 50    l2 cus_a 2026-01-31 23:59:59 25    l3 cus_c 2026-02-25 7.5
+  (late: their periods closed at 03-01 06:00, before they arrived; booked 2026-03-01 00:00)
+  e4 cus_a 2026-03-05 10 (on time)
+  frozen: Mar cus_a 50 + 25 + 10 = 85 (3 events), cus_c 7.5 (1 event).
+
+The report, now (at close -> now, delta; booked later; from earlier):
+  2026-01 cus_a  events 1 -> 2 (+1), credits 100 -> 125 (+25); 1 / 25 booked later
+  2026-02 cus_a  events 1 -> 2 (+1), credits 200 -> 250 (+50); 1 / 50 booked later
+          cus_b  events 1 -> 1 (0),  credits 40 -> 40 (0)
+          cus_c  events 0 -> 1 (+1), credits 0 -> 7.5 (+7.5); 1 / 7.5 booked later
+  2026-03 cus_a  events 3 -> 1 (-2), credits 85 -> 10 (-75); 2 / 75 from earlier
+          cus_c  events 1 -> 0 (-1), credits 7.5 -> 0 (-7.5); 1 / 7.5 from earlier
+"""
+
+import csv
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from helpers import CATALOG_PATH, query, write_landing
+
+from dagster_project.cli import main
+
+CUSTOMERS = [
+    {"customer_id": c, "name": name, "currency": "USD", "tax_rate": "0", "created_at": "2026-01-01T00:00:00Z"}
+    for c, name in (("cus_a", "Acme"), ("cus_b", "Bravo"), ("cus_c", "=HYPERLINK(\"x\")"))
+]  # fmt: skip
+GRANTS = [{"grant_id": "g_a", "customer_id": "cus_a", "kind": "starting_balance", "credits": "1000",
+           "effective_at": "2026-01-01T00:00:00Z", "expires_at": "", "priority": "", "cost_basis_per_credit": "",
+           "reason": "", "created_by": ""}]  # fmt: skip
+FROZEN_1 = dt.datetime(2026, 3, 1, 6)
+FROZEN_2 = dt.datetime(2026, 4, 1, 6)
+
+
+def _event(event_id, customer_id, timestamp, tokens):
+    return {
+        "event_id": event_id,
+        "customer_id": customer_id,
+        "event_type": "llm_token_usage",
+        "timestamp": timestamp,
+        "properties": {"model": "nova-fast", "tokens": tokens},
+    }
+
+
+@pytest.fixture(scope="module")
+def closed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("restatements")
+    landing = write_landing(
+        root / "landing", customers=CUSTOMERS, grants=GRANTS,
+        events_jsonl=[
+            _event("e1", "cus_a", "2026-01-15T10:00:00Z", 100_000),
+            _event("e2", "cus_a", "2026-02-10T10:00:00Z", 200_000),
+            _event("e3", "cus_b", "2026-02-12T10:00:00Z", 40_000),
+        ],
+        events_name="events/batch-1.jsonl",
+    )  # fmt: skip
+    flags = [
+        "--landing", str(landing), "--catalog", str(CATALOG_PATH),
+        "--warehouse", str(root / "warehouse.duckdb"), "--reports", str(root / "reports"),
+    ]  # fmt: skip
+    assert main(["close", "2026-02", *flags, "--as-of", FROZEN_1.isoformat()]) == 0
+    write_landing(
+        landing,
+        events_jsonl=[
+            _event("l1", "cus_a", "2026-02-20T00:00:00Z", 50_000),
+            _event("l2", "cus_a", "2026-01-31T23:59:59Z", 25_000),
+            _event("l3", "cus_c", "2026-02-25T00:00:00Z", 7_500),
+            _event("e4", "cus_a", "2026-03-05T00:00:00Z", 10_000),
+        ],
+        events_name="events/batch-2.jsonl",
+    )
+    assert main(["close", "2026-03", *flags, "--as-of", FROZEN_2.isoformat()]) == 0
+    return root, flags
+
+
+COLUMNS = (
+    "period, customer_id, frozen_at, events_at_close, events_now, events_delta,"
+    " usage_credits_at_close, usage_credits_now, usage_credits_delta,"
+    " late_events_booked_later, late_credits_booked_later,"
+    " late_events_from_earlier, late_credits_from_earlier"
+)
+D = Decimal
+
+
+def test_each_closed_period_is_restated_with_late_events_where_they_happened(closed):
+    root, _ = closed
+    rows = query(
+        root / "warehouse.duckdb",
+        f"select {COLUMNS} from reporting.rpt_restatements order by period, customer_id",  # noqa: S608
+    )
+    assert rows == [
+        ("2026-01", "cus_a", FROZEN_1, 1, 2, 1, D(100), D(125), D(25), 1, D(25), 0, D(0)),
+        ("2026-02", "cus_a", FROZEN_1, 1, 2, 1, D(200), D(250), D(50), 1, D(50), 0, D(0)),
+        ("2026-02", "cus_b", FROZEN_1, 1, 1, 0, D(40), D(40), D(0), 0, D(0), 0, D(0)),
+        ("2026-02", "cus_c", FROZEN_1, 0, 1, 1, D(0), D("7.5"), D("7.5"), 1, D("7.5"), 0, D(0)),
+        ("2026-03", "cus_a", FROZEN_2, 3, 1, -2, D(85), D(10), D(-75), 0, D(0), 2, D(75)),
+        ("2026-03", "cus_c", FROZEN_2, 1, 0, -1, D("7.5"), D(0), D("-7.5"), 0, D(0), 1, D("7.5")),
+    ]
+
+
+def test_at_close_is_what_the_close_froze(closed):
+    """usage_credits_at_close is read from raw.frozen_figures, not recomputed: the ledger's
+    usage entries (here usage for cus_a, unfunded for cus_b and cus_c)."""
+    root, _ = closed
+    frozen = query(
+        root / "warehouse.duckdb",
+        "select period, customer_id, figure, value from raw.frozen_figures"
+        " where figure in ('ledger:usage', 'ledger:unfunded') order by all",
+    )
+    assert frozen == [
+        ("2026-01", "cus_a", "ledger:usage", D(-100)),
+        ("2026-02", "cus_a", "ledger:usage", D(-200)),
+        ("2026-02", "cus_b", "ledger:unfunded", D(-40)),
+        ("2026-03", "cus_a", "ledger:usage", D(-85)),
+        ("2026-03", "cus_c", "ledger:unfunded", D("-7.5")),
+    ]
+
+
+def test_the_command_writes_the_period_as_csv(closed, capsys):
+    root, flags = closed
+    warehouse = root / "warehouse.duckdb"
+    before = warehouse.stat().st_mtime_ns
+    assert main(["report", "restatements", "2026-02", *flags]) == 0
+    path = root / "reports" / "2026-02" / "restatements-2026-02.csv"
+    assert capsys.readouterr().out.strip() == str(path)
+    assert warehouse.stat().st_mtime_ns == before  # a reader: the warehouse is untouched
+    with path.open(newline="", encoding="utf-8") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[0][:4] == ["period", "customer_id", "customer_name", "frozen_at"]
+    assert lines[1:] == [
+        ["2026-02", "cus_a", "Acme", "2026-03-01T06:00:00", "1", "2", "1", "200", "250", "50", "1", "50", "0", "0"],
+        ["2026-02", "cus_b", "Bravo", "2026-03-01T06:00:00", "1", "1", "0", "40", "40", "0", "0", "0", "0", "0"],
+        # A name that a spreadsheet would run as a formula is written as text.
+        ["2026-02", "cus_c", "'=HYPERLINK(\"x\")", "2026-03-01T06:00:00", "0", "1", "1", "0", "7.5", "7.5", "1", "7.5", "0", "0"],
+    ]  # fmt: skip
+
+    out = root / "elsewhere" / "march.csv"
+    assert main(["report", "restatements", "2026-03", "--out", str(out), *flags]) == 0
+    with out.open(newline="", encoding="utf-8") as handle:
+        march = list(csv.reader(handle))[1:]
+    # Negative deltas keep their sign: numbers are never neutralized.
+    assert [row[6] for row in march] == ["-2", "-1"]
+    assert [row[9] for row in march] == ["-75", "-7.5"]
+
+
+@pytest.mark.parametrize(
+    ("period", "message"),
+    [
+        ("2026-04", "period 2026-04 is not closed (closed through 2026-03)"),
+        ("2026-3", "period '2026-3' is not YYYY-MM"),
+        ("../2026-01", "period '../2026-01' is not YYYY-MM"),
+    ],
+)
+def test_an_open_or_malformed_period_is_refused_in_one_line(closed, capsys, period, message):
+    root, flags = closed
+    assert main(["report", "restatements", period, *flags]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"credits report: {message}")
+    assert "\n" not in err
+    assert not (root / "reports" / "2026-04").exists()
