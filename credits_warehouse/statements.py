@@ -145,6 +145,7 @@ def _statement(seller: Party, row: dict) -> StatementContext:
             )  # fmt: skip
             for line in section("invoice")
         ),
+        projected_depletion_date=row["projected_depletion_date"],
     )
 
 

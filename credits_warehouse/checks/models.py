@@ -36,6 +36,7 @@ from credits_warehouse.sql import sql_list
 # Dtypes as DuckDB hands them to polars.
 Text = pl.String
 Timestamp = pl.Datetime("us")
+Date = pl.Date
 Credits = pl.Decimal(38, 12)  # exact credits, 12 fractional digits (contract §4)
 Units = pl.Decimal(38, 6)  # units and rates, 6 fractional digits
 TaxRate = pl.Decimal(16, 6)
@@ -55,7 +56,7 @@ GRANT_SOURCES = ("subscription", "purchase", "auto_topup", "rollover", "grants_f
 GRANT_STATUSES = ("scheduled", "voided", "expired", "depleted", "active")
 ALERT_TYPES = (
     "low_balance", "credits_expiring", "balance_depleted", "unfunded_usage", "usage_spike",
-    "user_limit",
+    "user_limit", "forecast_depletion",
 )  # fmt: skip
 INVOICE_TYPES = ("purchase", "subscription", "credit_note")
 INVOICE_STATUSES = ("draft", "finalized")
@@ -265,6 +266,9 @@ class DimCustomers(_Strict):
     created_at: Timestamp = pa.Field(nullable=True)
     plan_id: Text = pa.Field(nullable=True)
     current_balance: Credits
+    credits_consumed_28d: Credits = pa.Field(ge=0)
+    projected_depletion_date: Date = pa.Field(nullable=True)
+    next_grant_at: Timestamp = pa.Field(nullable=True)
 
 
 class EventQuarantine(_Strict):
@@ -653,6 +657,7 @@ class Statements(_DocumentCustomer):
     expiring_30: Credits
     expiring_60: Credits
     expiring_90: Credits
+    projected_depletion_date: Date = pa.Field(nullable=True)
 
     @row_rule
     def period_runs_forward(cls) -> str:

@@ -164,6 +164,9 @@ class StatementContext:
     expirations: tuple[ExpirationLine, ...]
     daily_balances: tuple[DailyBalance, ...]
     invoices: tuple[InvoiceSummary, ...]
+    # The day the credits run out at the recent rate, forecast at the period's end; None
+    # without recent usage or a positive balance (docs/ledger.md "Depletion forecast").
+    projected_depletion_date: dt.date | None = None
 
     def template_context(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -50,6 +50,14 @@ only for usage under the plan; nova_fast_tokens keeps user_id, api_key and proje
   none. The limit blocks nothing: 10,000 − (240 + 725) = 9,035 left at the clock.
 - cus_switch (team only from 03-15, starting balance 10,000): u_c 80 (03-05, before the
   plan: not counted) and 60 (03-20) → 60 under the plan: none (140 would have crossed).
+
+Depletion forecast at the clock (docs/ledger.md): balance × 28 / usage of [03-04, 04-01),
+floored, days after 04-01, against the next grant (the free plan's May allowance, 05-01):
+- cus_override_below: 500 (April's allowance) over 450 + 40 = 490: floor(14,000 / 490 =
+  28.6) = 28 → 04-29, before 05-01: forecast_depletion 04-01T00:00 (the clock).
+- cus_low_plan: 500 over 450: floor(31.1) = 31 → 05-02; cus_override_above: 500 over 250:
+  56 → 05-27: after the next grant, none. The customers without a plan have no grant coming,
+  and a forecast with nothing to come before raises no alert.
 """
 
 from __future__ import annotations
@@ -110,6 +118,7 @@ EXPECTED = {
     ("cus_spike", "usage_spike", _at("2026-03-10T00:00:00")),
     ("cus_user_limit", "user_limit", _at("2026-02-11T12:00:00")),
     ("cus_user_limit", "user_limit", _at("2026-03-11T12:00:00")),
+    ("cus_override_below", "forecast_depletion", _at("2026-04-01T00:00:00")),
 }
 
 # The shipped catalog, plus plan `team` with a user limit and more dimensions to report by.
@@ -273,6 +282,7 @@ def test_every_alert_row_is_the_hand_worked_one(warehouse):
         "unfunded_usage",
         "usage_spike",
         "user_limit",
+        "forecast_depletion",
     ],
 )
 def test_each_alert_type(warehouse, alert_type):

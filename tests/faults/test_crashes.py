@@ -669,12 +669,19 @@ def test_a_run_killed_after_its_outbox_sends_nothing_twice_at_another_clock(
     ids = [line["alert_id"] for line in lines]
     # New by the later clock, and only these: the 30-day warnings of the grants that expire
     # on 2026-04-01, due on 2026-03-02 (after 2026-03-01, by 2026-03-20), for 5 customers.
-    assert len(before.splitlines()) == 56 and len(lines) == 56 + 5
+    # The first run's one forecast_depletion (cus_00003, before its 2026-04-01 allowance) is
+    # not sent again at the later clock: its id names the next grant, not the clock.
+    assert len(before.splitlines()) == 57 and len(lines) == 57 + 5
     assert {
         (line["alert_type"], line["triggered_at"], line["details"]["days_before"], line["details"]["expires_at"])
-        for line in lines[56:]
+        for line in lines[57:]
     } == {("credits_expiring", "2026-03-02T00:00:00", 30, "2026-04-01 00:00:00")}  # fmt: skip
-    assert len({line["customer_id"] for line in lines[56:]}) == 5
+    assert len({line["customer_id"] for line in lines[57:]}) == 5
+    assert [
+        (line["customer_id"], line["details"]["next_grant_at"])
+        for line in lines
+        if line["alert_type"] == "forecast_depletion"
+    ] == [("cus_00003", "2026-04-01 00:00:00")]
     assert repeated_alerts(state / "reports") == []
     con = duckdb.connect(str(state / "wh" / "warehouse.duckdb"), read_only=True)
     try:

@@ -205,6 +205,16 @@ def test_statement_shows_activity_expiring_credits_and_invoices(renderer, tmp_pa
     assert "INV-2026-000014 Purchase 24 Mar 2026 US$24.00" in text
 
 
+def test_statement_forecasts_depletion_only_when_there_is_a_forecast(renderer, tmp_path):
+    # From sample_context.yaml: 7,500 credits at 180 a day last 41 days from 1 Apr.
+    context = sample_statement_context()
+    text = pdf_text(renderer.render_statement_pdf(context, tmp_path / "s.pdf"))
+    assert "At your recent rate your credits last until 12 May 2026." in text
+    context["projected_depletion_date"] = None  # no usage in the last 28 days, or no balance
+    html = renderer.render_html("statement.html.j2", context)
+    assert "At your recent rate" not in html
+
+
 def test_statement_shows_top_users_and_coming_grants_in_the_customers_locale(renderer, tmp_path):
     # From sample_context.yaml: three users spent 2,600 + 1,900 + 800 = 5,300 credits, all
     # of the period's usage; a 1,000-credit promotion is scheduled for 15 Apr, after the

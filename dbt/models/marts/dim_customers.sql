@@ -1,4 +1,5 @@
--- One row per customer (contract §6.1): who they are, their plan at the clock, and their balance.
+-- One row per customer (contract §6.1): who they are, their plan at the clock, their balance,
+-- and when it runs out at their recent rate (docs/ledger.md "Depletion forecast").
 with
 
 customers as (
@@ -23,6 +24,12 @@ balances as (
     select customer_id, balance_after as current_balance
     from {{ ref('fct_credit_ledger') }}
     qualify row_number() over (partition by customer_id order by entry_seq desc) = 1
+),
+
+forecasts as (
+    select customer_id, credits_consumed_28d, projected_depletion_date
+    from {{ ref('int_depletion_forecasts') }}
+    where forecast_at = (select as_of_at from as_of)
 )
 
 select
@@ -36,7 +43,12 @@ select
     coalesce(customers.tax_rate, 0) as tax_rate,
     customers.created_at,
     current_plans.plan_id,
-    cast(coalesce(balances.current_balance, 0) as {{ credits_type() }}) as current_balance
+    cast(coalesce(balances.current_balance, 0) as {{ credits_type() }}) as current_balance,
+    cast(coalesce(forecasts.credits_consumed_28d, 0) as {{ credits_type() }}) as credits_consumed_28d,
+    forecasts.projected_depletion_date,
+    next_grants.next_grant_at
 from customers
 left join current_plans on customers.customer_id = current_plans.customer_id
 left join balances on customers.customer_id = balances.customer_id
+left join forecasts on customers.customer_id = forecasts.customer_id
+left join {{ ref('int_next_grants') }} as next_grants on customers.customer_id = next_grants.customer_id

@@ -95,6 +95,13 @@ expiring_grants as (
     group by balances.customer_id, balances.period, grants.grant_id, grants.expires_at, balances.period_end
 ),
 
+-- The forecast as of the statement's date, the period's end (docs/ledger.md "Depletion
+-- forecast"); none for a period the clock has not ended.
+forecasts as (
+    select customer_id, forecast_at, projected_depletion_date
+    from {{ ref('int_depletion_forecasts') }}
+),
+
 expiring as (
     select
         customer_id,
@@ -124,9 +131,11 @@ select
     cast(coalesce(late_usage.late_usage, 0) as {{ credits_type() }}) as late_usage,
     cast(coalesce(expiring.expiring_30, 0) as {{ credits_type() }}) as expiring_30,
     cast(coalesce(expiring.expiring_60, 0) as {{ credits_type() }}) as expiring_60,
-    cast(coalesce(expiring.expiring_90, 0) as {{ credits_type() }}) as expiring_90
+    cast(coalesce(expiring.expiring_90, 0) as {{ credits_type() }}) as expiring_90,
+    forecasts.projected_depletion_date
 from balances
 inner join customers on balances.customer_id = customers.customer_id
 left join late_usage on balances.customer_id = late_usage.customer_id and balances.period = late_usage.period
 left join expiring on balances.customer_id = expiring.customer_id and balances.period = expiring.period
+left join forecasts on balances.customer_id = forecasts.customer_id and balances.period_end = forecasts.forecast_at
 where balances.created_at is null or balances.created_at < balances.period_end

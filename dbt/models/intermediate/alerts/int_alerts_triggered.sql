@@ -9,6 +9,10 @@
 -- - usage_spike: a day's credits above k × the trailing 28-day median (k in the catalog);
 -- - user_limit: a user's credits in a period going past the monthly_credits of the plan's
 --   user_limits (contract §8.4), once per user and period (docs/ledger.md "Spend by user").
+-- - forecast_depletion: at the clock, the balance runs out at the recent rate before the
+--   next grant arrives (dim_customers; docs/ledger.md "Depletion forecast"), once per
+--   customer and next grant: its alert_id names the next grant, not the clock, so the
+--   outbox sends it once however many runs still see it.
 with
 
 as_of as (
@@ -195,6 +199,19 @@ user_limit as (
     ) = 1
 ),
 
+-- At the clock only: the day the balance runs out comes before the day the next grant
+-- arrives (a grant later that same day comes too late: the forecast is by day).
+forecast as (
+    select
+        customer_id, 'forecast_depletion', (select as_of_at from as_of),
+        json_object(
+            'projected_depletion_date', projected_depletion_date, 'next_grant_at', next_grant_at,
+            'balance', current_balance, 'credits_consumed_28d', credits_consumed_28d
+        )
+    from {{ ref('dim_customers') }}
+    where projected_depletion_date < cast(next_grant_at as date)
+),
+
 alerts as (
     -- The same notice twice at one instant (a balance depleted, refilled and depleted again
     -- within it) is one notification.
@@ -210,12 +227,18 @@ alerts as (
         select * from spikes
         union all
         select * from user_limit
+        union all
+        select * from forecast
     ) as notices
 )
 
 select
-    md5(customer_id || '|' || alert_type || '|' || strftime(triggered_at, '%Y-%m-%dT%H:%M:%S') || '|' || cast(details as varchar))
-        as alert_id,
+    case
+        when alert_type = 'forecast_depletion'
+            then md5(customer_id || '|' || alert_type || '|' || (details ->> 'next_grant_at'))
+        else
+            md5(customer_id || '|' || alert_type || '|' || strftime(triggered_at, '%Y-%m-%dT%H:%M:%S') || '|' || cast(details as varchar))
+    end as alert_id,
     customer_id,
     alert_type,
     triggered_at,
