@@ -17,15 +17,23 @@ the period (at its close or now), by customer_id:
 Credits are exact decimals written in full, without trailing zeros or an exponent (`1250.5`,
 `-50`); counts are integers. Text cells (ids, names) are `neutralize`d against spreadsheet
 formulas; numbers are written here from exact values, so a negative delta keeps its sign.
+
+Beside the CSV, a one-page PDF (`restatements-<period>.pdf`, template
+reports/templates/restatements.html.j2): the totals over every customer, and the customers
+whose usage moved, largest change in credits first, as many as fit on the page
+(`PDF_LINES`); the CSV has them all.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
-from credits_warehouse.documents import safe_filename
+from credits_warehouse.atomic_files import remove_orphaned_temp_files
+from credits_warehouse.documents import DocumentRenderer, safe_filename
+from credits_warehouse.documents.contexts import Party, RestatementContext, RestatementLine
 from credits_warehouse.exports import neutralize, write_csv
 from credits_warehouse.periods import period_bounds
 from credits_warehouse.warehouse import closed_through, connect
@@ -38,6 +46,8 @@ COLUMNS = (
     "late_events_from_earlier", "late_credits_from_earlier",
 )  # fmt: skip
 TEXT_COLUMNS = frozenset({"period", "customer_id", "customer_name"})
+LINE_FIELDS = tuple(field.name for field in dataclasses.fields(RestatementLine))
+PDF_LINES = 30  # customers listed on the one-page PDF
 
 
 class PeriodNotClosed(ValueError):
@@ -60,8 +70,8 @@ def cell(column: str, value: object) -> str:
     raise TypeError(f"{column}: unexpected {type(value).__name__}")
 
 
-def restatement_rows(con, period: str) -> list[list[str]]:
-    """The period's rows of rpt_restatements as CSV cells; the period must be closed."""
+def restatement_records(con, period: str) -> list[dict]:
+    """The period's rows of rpt_restatements, by customer_id; the period must be closed."""
     period_bounds(period)
     through = closed_through(con)
     if through is None or period > through:
@@ -69,27 +79,61 @@ def restatement_rows(con, period: str) -> list[list[str]]:
         raise PeriodNotClosed(
             f"period {period} is not closed ({closed}); restatements are of closed periods"
         )
-    rows = con.execute(
+    cursor = con.execute(
         f"select {', '.join(COLUMNS)} from reporting.rpt_restatements"  # noqa: S608 - fixed names
         " where period = ? order by customer_id",
         [period],
-    ).fetchall()
-    return [[cell(c, v) for c, v in zip(COLUMNS, row, strict=True)] for row in rows]
+    )
+    return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+
+
+def csv_rows(records: list[dict]) -> list[list[str]]:
+    return [[cell(c, record[c]) for c in COLUMNS] for record in records]
+
+
+def restatement_context(seller: Party, period: str, records: list[dict]) -> RestatementContext:
+    """The PDF's context. Dated when the period's figures were frozen (its end, if they
+    never were): a function of the data, so a rerun on the same data is byte-identical."""
+    frozen_at = next((r["frozen_at"] for r in records if r["frozen_at"] is not None), None)
+    totals = RestatementLine(
+        "", "", *(sum((r[f] for r in records), start=0) for f in LINE_FIELDS[2:])
+    )
+    moved = sorted(
+        (r for r in records if r["events_delta"] or r["usage_credits_delta"]),
+        key=lambda r: (-abs(r["usage_credits_delta"]), -abs(r["events_delta"]), r["customer_id"]),
+    )
+    return RestatementContext(
+        document_date=(frozen_at or period_bounds(period)[1]).isoformat(),
+        seller=seller,
+        period=period,
+        frozen_at=frozen_at,
+        customers=len(records),
+        totals=totals,
+        lines=tuple(RestatementLine(*(r[f] for f in LINE_FIELDS)) for r in moved[:PDF_LINES]),
+        omitted=max(len(moved) - PDF_LINES, 0),
+    )
 
 
 def export_restatements(
-    warehouse: Path, period: str, out: Path | None, reports: Path
-) -> tuple[Path, int]:
-    """Write the closed period's restatement report as CSV; returns the path and row count.
+    warehouse: Path, period: str, out: Path | None, reports: Path, seller: Party
+) -> tuple[Path, Path, int]:
+    """Write the closed period's restatement report as CSV and as a one-page PDF beside it
+    (the CSV's name with .pdf); returns both paths and the CSV's row count.
 
     A reader, like the journal export: it takes no writer lock and reads the warehouse as
-    published; the CSV appears complete or not at all (`exports.write_csv`)."""
-    period_bounds(period)
+    published; each file appears complete or not at all (`exports.write_csv`,
+    `DocumentRenderer.write_pdf`)."""
     con = connect(warehouse, read_only=True)
     try:
-        rows = restatement_rows(con, period)
+        records = restatement_records(con, period)
     finally:
         con.close()
     path = out or reports / safe_filename(period) / f"restatements-{safe_filename(period)}.csv"
-    write_csv(path, COLUMNS, rows)
-    return path, len(rows)
+    pdf = path.with_suffix(".pdf")
+    if pdf == path:
+        raise ValueError(f"--out {path}: the PDF goes beside the CSV as .pdf; name the CSV")
+    write_csv(path, COLUMNS, csv_rows(records))
+    remove_orphaned_temp_files(pdf)
+    context = restatement_context(seller, period, records)
+    DocumentRenderer().render_document("restatements", context.template_context(), pdf)
+    return path, pdf, len(records)

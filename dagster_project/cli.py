@@ -148,13 +148,14 @@ def _add_report_parser(sub) -> None:
         "kind",
         choices=["restatements"],
         help="restatements: a closed period's usage as frozen at its close beside usage as "
-        "the data now says, late events in the period they happened in (CSV)",
+        "the data now says, late events in the period they happened in (CSV and PDF)",
     )
     report.add_argument("period", help="a closed period, YYYY-MM")
     report.add_argument(
         "--out",
         type=Path,
-        help="CSV path (default <reports>/<period>/restatements-<period>.csv)",
+        help="CSV path (default <reports>/<period>/restatements-<period>.csv); the PDF "
+        "goes beside it, as .pdf",
     )
     _common(report)
 
@@ -578,6 +579,8 @@ def cmd_deliver(args) -> None:
 
 
 def cmd_report(args) -> None:
+    from credits_warehouse.catalog import load_catalog
+    from credits_warehouse.documents.contexts import Party
     from credits_warehouse.periods import period_bounds
     from credits_warehouse.restatements import export_restatements
 
@@ -587,9 +590,13 @@ def cmd_report(args) -> None:
         raise CommandError(
             f"warehouse {settings.warehouse} does not exist; run `credits run` first"
         )
-    path, rows = export_restatements(settings.warehouse, args.period, args.out, settings.reports)
+    seller = Party.seller(load_catalog(settings.catalog).seller)
+    path, pdf, rows = export_restatements(
+        settings.warehouse, args.period, args.out, settings.reports, seller
+    )
     _say(f"reported restatements of {args.period}: {rows} customers with usage")
     print(path)
+    print(pdf)
 
 
 def cmd_demo(args) -> None:

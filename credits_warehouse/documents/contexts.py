@@ -214,3 +214,37 @@ class InvoiceContext:
 
     def template_context(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class RestatementLine:
+    """One customer's usage in a closed period: as frozen at its close, as the data now says
+    (late events in the period they happened in), and the difference (rpt_restatements)."""
+
+    customer_id: str
+    customer_name: str
+    events_at_close: int
+    events_now: int
+    events_delta: int
+    usage_credits_at_close: Decimal
+    usage_credits_now: Decimal
+    usage_credits_delta: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class RestatementContext:
+    """The one-page restatement report of a closed period: totals over every customer with
+    usage in it, and the customers whose usage moved, largest change first, as many as
+    fit (`omitted` more are in the CSV)."""
+
+    document_date: str
+    seller: Party
+    period: str
+    frozen_at: dt.datetime | None
+    customers: int
+    totals: RestatementLine
+    lines: tuple[RestatementLine, ...]
+    omitted: int
+
+    def template_context(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -82,6 +82,7 @@ DOCUMENT_STYLESHEETS = {
     "statement.html.j2": ("fonts.css", "base.css", "statement.css"),
     "invoice.html.j2": ("fonts.css", "base.css", "invoice.css"),
     "simulation.html.j2": ("fonts.css", "base.css", "simulation.css"),
+    "restatements.html.j2": ("fonts.css", "base.css", "restatements.css"),
 }
 
 # Document kinds (as callers name them) and the template each renders with. A credit note
@@ -90,6 +91,7 @@ DOCUMENT_TEMPLATES = {
     "statement": "statement.html.j2",
     "invoice": "invoice.html.j2",
     "credit_note": "invoice.html.j2",
+    "restatements": "restatements.html.j2",
 }
 
 

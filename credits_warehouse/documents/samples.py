@@ -38,6 +38,9 @@ CREDIT_KEYS = frozenset(
         "closing_credits",
         "tax_rate",
         "description_quantity",
+        "usage_credits_at_close",
+        "usage_credits_now",
+        "usage_credits_delta",
     }
 )
 

@@ -30,6 +30,7 @@ from decimal import Decimal
 
 import pytest
 from helpers import CATALOG_PATH, query, write_landing
+from pypdf import PdfReader
 
 from dagster_project.cli import main
 
@@ -134,7 +135,8 @@ def test_the_command_writes_the_period_as_csv(closed, capsys):
     before = warehouse.stat().st_mtime_ns
     assert main(["report", "restatements", "2026-02", *flags]) == 0
     path = root / "reports" / "2026-02" / "restatements-2026-02.csv"
-    assert capsys.readouterr().out.strip() == str(path)
+    pdf = path.with_suffix(".pdf")
+    assert capsys.readouterr().out.split() == [str(path), str(pdf)]
     assert warehouse.stat().st_mtime_ns == before  # a reader: the warehouse is untouched
     with path.open(newline="", encoding="utf-8") as handle:
         lines = list(csv.reader(handle))
@@ -146,6 +148,19 @@ def test_the_command_writes_the_period_as_csv(closed, capsys):
         ["2026-02", "cus_c", "'=HYPERLINK(\"x\")", "2026-03-01T06:00:00", "0", "1", "1", "0", "7.5", "7.5", "1", "7.5", "0", "0"],
     ]  # fmt: skip
 
+    # The one-page PDF: the customers whose usage moved, largest change first, and totals
+    # over all three: events 2 -> 4 (+2), credits 240 -> 297.5 (+57.5).
+    pages = PdfReader(pdf).pages
+    assert len(pages) == 1
+    text = pages[0].extract_text()
+    assert "Restatements" in text and "Frozen at the close 1 Mar 2026" in text
+    assert text.index("Acme") < text.index('=HYPERLINK("x")')  # +50 before +7.5
+    assert "cus_a 1 2 +1 200 250 +50" in text.replace("\n", " ")
+    assert "All 3 customers 2 4 +2 240 297.5 +57.5" in text
+    first = pdf.read_bytes()
+    assert main(["report", "restatements", "2026-02", *flags]) == 0
+    assert pdf.read_bytes() == first  # the same data gives the same bytes
+
     out = root / "elsewhere" / "march.csv"
     assert main(["report", "restatements", "2026-03", "--out", str(out), *flags]) == 0
     with out.open(newline="", encoding="utf-8") as handle:
@@ -153,6 +168,7 @@ def test_the_command_writes_the_period_as_csv(closed, capsys):
     # Negative deltas keep their sign: numbers are never neutralized.
     assert [row[6] for row in march] == ["-2", "-1"]
     assert [row[9] for row in march] == ["-75", "-7.5"]
+    assert out.with_suffix(".pdf").exists()
 
 
 @pytest.mark.parametrize(

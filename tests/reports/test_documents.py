@@ -34,7 +34,11 @@ from credits_warehouse.documents import (
 )
 from credits_warehouse.documents import render as render_module
 from credits_warehouse.documents.chart import nice_ticks
-from credits_warehouse.documents.contexts import InvoiceContext, StatementContext
+from credits_warehouse.documents.contexts import (
+    InvoiceContext,
+    RestatementContext,
+    StatementContext,
+)
 from credits_warehouse.documents.preview import write_previews
 
 HOSTILE_IMG = '<img src="file:///etc/passwd">'
@@ -358,7 +362,7 @@ def test_parallel_errors_surface_and_unknown_kinds_are_refused(tmp_path):
 
 def test_sample_contexts_are_exact():
     contexts = load_sample_contexts()
-    assert set(contexts) == {"statement", "invoice", "credit_note"}
+    assert set(contexts) == {"statement", "invoice", "credit_note", "restatements"}
 
     def walk(value):
         assert not isinstance(value, float), value
@@ -387,6 +391,9 @@ def test_sample_contexts_are_exact():
     assert invoice["tax_rate"] == Decimal("0.19") and isinstance(invoice["subtotal"], int)
     assert invoice["subtotal"] + invoice["tax"] == invoice["total"]
     assert sum(line["amount"] for line in contexts["invoice"]["lines"]) == invoice["subtotal"]
+    restated = contexts["restatements"]
+    assert restated["totals"]["usage_credits_delta"] == Decimal("57.5")
+    assert sum(line["usage_credits_delta"] for line in restated["lines"]) == Decimal("57.5")
     # Each call is a fresh copy.
     sample_statement_context()["usage"].clear()
     assert sample_statement_context()["usage"]
@@ -413,7 +420,12 @@ def _same_shape(cls, value, where: str) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "cls"),
-    [("statement", StatementContext), ("invoice", InvoiceContext), ("credit_note", InvoiceContext)],
+    [
+        ("statement", StatementContext),
+        ("invoice", InvoiceContext),
+        ("credit_note", InvoiceContext),
+        ("restatements", RestatementContext),
+    ],
 )
 def test_samples_have_the_shape_of_the_typed_contexts(kind, cls):
     """The samples the tests and `make preview` render are shaped exactly like the contexts
