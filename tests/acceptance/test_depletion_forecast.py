@@ -154,7 +154,7 @@ def test_the_statement_forecasts_at_its_period_end(warehouse):
 def test_the_statement_says_it_in_one_line(warehouse):
     con = connect(warehouse, read_only=True)
     try:
-        seller = Party("Seller", "", "", "", 14)
+        seller = Party("Seller", "", "", "", "", 14)
         fast, idle = read_statements(
             con, seller, [("cus_fast", "2026-03"), ("cus_idle", "2026-04")]
         )
