@@ -235,6 +235,10 @@ class CatalogSettings(_Model):
     # notes as Factur-X e-invoices: PDF/A-3b with the CII XML embedded
     # (credits_warehouse/documents/facturx.py).
     facturx_countries: list[CountryCode] = Field(default_factory=list)
+    # When breakage (paid credits that expire unused) is recognized as revenue
+    # (docs/ledger.md "Breakage"): `at_expiry`, when the credits expire, or `proportional`,
+    # estimated from past cohorts as credits are consumed and trued up at expiry.
+    breakage_policy: Literal["at_expiry", "proportional"] = "at_expiry"
 
 
 class AlertSettings(_Model):
@@ -518,6 +522,7 @@ def catalog_tables(catalog: Catalog) -> dict[str, list[dict]]:
         {"setting": "default_currency", "value": catalog.currency},
         {"setting": "usage_spike_factor", "value": str(catalog.alerts.usage_spike_factor)},
         {"setting": "payment_terms_days", "value": str(catalog.seller.payment_terms_days)},
+        {"setting": "breakage_policy", "value": catalog.settings.breakage_policy},
     ]
     expiring_days = [{"days_before": d} for d in sorted(set(catalog.alerts.expiring_days))]
     return {

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 from babel.numbers import list_currencies
 
-from credits_warehouse.catalog import Catalog, catalog_tables
+from credits_warehouse.catalog import Catalog, CatalogError, catalog_tables
 
 
 class WarehouseBusy(RuntimeError):
@@ -136,6 +136,7 @@ CATALOG_DDL = {
 
 def write_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> dict[str, int]:
     """Replace the `raw.catalog_*` tables with the validated catalog; values are bound, never spliced."""
+    refuse_breakage_policy_change(con, catalog)
     con.execute("create schema if not exists raw")
     counts = {}
     for table, rows in catalog_tables(catalog).items():
@@ -153,6 +154,29 @@ def write_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> dict[str,
         "insert into raw.iso_currencies values (?)", [[c] for c in sorted(list_currencies())]
     )
     return counts
+
+
+def refuse_breakage_policy_change(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
+    """Refuse a catalog whose `settings.breakage_policy` differs from the one the warehouse
+    holds once a period is closed: the policy moves deferred revenue between periods, and a
+    closed period's frozen figures (deferred revenue at its end) never change (docs/ledger.md
+    "Breakage"). Raises CatalogError before anything is written."""
+    closed = closed_through(con)
+    if closed is None:
+        return
+    try:
+        rows = con.execute(
+            "select value from raw.catalog_settings where setting = 'breakage_policy'"
+        ).fetchall()
+    except duckdb.CatalogException:  # no catalog loaded yet
+        return
+    held = rows[0][0] if rows else "at_expiry"  # loaded before the setting existed
+    wanted = catalog.settings.breakage_policy
+    if held != wanted:
+        raise CatalogError(
+            f"settings.breakage_policy: cannot change from {held} to {wanted}: periods through "
+            f"{closed} are closed and their deferred revenue would change"
+        )
 
 
 def closed_through(con: duckdb.DuckDBPyConnection) -> str | None:

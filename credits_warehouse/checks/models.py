@@ -66,7 +66,9 @@ ACCOUNTS = (
     "cash", "receivable", "deferred_revenue", "usage_revenue", "breakage_revenue",
     "overage_revenue", "tax_payable", "refunds",
 )  # fmt: skip
-JOURNAL_SOURCES = ("purchase", "subscription", "credit_note", "revenue_recognition", "breakage")
+JOURNAL_SOURCES = (
+    "purchase", "subscription", "credit_note", "revenue_recognition", "breakage_estimate", "breakage",
+)  # fmt: skip
 
 
 def period(**kwargs) -> pa.Field:
@@ -519,6 +521,8 @@ class DeferredRevenue(_Strict):
     recognized_breakage: Money
     refunded: Money
     closing_deferred: Money = pa.Field(ge=0)
+    breakage_estimate: Money
+    breakage_true_up: Money
 
     @row_rule
     def deferred_rolls_forward(cls) -> str:
@@ -527,6 +531,11 @@ class DeferredRevenue(_Strict):
             "opening_deferred + purchased - recognized_usage - recognized_breakage - refunded"
             " = closing_deferred"
         )
+
+    @row_rule
+    def breakage_is_estimate_plus_true_up(cls) -> str:
+        """recognized_breakage = breakage_estimate + breakage_true_up (docs/ledger.md "Breakage")."""
+        return "recognized_breakage = breakage_estimate + breakage_true_up"
 
 
 class JournalEntries(_Strict):
@@ -803,12 +812,18 @@ class RevenueByGrantPeriod(_Open):
     refunded_to_date: Money = pa.Field(ge=0)
     voided_to_date: Money = pa.Field(ge=0)
     breakage_to_date: Money = pa.Field(ge=0)
+    # Under settings.breakage_policy proportional (docs/ledger.md "Breakage"); the true-up
+    # may be negative: it takes back an estimate the grant's usage outran.
+    breakage_estimate_to_date: Money = pa.Field(ge=0)
+    breakage_true_up_to_date: Money
     deferred_to_date: Money = pa.Field(ge=0)
     purchased_amount: Money = pa.Field(ge=0)
     recognized_amount: Money
     refunded_amount: Money
     voided_amount: Money
     breakage_amount: Money
+    breakage_estimate_amount: Money
+    breakage_true_up_amount: Money
     opening_deferred_amount: Money = pa.Field(ge=0)
     closing_deferred_amount: Money = pa.Field(ge=0)
 
@@ -819,6 +834,14 @@ class RevenueByGrantPeriod(_Open):
         return (
             "amount_paid = recognized_to_date + refunded_to_date + voided_to_date"
             " + breakage_to_date + deferred_to_date"
+        )
+
+    @row_rule
+    def breakage_is_estimate_plus_true_up(cls) -> str:
+        """breakage = its estimate + its true-up, to date and per period."""
+        return (
+            "breakage_to_date = breakage_estimate_to_date + breakage_true_up_to_date"
+            " and breakage_amount = breakage_estimate_amount + breakage_true_up_amount"
         )
 
     @row_rule

@@ -3,6 +3,9 @@
 -- Accounts: cash (purchases paid at once), receivable (subscription invoices),
 -- deferred_revenue, usage_revenue, breakage_revenue, overage_revenue, tax_payable, refunds.
 -- Invoices post when issued; recognition and breakage post per customer at period end.
+-- Breakage posts in two journals (docs/ledger.md "Breakage"): `breakage_estimate:` for the
+-- estimate booked as credits are consumed (settings.breakage_policy proportional), and
+-- `breakage:` for the true-up (all of it under at_expiry), both deferred -> breakage_revenue.
 with
 
 invoices as (
@@ -42,7 +45,8 @@ revenue as (
     select
         customer_id, period, currency,
         sum(recognized_amount) as recognized,
-        sum(breakage_amount) as breakage
+        sum(breakage_estimate_amount) as breakage_estimate,
+        sum(breakage_true_up_amount) as breakage_true_up
     from {{ ref('int_revenue_by_grant_period') }}
     group by customer_id, period, currency
 ),
@@ -61,13 +65,16 @@ revenue_postings as (
     where recognized <> 0
     union all
     select
-        'breakage:' || customer_id || ':' || period || ':' || currency,
+        parts.source_type || ':' || customer_id || ':' || period || ':' || currency,
         strptime(period, '%Y-%m') + interval 1 month, period, customer_id, currency,
-        accounts.account, abs(breakage), 'breakage', customer_id || ':' || period,
-        (accounts.account = 'deferred_revenue') = (breakage > 0)
+        accounts.account, abs(parts.amount), parts.source_type, customer_id || ':' || period,
+        (accounts.account = 'deferred_revenue') = (parts.amount > 0)
     from revenue
+    cross join lateral (
+        values ('breakage_estimate', breakage_estimate), ('breakage', breakage_true_up)
+    ) as parts (source_type, amount)
     cross join (values ('deferred_revenue'), ('breakage_revenue')) as accounts (account)
-    where breakage <> 0
+    where parts.amount <> 0
 ),
 
 postings as (

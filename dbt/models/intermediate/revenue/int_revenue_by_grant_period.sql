@@ -5,7 +5,18 @@
 -- expired, so that for every grant at every period end, exactly:
 --     amount_paid = recognized + refunded + voided + breakage + still deferred.
 -- A rollover grant continues the allowance it came from: its credits are that allowance's.
+-- Breakage follows the catalog's settings.breakage_policy (docs/ledger.md "Breakage"):
+-- `at_expiry` books what expires when it expires; `proportional` books an estimate as credits
+-- are consumed, at the rate past cohorts broke, and trues it up, so that at the end of a
+-- grant's life breakage is exactly what `at_expiry` books. Columns breakage_estimate_* and
+-- breakage_true_up_* split breakage_* (estimate + true-up = breakage).
 with
+
+breakage_policy as (
+    select coalesce(max(value), 'at_expiry') as policy
+    from {{ ref('stg_catalog__settings') }}
+    where setting = 'breakage_policy'
+),
 
 as_of as (
     select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
@@ -23,6 +34,7 @@ revenue_grants as (
         currency,
         credits as total_credits,
         effective_at,
+        expires_at,
         coalesce(
             paid_amount,
             cast({{ round_half_even_div(
@@ -112,6 +124,7 @@ cumulative as (
             coalesce(movements.consumed_credits, 0) + coalesce(movements.refunded_credits, 0)
             + coalesce(movements.voided_credits, 0)
         ) over to_date as consumed_refunded_voided_to_date,
+        sum(coalesce(movements.expired_credits, 0)) over to_date as expired_to_date,
         sum(
             coalesce(movements.consumed_credits, 0) + coalesce(movements.refunded_credits, 0)
             + coalesce(movements.voided_credits, 0) + coalesce(movements.expired_credits, 0)
@@ -132,9 +145,66 @@ to_date as (
             - {{ money_share('amount_paid', 'consumed_refunded_to_date', 'total_credits') }} as voided_to_date,
         {{ money_share('amount_paid', 'settled_to_date', 'total_credits') }}
             - {{ money_share('amount_paid', 'consumed_refunded_voided_to_date', 'total_credits') }}
-            as breakage_to_date,
-        amount_paid - {{ money_share('amount_paid', 'settled_to_date', 'total_credits') }} as deferred_to_date
+            as expired_amount_to_date,
+        -- What is neither consumed, refunded nor voided: breakage or still deferred.
+        amount_paid - {{ money_share('amount_paid', 'consumed_refunded_voided_to_date', 'total_credits') }}
+            as unused_amount_to_date
     from cumulative
+),
+
+cohorts as (
+    -- The expired cohorts a grant taking effect in period P is estimated from: per currency,
+    -- the paid grants whose life ended before P, i.e. they expire at or before P's start and
+    -- every credit of theirs was consumed, refunded, voided or expired by the end of P - 1,
+    -- with what they had consumed and let expire by then. Their breakage rate is
+    -- expired / (consumed + expired).
+    select
+        currency,
+        {{ period_of(period_start_of('period') ~ " + interval 1 month") }} as estimating_period,
+        sum(consumed_to_date) as cohort_consumed_credits,
+        sum(expired_to_date) as cohort_expired_credits
+    from to_date
+    where
+        expires_at <= {{ period_start_of('period') }} + interval 1 month
+        and settled_to_date = total_credits
+    group by currency, period
+),
+
+estimated as (
+    -- Under `proportional`, a grant with an expiry takes the rate of its currency's cohorts
+    -- as of the period it takes effect in, for life. The estimate to date is
+    -- recognized × rate / (1 - rate) = recognized × cohort expired / cohort consumed, rounded
+    -- half even; at rate 1 (the cohorts consumed nothing) it is everything unused.
+    select
+        to_date.*,
+        case
+            when coalesce(cohorts.cohort_expired_credits, 0) = 0 or to_date.recognized_to_date = 0 then 0
+            when cohorts.cohort_consumed_credits = 0 then to_date.unused_amount_to_date
+            else cast({{ round_half_even_div(
+                "cast(to_date.recognized_to_date as hugeint)"
+                ~ " * cast(cohorts.cohort_expired_credits * 1000000000000 as hugeint)",
+                "cast(cohorts.cohort_consumed_credits * 1000000000000 as hugeint)"
+            ) }} as bigint)
+        end as breakage_estimate_to_date
+    from to_date
+    left join cohorts
+        on
+            to_date.currency = cohorts.currency
+            and cohorts.estimating_period = {{ period_of('to_date.effective_at') }}
+            and to_date.expires_at is not null
+            and (select policy from breakage_policy) = 'proportional'
+),
+
+recognized as (
+    -- Breakage to date: what expired, once the grant's life is over; before, at least what
+    -- expired and at most what is unused, the estimate in between. The true-up is the rest.
+    select
+        *,
+        case
+            when settled_to_date = total_credits then expired_amount_to_date
+            else greatest(least(breakage_estimate_to_date, unused_amount_to_date), expired_amount_to_date)
+        end as breakage_to_date
+    from estimated
 )
 
 select
@@ -150,13 +220,19 @@ select
     refunded_to_date,
     voided_to_date,
     breakage_to_date,
-    deferred_to_date,
+    breakage_estimate_to_date,
+    breakage_to_date - breakage_estimate_to_date as breakage_true_up_to_date,
+    unused_amount_to_date - breakage_to_date as deferred_to_date,
     case when period = {{ period_of('effective_at') }} then amount_paid else 0 end as purchased_amount,
     recognized_to_date - coalesce(lag(recognized_to_date) over by_period, 0) as recognized_amount,
     refunded_to_date - coalesce(lag(refunded_to_date) over by_period, 0) as refunded_amount,
     voided_to_date - coalesce(lag(voided_to_date) over by_period, 0) as voided_amount,
     breakage_to_date - coalesce(lag(breakage_to_date) over by_period, 0) as breakage_amount,
-    coalesce(lag(deferred_to_date) over by_period, 0) as opening_deferred_amount,
-    deferred_to_date as closing_deferred_amount
-from to_date
+    breakage_estimate_to_date - coalesce(lag(breakage_estimate_to_date) over by_period, 0)
+        as breakage_estimate_amount,
+    (breakage_to_date - breakage_estimate_to_date)
+    - coalesce(lag(breakage_to_date - breakage_estimate_to_date) over by_period, 0) as breakage_true_up_amount,
+    coalesce(lag(unused_amount_to_date - breakage_to_date) over by_period, 0) as opening_deferred_amount,
+    unused_amount_to_date - breakage_to_date as closing_deferred_amount
+from recognized
 window by_period as (partition by revenue_grant_id order by period)
