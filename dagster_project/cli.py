@@ -262,7 +262,28 @@ def _preflight(settings):
     catalog = load_catalog(settings.catalog)
     if not settings.landing.is_dir():
         raise CommandError(f"landing directory {settings.landing} does not exist")
+    _refuse_breakage_policy_change(settings, catalog)
     return catalog
+
+
+def _refuse_breakage_policy_change(settings, catalog) -> None:
+    """The catalog asset refuses a breakage policy change once a period is closed; say so
+    here too, in one line, before the run starts. A warehouse another process holds is left
+    to the asset."""
+    import duckdb
+
+    from credits_warehouse.warehouse import connect, refuse_breakage_policy_change
+
+    if not settings.warehouse.exists():
+        return
+    try:
+        con = connect(settings.warehouse, read_only=True)
+    except duckdb.Error:
+        return
+    try:
+        refuse_breakage_policy_change(con, catalog)
+    finally:
+        con.close()
 
 
 def _first_failure(result, event_types) -> str:

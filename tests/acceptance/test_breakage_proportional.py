@@ -53,6 +53,7 @@ from credits_warehouse.catalog import CatalogError, load_catalog, parse_catalog
 from credits_warehouse.checks import models as m
 from credits_warehouse.checks.pushdown import judge
 from credits_warehouse.warehouse import connect, write_catalog
+from dagster_project.cli import main
 
 AS_OF = "2026-07-01T00:00:00"
 
@@ -294,3 +295,23 @@ def test_the_policy_cannot_change_once_a_period_is_closed(tmp_path):
         ).fetchall() == [("at_expiry",)]
     finally:
         con.close()
+
+
+def test_the_cli_refuses_the_change_in_one_line_before_it_runs(tmp_path, capsys):
+    warehouse = tmp_path / "warehouse.duckdb"
+    con = connect(warehouse)
+    try:
+        write_catalog(con, load_catalog(CATALOG_PATH))
+        con.execute("create table raw.period_closes (period varchar)")
+        con.execute("insert into raw.period_closes values ('2026-01')")
+    finally:
+        con.close()
+    (tmp_path / "landing").mkdir()
+    argv = ["--catalog", str(_proportional_catalog(tmp_path)), "--landing", str(tmp_path / "landing"),
+            "--warehouse", str(warehouse), "--reports", str(tmp_path / "reports"),
+            "--as-of", "2026-04-01T00:00:00"]  # fmt: skip
+    assert main(["run", *argv]) == 1
+    assert capsys.readouterr().err == (
+        "credits run: settings.breakage_policy: cannot change from at_expiry to proportional:"
+        " periods through 2026-01 are closed and their deferred revenue would change\n"
+    )
