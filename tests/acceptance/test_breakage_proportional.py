@@ -2,8 +2,8 @@
 worked examples, in one build.
 
 The rule: a paid grant with an expiry, taking effect in period P, is estimated at the rate of
-its currency's cohorts, the paid grants whose life ended before P: X credits expired and U
-consumed among them, rate X / (X + U). Its estimate to date is
+the cohorts of its currency and kind, the paid grants whose life ended before P: X credits
+expired and U consumed among them, rate X / (X + U). Its estimate to date is
 round_half_even(recognized_to_date × X / U) (= recognized × rate / (1 - rate)); breakage to
 date lies between what expired and what is unused, the estimate in between, and is exactly
 what expired once the grant's life is over; the true-up is breakage - estimate.
@@ -11,12 +11,15 @@ what expired once the grant's life is over; the true-up is breakage - estimate.
 nova-fast costs 1 credit per 1,000 tokens. Clock 2026-07-01.
 
 USD, the worked example:
-- cus_cohort: a paid grant of 1,000 credits at 5¢ each ($50), 2026-01-01 to 2026-02-01;
-  800 used in January, so 200 expire on 2026-02-01. Its life ends in February: from March,
-  the USD cohort is X = 200 expired, U = 800 consumed, rate 200/1000 = 20%.
+- cus_cohort: a paid grants-feed grant (kind starting_balance) of 1,000 credits at 5¢ each
+  ($50), 2026-01-01 to 2026-02-01; 800 used in January, so 200 expire on 2026-02-01. Its
+  life ends in February: from March, the USD starting_balance cohort is X = 200 expired,
+  U = 800 consumed, rate 200/1000 = 20%.
+- cus_pcohort: buys pack_31d (test bundle: 1,000 credits, $50, 31 days) on 2026-01-01 and
+  uses 800 in January: the USD purchase cohort from March is the same, X = 200, U = 800.
   It took effect in January, with no cohort before it: rate 0, breakage at expiry as ever:
   January recognized 800 × 5 = 4,000; February breakage 1,000 (all true-up).
-- cus_worked: 500 credits for $50.00 (5,000 minor units: 10 per credit), 2026-03-01 to
+- cus_worked: a starting_balance grant of 500 credits for $50.00 (5,000 minor units: 10 per credit), 2026-03-01 to
   2026-05-01. Uses 100 in March, 250 in April; 150 expire on 2026-05-01.
   March: recognized 1,000; estimate 1,000 × 200/800 = 250; closing 5,000 - 1,000 - 250 = 3,750.
   April: recognized 2,500 (3,500 to date); estimate to date 3,500 × 200/800 = 875, so 625 in
@@ -42,6 +45,8 @@ EUR, amounts that do not divide (the rate is per currency):
   May: the last credit is consumed: recognized 100 to date (33 in May); estimate 50 to date
   (16 in May); the life is over and nothing expired: breakage 0, true-up -50 to date (-49 in
   May). Life: recognized 100 + estimate 50 + true-up -50 = 100.
+- cus_eu_buyer: buys pack_10k (10,000 credits, 9,500 euro cents) on 2026-03-01 and uses
+  1,000 in March: recognized 950. No EUR purchase has ended before March: no estimate.
 """
 
 import duckdb
@@ -97,6 +102,10 @@ def _grant(grant_id, customer_id, credits, cost_basis, effective, expires):
 def _proportional_catalog(root):
     catalog = yaml.safe_load(CATALOG_PATH.read_text())
     catalog.setdefault("settings", {})["breakage_policy"] = "proportional"
+    catalog["bundles"].append(
+        {"id": "pack_31d", "credits": 1000, "bonus_credits": 0, "prices": {"USD": 5000},
+         "expires_after_days": 31, "priority": 50}
+    )  # fmt: skip
     path = root / "catalog.yml"
     path.write_text(yaml.safe_dump(catalog))
     return path
@@ -107,10 +116,12 @@ def warehouse(tmp_path_factory):
     root = tmp_path_factory.mktemp("breakage")
     customers = [
         _customer("cus_cohort", "USD"),
+        _customer("cus_pcohort", "USD"),
         _customer("cus_worked", "USD"),
         _customer("cus_refund", "USD"),
         _customer("cus_eu_cohort", "EUR"),
         _customer("cus_eu", "EUR"),
+        _customer("cus_eu_buyer", "EUR"),
     ]
     jan, feb, mar, may, jun = (f"2026-{m:02d}-01T00:00:00Z" for m in (1, 2, 3, 5, 6))
     grants = [
@@ -120,8 +131,12 @@ def warehouse(tmp_path_factory):
         _grant("g_eu", "cus_eu", "3", "33.333333333333", mar, jun),
     ]
     purchases = [
+        {"purchase_id": "p_cohort", "customer_id": "cus_pcohort", "bundle_id": "pack_31d", "quantity": 1,
+         "purchased_at": jan, "amount_paid": 5000, "currency": "USD", "status": "succeeded"},
         {"purchase_id": "p_refund", "customer_id": "cus_refund", "bundle_id": "pack_10k", "quantity": 1,
          "purchased_at": mar, "amount_paid": 10000, "currency": "USD", "status": "refunded"},
+        {"purchase_id": "p_eu", "customer_id": "cus_eu_buyer", "bundle_id": "pack_10k", "quantity": 1,
+         "purchased_at": mar, "amount_paid": 9500, "currency": "EUR", "status": "succeeded"},
     ]  # fmt: skip
     refunds = [
         {
@@ -133,6 +148,7 @@ def warehouse(tmp_path_factory):
     ]
     events = [
         _tokens("c1", "cus_cohort", "2026-01-15T00:00:00Z", 800),
+        _tokens("p1", "cus_pcohort", "2026-01-15T00:00:00Z", 800),
         _tokens("w1", "cus_worked", "2026-03-15T00:00:00Z", 100),
         _tokens("w2", "cus_worked", "2026-04-15T00:00:00Z", 250),
         _tokens("r1", "cus_refund", "2026-03-15T00:00:00Z", 2000),
@@ -140,6 +156,7 @@ def warehouse(tmp_path_factory):
         _tokens("e1", "cus_eu", "2026-03-15T00:00:00Z", 1),
         _tokens("e2", "cus_eu", "2026-04-15T00:00:00Z", 1),
         _tokens("e3", "cus_eu", "2026-05-15T00:00:00Z", 1),
+        _tokens("b1", "cus_eu_buyer", "2026-03-15T00:00:00Z", 1000),
     ]
     landing = write_landing(
         root / "landing",
@@ -168,10 +185,18 @@ def _roll(warehouse, customer_id):
 
 def test_no_cohort_before_a_grant_means_rate_0_and_breakage_at_expiry(warehouse):
     #                   opening purchased recognized estimate true-up refunded closing
-    assert _roll(warehouse, "cus_cohort") == {
-        "2026-01": (0, 5000, 4000, 0, 0, 0, 1000),
-        "2026-02": (1000, 0, 0, 0, 1000, 0, 0),
-    }
+    for customer_id in ("cus_cohort", "cus_pcohort"):
+        assert _roll(warehouse, customer_id) == {
+            "2026-01": (0, 5000, 4000, 0, 0, 0, 1000),
+            "2026-02": (1000, 0, 0, 0, 1000, 0, 0),
+        }
+
+
+def test_a_kind_with_no_cohort_is_not_estimated(warehouse):
+    # EUR has a starting_balance cohort (rate 1/3) but no purchase cohort: the purchase is
+    # booked as under at_expiry.
+    #                                   opening purchased recognized estimate true-up refunded closing
+    assert _roll(warehouse, "cus_eu_buyer")["2026-03"] == (0, 9500, 950, 0, 0, 0, 8550)
 
 
 def test_the_worked_example_estimates_20_percent_and_trues_up_at_expiry(warehouse):

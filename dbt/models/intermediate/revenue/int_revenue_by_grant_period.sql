@@ -153,13 +153,14 @@ to_date as (
 ),
 
 cohorts as (
-    -- The expired cohorts a grant taking effect in period P is estimated from: per currency,
-    -- the paid grants whose life ended before P, i.e. they expire at or before P's start and
-    -- every credit of theirs was consumed, refunded, voided or expired by the end of P - 1,
-    -- with what they had consumed and let expire by then. Their breakage rate is
+    -- The expired cohorts a grant taking effect in period P is estimated from: per currency
+    -- and kind, the paid grants whose life ended before P, i.e. they expire at or before P's
+    -- start and every credit of theirs was consumed, refunded, voided or expired by the end
+    -- of P - 1, with what they had consumed and let expire by then. Their breakage rate is
     -- expired / (consumed + expired).
     select
         currency,
+        kind,
         {{ period_of(period_start_of('period') ~ " + interval 1 month") }} as estimating_period,
         sum(consumed_to_date) as cohort_consumed_credits,
         sum(expired_to_date) as cohort_expired_credits
@@ -167,12 +168,12 @@ cohorts as (
     where
         expires_at <= {{ period_start_of('period') }} + interval 1 month
         and settled_to_date = total_credits
-    group by currency, period
+    group by currency, kind, period
 ),
 
 estimated as (
-    -- Under `proportional`, a grant with an expiry takes the rate of its currency's cohorts
-    -- as of the period it takes effect in, for life. The estimate to date is
+    -- Under `proportional`, a grant with an expiry takes the rate of its currency's and kind's
+    -- cohorts as of the period it takes effect in, for life. The estimate to date is
     -- recognized × rate / (1 - rate) = recognized × cohort expired / cohort consumed, rounded
     -- half even; at rate 1 (the cohorts consumed nothing) it is everything unused.
     select
@@ -190,6 +191,7 @@ estimated as (
     left join cohorts
         on
             to_date.currency = cohorts.currency
+            and to_date.kind = cohorts.kind
             and cohorts.estimating_period = {{ period_of('to_date.effective_at') }}
             and to_date.expires_at is not null
             and (select policy from breakage_policy) = 'proportional'
