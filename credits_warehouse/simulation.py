@@ -207,7 +207,7 @@ def reprice(copy: Path, warehouse: Path, catalog: Catalog, periods: Sequence[str
     try:
         clock = last_build_clock(con, warehouse)
         baseline = Baseline(clock, read_figures(con, periods), customer_names(con))
-        write_catalog(con, catalog)
+        write_catalog(con, catalog, closed_periods_kept=False)
         con.execute("delete from raw.frozen_figures")
         con.execute("delete from raw.invoice_numbers")
     finally:

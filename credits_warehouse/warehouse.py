@@ -134,9 +134,14 @@ CATALOG_DDL = {
 }
 
 
-def write_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> dict[str, int]:
-    """Replace the `raw.catalog_*` tables with the validated catalog; values are bound, never spliced."""
-    refuse_breakage_policy_change(con, catalog)
+def write_catalog(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, *, closed_periods_kept: bool = True
+) -> dict[str, int]:
+    """Replace the `raw.catalog_*` tables with the validated catalog; values are bound, never
+    spliced. `closed_periods_kept=False` is for a scratch copy whose frozen figures are
+    forgotten (`credits simulate`): there a new breakage policy is what is asked."""
+    if closed_periods_kept:
+        refuse_breakage_policy_change(con, catalog)
     con.execute("create schema if not exists raw")
     counts = {}
     for table, rows in catalog_tables(catalog).items():

@@ -318,6 +318,11 @@ def test_the_policy_cannot_change_once_a_period_is_closed(tmp_path):
         assert con.execute(
             "select value from raw.catalog_settings where setting = 'breakage_policy'"
         ).fetchall() == [("at_expiry",)]
+        # A scratch copy that forgets its frozen figures (credits simulate) may ask for it.
+        write_catalog(con, proportional, closed_periods_kept=False)
+        assert con.execute(
+            "select value from raw.catalog_settings where setting = 'breakage_policy'"
+        ).fetchall() == [("proportional",)]
     finally:
         con.close()
 
