@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow test-faults lint bench ui clean preview
+.PHONY: install demo test test-spark test-slow test-faults lint bench ui clean preview
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ demo: $(STAMP)
 	$(BIN)/credits demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not faults" -n 2 -q
+	$(BIN)/python -m pytest -m "not slow and not faults and not spark" -n 2 -q
+
+# The staging and events models on a local Spark session, row for row against DuckDB
+# (docs/spark.md). Installs the optional extra `spark` (pyspark, dbt-spark); needs Java 17.
+test-spark: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,spark]"
+	$(BIN)/python -m pytest -m spark -n 0 -q
 
 # Hostile files, duplicate storms, crashes, concurrency, determinism (docs/RELIABILITY.md).
 test-faults: $(STAMP)
