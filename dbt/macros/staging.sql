@@ -4,10 +4,10 @@
 {% macro guarded_payload(relation) -%}
     select
         *,
-        case when json_valid(raw_payload) then json_type(raw_payload) = 'OBJECT' else false end
+        {{ json_text_is_object('raw_payload') }}
             as is_object,
         case
-            when json_valid(raw_payload) and json_type(raw_payload) = 'OBJECT' then raw_payload::json
+            when {{ json_text_is_object('raw_payload') }} then {{ as_json('raw_payload') }}
         end as payload
     from {{ relation }}
 {%- endmacro %}
@@ -26,4 +26,9 @@
         -- A file ingest could not read lands as one row with no payload (unreadable_file).
         raw_payload is null as is_unreadable_file,
         is_object,
+{%- endmacro %}
+
+{# A field of the guarded `payload` as text (json_field_text), by name. #}
+{% macro payload_field(name) -%}
+    {{ json_field_text('payload', "'" ~ name ~ "'") }}
 {%- endmacro %}

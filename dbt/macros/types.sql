@@ -12,17 +12,27 @@
 {# A UTC instant from RFC 3339 text: an offset is honoured, a naive value is UTC
    (the profile pins the session TimeZone to UTC). Null when it does not parse. #}
 {% macro parse_utc_timestamp(expr) -%}
+    {{ return(adapter.dispatch('parse_utc_timestamp', 'credits')(expr)) }}
+{%- endmacro %}
+
+{% macro default__parse_utc_timestamp(expr) -%}
     (try_cast({{ expr }} as timestamptz) at time zone 'UTC')
+{%- endmacro %}
+
+{# Spark: read as a zoned instant (the session time zone, UTC, for naive text), then kept
+   naive in UTC like DuckDB's `timestamp`. #}
+{% macro spark__parse_utc_timestamp(expr) -%}
+    cast(try_cast({{ expr }} as timestamp_ltz) as timestamp_ntz)
 {%- endmacro %}
 
 {# The billing period of an instant: calendar months in UTC, named YYYY-MM (contract §4). #}
 {% macro period_of(ts) -%}
-    strftime({{ ts }}, '%Y-%m')
+    {{ format_timestamp(ts, '%Y-%m') }}
 {%- endmacro %}
 
 {# The first instant of a period named YYYY-MM. #}
 {% macro period_start_of(period) -%}
-    strptime({{ period }}, '%Y-%m')
+    {{ parse_timestamp(period, '%Y-%m') }}
 {%- endmacro %}
 
 {# The cost basis of a paid grant, amount_minor / credits, rounded half up to 12 digits, exactly:
@@ -41,8 +51,29 @@
 {# An event's properties as text in key order, so the same content hashes the same however
    its keys were ordered when it landed (contract §2.1 "a hash of the canonical content"). #}
 {% macro canonical_properties(expr) -%}
+    {{ return(adapter.dispatch('canonical_properties', 'credits')(expr)) }}
+{%- endmacro %}
+
+{% macro default__canonical_properties(expr) -%}
     array_to_string(
         list_transform(list_sort(json_keys({{ expr }})), lambda k: to_json(k) || ':' || json_extract({{ expr }}, k)),
+        ','
+    )
+{%- endmacro %}
+
+{# Spark: the same text for string, integer, boolean and nested values; a decimal or
+   exponent number is written as Spark's variant keeps it (2.50, not DuckDB's 2.5): the
+   texts agree once ingest writes the canonical form (docs/spark.md). #}
+{% macro spark__canonical_properties(expr) -%}
+    array_join(
+        transform(
+            array_sort(map_keys(from_json({{ expr }}, 'map<string, variant>'))),
+            k -> concat(
+                substring(to_json(array(k)), 2, length(to_json(array(k))) - 2),
+                ':',
+                to_json(from_json({{ expr }}, 'map<string, variant>')[k])
+            )
+        ),
         ','
     )
 {%- endmacro %}

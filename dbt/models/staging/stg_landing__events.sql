@@ -18,8 +18,7 @@ source as (
 parsed as (
     select
         *,
-        case when json_valid(raw_payload) then json_type(raw_payload) = 'OBJECT' else false end
-            as is_object
+        {{ json_text_is_object('raw_payload') }} as is_object
     from source
 ),
 
@@ -29,11 +28,9 @@ extracted as (
         *,
         case
             when is_object
-                then json_extract_string(
-                    raw_payload, ['event_id', 'idempotency_key', 'customer_id', 'event_type', 'timestamp']
-                )
+                then {{ json_field_texts('raw_payload', ['event_id', 'idempotency_key', 'customer_id', 'event_type', 'timestamp']) }}
         end as fields,
-        case when is_object then json_extract(raw_payload, 'properties') end as raw_properties
+        case when is_object then {{ json_field_json('raw_payload', "'properties'") }} end as raw_properties
     from parsed
 ),
 
@@ -42,14 +39,14 @@ renamed as (
         -- A landed row's identity (the same path may be loaded again when its content changes).
         landed_row_id as event_row_id,
         {{ landing_row_columns(with_payload=false) }}
-        fields[1] as event_id,
-        fields[2] as idempotency_key,
-        fields[3] as customer_ref,
-        fields[4] as event_type,
-        fields[5] as event_timestamp_text,
-        {{ parse_utc_timestamp("fields[5]") }} as event_at,
-        case when is_object then coalesce(json_type(raw_properties), 'NULL') end as properties_type,
-        case when is_object then coalesce(raw_properties, '{}'::json) end as properties
+        {{ list_item('fields', 1) }} as event_id,
+        {{ list_item('fields', 2) }} as idempotency_key,
+        {{ list_item('fields', 3) }} as customer_ref,
+        {{ list_item('fields', 4) }} as event_type,
+        {{ list_item('fields', 5) }} as event_timestamp_text,
+        {{ parse_utc_timestamp(list_item('fields', 5)) }} as event_at,
+        case when is_object then coalesce({{ json_kind('raw_properties') }}, 'NULL') end as properties_type,
+        case when is_object then coalesce(raw_properties, {{ empty_json_object() }}) end as properties
     from extracted
 )
 

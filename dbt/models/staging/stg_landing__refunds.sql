@@ -7,10 +7,10 @@ guarded as (
 renamed as (
     select
         {{ landing_row_columns() }}
-        nullif(trim(payload ->> 'refund_id'), '') as refund_id,
-        nullif(trim(payload ->> 'purchase_id'), '') as purchase_id,
-        {{ parse_utc_timestamp("payload ->> 'refunded_at'") }} as refunded_at,
-        payload ->> 'reason' as reason
+        nullif(trim({{ payload_field('refund_id') }}), '') as refund_id,
+        nullif(trim({{ payload_field('purchase_id') }}), '') as purchase_id,
+        {{ parse_utc_timestamp(payload_field('refunded_at')) }} as refunded_at,
+        {{ payload_field('reason') }} as reason
     from guarded
 )
 

@@ -7,9 +7,9 @@ guarded as (
 renamed as (
     select
         {{ landing_row_columns() }}
-        nullif(trim(payload ->> 'event_id'), '') as event_id,
-        {{ parse_utc_timestamp("payload ->> 'voided_at'") }} as voided_at,
-        payload ->> 'reason' as reason
+        nullif(trim({{ payload_field('event_id') }}), '') as event_id,
+        {{ parse_utc_timestamp(payload_field('voided_at')) }} as voided_at,
+        {{ payload_field('reason') }} as reason
     from guarded
 )
 

@@ -6,7 +6,7 @@
 -- Incremental by load batch: a row's matches depend only on the row and the catalog, and a
 -- catalog change rebuilds everything (docs/incremental.md). A batch with no matches is
 -- looked at again next run, which the delete+insert makes harmless.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_row_id') }}
+{{ config(materialized=delete_insert_materialization(), incremental_strategy='delete+insert', unique_key='event_row_id') }}
 with
 
 events as (
@@ -40,7 +40,7 @@ event_values as (
         events.event_row_id,
         events.event_type,
         filtered_properties.property_name,
-        events.properties ->> filtered_properties.property_name as property_value
+        {{ json_field_text('events.properties', 'filtered_properties.property_name') }} as property_value
     from events
     inner join filtered_properties on events.event_type = filtered_properties.event_type
 ),
@@ -77,7 +77,7 @@ select
     aggregators.aggregator_id,
     aggregators.operation,
     case
-        when aggregators.operation = 'sum' then events.properties ->> aggregators.property_name
+        when aggregators.operation = 'sum' then {{ json_field_text('events.properties', 'aggregators.property_name') }}
     end as quantity_text
 from matches
 inner join aggregators on matches.aggregator_id = aggregators.aggregator_id

@@ -8,10 +8,10 @@
 -- drops the ratings of rows judged quarantined since. A rating depends only on its row, its
 -- load batch and the catalog, and a catalog change rebuilds everything.
 {{ config(
-    materialized='incremental',
+    materialized=delete_insert_materialization(),
     incremental_strategy='delete+insert',
     unique_key='event_row_id',
-    post_hook="delete from {{ this }} where event_row_id in (select event_row_id from {{ ref('int_events_validated') }} where quarantine_reason is not null)"
+    post_hook="{% if delete_insert_materialization() == 'incremental' %}delete from {{ this }} where event_row_id in (select event_row_id from {{ ref('int_events_validated') }} where quarantine_reason is not null){% endif %}"
 ) }}
 with
 
@@ -63,7 +63,7 @@ rated as (
         -- first period still open when it arrived.
         case
             when {{ period_of('accepted.event_at') }} <= lateness.closed_through_at_ingest
-                then strptime(lateness.closed_through_at_ingest, '%Y-%m') + interval 1 month
+                then {{ period_start_of('lateness.closed_through_at_ingest') }} + interval 1 month
             else accepted.event_at
         end as booked_at,
         accepted.verdict_seq,
@@ -86,25 +86,22 @@ rated as (
 
 dimension_lists as (
     -- Each aggregator's dimension names in catalog order.
-    select aggregator_id, list(dimension_name order by dimension_position) as dimension_names
+    select aggregator_id, {{ ordered_list('dimension_name', 'dimension_position') }} as dimension_names
     from dimension_names
     group by aggregator_id
 ),
 
 final as (
     select
-        rated.* exclude (properties),
+        {{ star_except('rated', ['properties']) }},
         cast(rated.units * rated.credits_per_unit as {{ credits_type() }}) as credits,
         -- The period it is billed in: its own, or the first open one for a late event.
         {{ period_of('rated.booked_at') }} as period,
         -- The event's values of its aggregator's dimensions, as one JSON object in catalog
         -- order, made per row: grouping 10M rows by event to build it cost 9 s.
         coalesce(
-            to_json(map_from_entries(list_transform(
-                dimension_lists.dimension_names,
-                lambda name: struct_pack(k := name, v := rated.properties ->> name)
-            ))),
-            '{}'::json
+            {{ json_object_of_fields('dimension_lists.dimension_names', 'rated.properties') }},
+            {{ empty_json_object() }}
         ) as dimensions
     from rated
     left join dimension_lists on rated.aggregator_id = dimension_lists.aggregator_id

@@ -9,7 +9,7 @@
 -- judged row is ranked again with it, found through this table's dedup_key column, never by
 -- re-reading old payloads. `verdict_seq` numbers the run that last judged a row, so the
 -- models downstream take exactly the rows judged since they last ran.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_row_id') }}
+{{ config(materialized=delete_insert_materialization(), incremental_strategy='delete+insert', unique_key='event_row_id') }}
 with
 
 customers as (
@@ -103,7 +103,7 @@ checked as (
             when event_at is null then 'bad_timestamp'
             -- Judged against this run's clock, so an event from the future waits in raw and
             -- is accepted by the first run whose clock reaches it (a backfill replays so).
-            when event_at > cast('{{ run_var('as_of') }}' as timestamp) + to_hours({{ var('future_tolerance_hours') }})
+            when event_at > cast('{{ run_var('as_of') }}' as timestamp) + {{ hours_interval(var('future_tolerance_hours')) }}
                 then 'future_timestamp'
             when customer_id is null then 'unknown_customer'
             when has_missing_quantity then 'missing_field'
@@ -158,7 +158,7 @@ repeated as (
     select
         participants.event_row_id,
         md5(concat_ws(
-            '|', participants.customer_id, participants.event_type, strftime(participants.event_at, '%Y-%m-%dT%H:%M:%S.%f'),
+            '|', participants.customer_id, participants.event_type, {{ format_timestamp('participants.event_at', '%Y-%m-%dT%H:%M:%S.%f') }},
             {{ canonical_properties('participants.properties') }}
         )) as body_hash,
         participants.dedup_key,
@@ -192,7 +192,7 @@ run as (
 
 verdicts as (
     select
-        checked.* exclude (check_reason),
+        {{ star_except('checked', ['check_reason']) }},
         coalesce(checked.check_reason, ranked.dedup_reason) as quarantine_reason,
         run.verdict_seq
     from checked
@@ -202,7 +202,7 @@ verdicts as (
         union all
         -- Earlier rows of a judged key, with the rank they hold now.
         select
-            earlier.* exclude (quarantine_reason, verdict_seq),
+            {{ star_except('earlier', ['quarantine_reason', 'verdict_seq']) }},
             ranked.dedup_reason as quarantine_reason,
             run.verdict_seq
         from {{ this }} as earlier

@@ -1,0 +1,265 @@
+{# Engine differences, written once each (docs/spark.md). Each macro dispatches on the
+   adapter: `default__` is DuckDB, the embedded default, and its SQL is exactly what the
+   models wrote before; `spark__` is the same result in Spark SQL (a local session or a
+   cluster: dbt/profiles.yml target `spark`). #}
+
+{# Text as a JSON value the field macros below can read: DuckDB's JSON type; Spark keeps
+   the text and parses it per field. #}
+{% macro as_json(text) -%}
+    {{ return(adapter.dispatch('as_json', 'credits')(text)) }}
+{%- endmacro %}
+
+{% macro default__as_json(text) -%}
+    {{ text }}::json
+{%- endmacro %}
+
+{% macro spark__as_json(text) -%}
+    {{ text }}
+{%- endmacro %}
+
+{# The empty JSON object, of the type as_json gives. #}
+{% macro empty_json_object() -%}
+    {{ return(adapter.dispatch('empty_json_object', 'credits')()) }}
+{%- endmacro %}
+
+{% macro default__empty_json_object() -%}
+    '{}'::json
+{%- endmacro %}
+
+{% macro spark__empty_json_object() -%}
+    '{}'
+{%- endmacro %}
+
+{# True when `text` is a JSON object, false for any other JSON or text that does not
+   parse, null for null. #}
+{% macro json_text_is_object(text) -%}
+    {{ return(adapter.dispatch('json_text_is_object', 'credits')(text)) }}
+{%- endmacro %}
+
+{% macro default__json_text_is_object(text) -%}
+    case when json_valid({{ text }}) then json_type({{ text }}) = 'OBJECT' else false end
+{%- endmacro %}
+
+{% macro spark__json_text_is_object(text) -%}
+    case
+        when {{ text }} is null then null
+        else coalesce(schema_of_variant(try_parse_json({{ text }})) like 'OBJECT<%', false)
+    end
+{%- endmacro %}
+
+{# A field of a JSON object as text (DuckDB `->>`): a string unquoted, a number or
+   boolean as written, an object or array as JSON text, null when absent or JSON null.
+   `key` is SQL: a quoted literal or a column. #}
+{% macro json_field_text(json, key) -%}
+    {{ return(adapter.dispatch('json_field_text', 'credits')(json, key)) }}
+{%- endmacro %}
+
+{# No parentheses, as the models wrote it: a caller wraps it where precedence matters. #}
+{% macro default__json_field_text(json, key) -%}
+    {{ json }} ->> {{ key }}
+{%- endmacro %}
+
+{% macro spark__json_field_text(json, key) -%}
+    get_json_object({{ json }}, concat('$.', {{ key }}))
+{%- endmacro %}
+
+{# Several fields of one JSON object as text, in one parse where the engine allows:
+   read item i (1-based) with list_item(). `keys` is a Jinja list of field names. #}
+{% macro json_field_texts(json, keys) -%}
+    {{ return(adapter.dispatch('json_field_texts', 'credits')(json, keys)) }}
+{%- endmacro %}
+
+{% macro default__json_field_texts(json, keys) -%}
+    json_extract_string(
+                    {{ json }}, [{% for key in keys %}'{{ key }}'{% if not loop.last %}, {% endif %}{% endfor %}]
+                )
+{%- endmacro %}
+
+{% macro spark__json_field_texts(json, keys) -%}
+    array({% for key in keys %}get_json_object({{ json }}, '$.{{ key }}'){% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}
+
+{# Item i (1-based) of a list. #}
+{% macro list_item(list, i) -%}
+    {{ return(adapter.dispatch('list_item', 'credits')(list, i)) }}
+{%- endmacro %}
+
+{% macro default__list_item(list, i) -%}
+    {{ list }}[{{ i }}]
+{%- endmacro %}
+
+{% macro spark__list_item(list, i) -%}
+    element_at({{ list }}, {{ i }})
+{%- endmacro %}
+
+{# A field of a JSON object as JSON (an object stays JSON text), null when absent. #}
+{% macro json_field_json(json, key) -%}
+    {{ return(adapter.dispatch('json_field_json', 'credits')(json, key)) }}
+{%- endmacro %}
+
+{% macro default__json_field_json(json, key) -%}
+    json_extract({{ json }}, {{ key }})
+{%- endmacro %}
+
+{# Spark: an object or array as get_json_object writes it (keys in their order, as DuckDB
+   keeps them; a variant would sort them), a scalar through the variant (a string stays
+   quoted, JSON null is 'null'). #}
+{% macro spark__json_field_json(json, key) -%}
+    case
+        when
+            schema_of_variant(variant_get(try_parse_json({{ json }}), concat('$.', {{ key }}), 'variant'))
+                rlike '^(OBJECT|ARRAY)<'
+            then get_json_object({{ json }}, concat('$.', {{ key }}))
+        else to_json(variant_get(try_parse_json({{ json }}), concat('$.', {{ key }}), 'variant'))
+    end
+{%- endmacro %}
+
+{# The kind of a JSON value, as DuckDB's json_type names it: OBJECT, ARRAY, NULL for JSON
+   null, VARCHAR, BOOLEAN, and for numbers UBIGINT / BIGINT / DOUBLE; null for SQL null. #}
+{% macro json_kind(json) -%}
+    {{ return(adapter.dispatch('json_kind', 'credits')(json)) }}
+{%- endmacro %}
+
+{% macro default__json_kind(json) -%}
+    json_type({{ json }})
+{%- endmacro %}
+
+{% macro spark__json_kind(json) -%}
+    case
+        when {{ json }} is null then null
+        when schema_of_variant(try_parse_json({{ json }})) like 'OBJECT<%' then 'OBJECT'
+        when schema_of_variant(try_parse_json({{ json }})) like 'ARRAY<%' then 'ARRAY'
+        when schema_of_variant(try_parse_json({{ json }})) = 'VOID' then 'NULL'
+        when schema_of_variant(try_parse_json({{ json }})) = 'STRING' then 'VARCHAR'
+        when schema_of_variant(try_parse_json({{ json }})) = 'BOOLEAN' then 'BOOLEAN'
+        when schema_of_variant(try_parse_json({{ json }})) = 'BIGINT'
+            then case when {{ json }} like '-%' then 'BIGINT' else 'UBIGINT' end
+        else 'DOUBLE'
+    end
+{%- endmacro %}
+
+{# The materialization of a model kept up to date by delete+insert (an incremental model
+   with a unique_key): incremental on DuckDB; a whole table on Spark, whose parquet tables
+   cannot delete rows (Delta or Iceberg would take `merge`: docs/spark.md). #}
+{% macro delete_insert_materialization() -%}
+    {{ return(adapter.dispatch('delete_insert_materialization', 'credits')()) }}
+{%- endmacro %}
+
+{% macro default__delete_insert_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__delete_insert_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{# Every column of `alias` but `columns` (DuckDB `alias.* exclude (...)`). Spark reads a
+   back-quoted name as a regular expression over the column names (the profile sets
+   spark.sql.parser.quotedRegexColumnNames): every name but these. #}
+{% macro star_except(alias, columns) -%}
+    {{ return(adapter.dispatch('star_except', 'credits')(alias, columns)) }}
+{%- endmacro %}
+
+{% macro default__star_except(alias, columns) -%}
+    {{ alias }}.* exclude ({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__star_except(alias, columns) -%}
+    {{ alias }}.`(?!({{ columns | join('|') }})$).+`
+{%- endmacro %}
+
+{# A timestamp as text by a strftime format (DuckDB's %-codes; Spark gets the same format in
+   its own pattern letters). Only the codes below are known; another raises at compile. #}
+{% macro format_timestamp(ts, format) -%}
+    {{ return(adapter.dispatch('format_timestamp', 'credits')(ts, format)) }}
+{%- endmacro %}
+
+{% macro default__format_timestamp(ts, format) -%}
+    strftime({{ ts }}, '{{ format }}')
+{%- endmacro %}
+
+{% macro spark__format_timestamp(ts, format) -%}
+    {%- set codes = {'%Y': 'yyyy', '%m': 'MM', '%d': 'dd', '%H': 'HH', '%M': 'mm', '%S': 'ss', '%f': 'SSSSSS'} -%}
+    {%- set pattern = namespace(text='', literal='') -%}
+    {%- set parts = format.split('%') -%}
+    {%- for part in parts -%}
+        {%- if loop.first -%}
+            {%- set text = part -%}
+        {%- else -%}
+            {%- set code = '%' ~ part[:1] -%}
+            {%- if code not in codes -%}
+                {{ exceptions.raise_compiler_error("format_timestamp: no Spark pattern for " ~ code) }}
+            {%- endif -%}
+            {%- set pattern.text = pattern.text ~ codes[code] -%}
+            {%- set text = part[1:] -%}
+        {%- endif -%}
+        {%- if text -%}
+            {%- set pattern.text = pattern.text ~ "''" ~ text ~ "''" -%}
+        {%- endif -%}
+    {%- endfor -%}
+    date_format({{ ts }}, '{{ pattern.text }}')
+{%- endmacro %}
+
+{# A timestamp from text by a strftime format (DuckDB strptime); see format_timestamp. #}
+{% macro parse_timestamp(text, format) -%}
+    {{ return(adapter.dispatch('parse_timestamp', 'credits')(text, format)) }}
+{%- endmacro %}
+
+{% macro default__parse_timestamp(text, format) -%}
+    strptime({{ text }}, '{{ format }}')
+{%- endmacro %}
+
+{% macro spark__parse_timestamp(text, format) -%}
+    {%- set codes = {'%Y-%m': 'yyyy-MM', '%Y-%m-%d': 'yyyy-MM-dd'} -%}
+    {%- if format not in codes -%}
+        {{ exceptions.raise_compiler_error("parse_timestamp: no Spark pattern for " ~ format) }}
+    {%- endif -%}
+    to_timestamp_ntz({{ text }}, '{{ codes[format] }}')
+{%- endmacro %}
+
+{# An interval of n hours (n an integer expression). #}
+{% macro hours_interval(n) -%}
+    {{ return(adapter.dispatch('hours_interval', 'credits')(n)) }}
+{%- endmacro %}
+
+{% macro default__hours_interval(n) -%}
+    to_hours({{ n }})
+{%- endmacro %}
+
+{% macro spark__hours_interval(n) -%}
+    make_interval(0, 0, 0, 0, {{ n }})
+{%- endmacro %}
+
+{# An aggregate: the values of `value` as a list ordered by `order_by` (DuckDB
+   `list(value order by order_by)`). #}
+{% macro ordered_list(value, order_by) -%}
+    {{ return(adapter.dispatch('ordered_list', 'credits')(value, order_by)) }}
+{%- endmacro %}
+
+{% macro default__ordered_list(value, order_by) -%}
+    list({{ value }} order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__ordered_list(value, order_by) -%}
+    transform(array_sort(collect_list(struct({{ order_by }} as o, {{ value }} as v))), x -> x.v)
+{%- endmacro %}
+
+{# A JSON object of the fields `names` (a list of names, in order) of a JSON object, as
+   text (json_field_text); null when `names` is null. #}
+{% macro json_object_of_fields(names, json) -%}
+    {{ return(adapter.dispatch('json_object_of_fields', 'credits')(names, json)) }}
+{%- endmacro %}
+
+{% macro default__json_object_of_fields(names, json) -%}
+    to_json(map_from_entries(list_transform(
+                {{ names }},
+                lambda name: struct_pack(k := name, v := {{ json }} ->> name)
+            )))
+{%- endmacro %}
+
+{% macro spark__json_object_of_fields(names, json) -%}
+    to_json(map_from_entries(transform(
+                {{ names }},
+                name -> struct(name as k, {{ json_field_text(json, 'name') }} as v)
+            )))
+{%- endmacro %}
