@@ -1,0 +1,132 @@
+"""The dbt project on a local Spark session (docs/spark.md), first milestone: the raw
+tables of a DuckDB warehouse exported as parquet, named as Spark sources, and models built
+on them by dbt's `spark` target, so the two engines can be compared row for row.
+
+Needs the optional extra `spark` (pyspark, dbt-spark) and Java 17. `run_models` is meant to
+run in a process of its own (`python -m credits_warehouse.spark_engine`): the session and
+its JVM live as long as that process, and one session serves every dbt step of it.
+
+    python -m credits_warehouse.spark_engine RAW_DIR SPARK_DIR OUT_DIR --select MODELS...
+
+reads RAW_DIR/<table>.parquet, keeps Spark's tables and metastore in SPARK_DIR, and writes
+each built model's rows to OUT_DIR/<model>.parquet; the run's clock comes from the
+environment as for DuckDB (CREDITS_RUN_AS_OF, credits_warehouse/incremental.py dbt_env).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+from credits_warehouse.atomic_files import write_atomically
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+
+
+def export_raw_tables(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[str]:
+    """Write every table of schema `raw` to `out_dir/<table>.parquet`; returns their names.
+
+    Spark tables have no row ids, so raw.events carries its DuckDB rowid as a real column
+    named `rowid`: the models read `rowid` the same way on both engines.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = [
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables"
+            " where table_schema = 'raw' order by table_name"
+        ).fetchall()
+    ]
+    for name in tables:
+        relation = con.table(f"raw.{name}")
+        if name == "events":
+            relation = relation.select("rowid, *")
+        relation.write_parquet(str(out_dir / f"{name}.parquet"))
+    return tables
+
+
+def _dbt(args: Sequence[str], target_path: Path, *, check: bool = True) -> bool:
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(
+        [
+            *args,
+            "--target",
+            "spark",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target_path / "target"),
+            "--log-path",
+            str(target_path / "logs"),
+        ]
+    )
+    if check and not result.success:
+        raise RuntimeError(f"dbt {args[0]} on spark failed: {result.exception or result.result}")
+    return result.success
+
+
+def run_models(raw_dir: Path, spark_dir: Path, out_dir: Path, select: Sequence[str]) -> dict:
+    """Register the raw parquet files, `dbt run --select` on the spark target, and write
+    each model that built to `out_dir/<model>.parquet`. Returns the timings in seconds."""
+    os.environ["CREDITS_SPARK_DIR"] = str(spark_dir)
+    spark_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    _dbt(
+        ["run-operation", "register_raw_parquet", "--args", json.dumps({"path": str(raw_dir)})],
+        spark_dir,
+    )
+    timings["session_start_and_register"] = time.monotonic() - started
+    started = time.monotonic()
+    # A model that fails leaves the others built; built.json names the ones that built.
+    _dbt(["run", "--select", *select], spark_dir, check=False)
+    timings["dbt_run"] = time.monotonic() - started
+
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    manifest = json.loads((spark_dir / "target" / "manifest.json").read_text(encoding="utf-8"))
+    run_results = json.loads(
+        (spark_dir / "target" / "run_results.json").read_text(encoding="utf-8")
+    )
+    built = []
+    started = time.monotonic()
+    for result in run_results["results"]:
+        node = manifest["nodes"][result["unique_id"]]
+        if result["status"] != "success":
+            continue
+        name = node["alias"]
+        spark.table(f"{node['schema']}.{name}").write.mode("overwrite").parquet(
+            str(out_dir / f"{name}.parquet")
+        )
+        built.append(name)
+    timings["export_results"] = time.monotonic() - started
+    summary = json.dumps({"models": built, "timings": timings}, indent=2)
+    write_atomically(summary.encode("utf-8"), out_dir / "built.json")
+    return timings
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m credits_warehouse.spark_engine")
+    parser.add_argument("raw_dir", type=Path)
+    parser.add_argument("spark_dir", type=Path)
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--select", nargs="+", required=True)
+    args = parser.parse_args(argv)
+    timings = run_models(
+        args.raw_dir.resolve(), args.spark_dir.resolve(), args.out_dir, args.select
+    )
+    print(json.dumps(timings))
+
+
+if __name__ == "__main__":
+    main()
