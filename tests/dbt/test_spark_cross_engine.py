@@ -3,9 +3,10 @@
 Marked `spark`: `make test-spark` runs it; `make test` leaves it out. It needs the optional
 extra (`pip install -e ".[spark]"`: pyspark, dbt-spark) and Java 17.
 
-One DuckDB warehouse is built from a small fixture whose rows reach the parsing edge cases
-(a line that is not JSON, a JSON array, properties that are an array or absent, an offset
-timestamp, decimal texts, blanks, a duplicate). Its raw tables go to parquet, a Spark
+One DuckDB warehouse is built from seed 000's month (tests/acceptance/test_seed_000_month.py:
+2,355 events of two customers) plus rows that reach the parsing edge cases (a line that is
+not JSON, a JSON array, properties that are an array, null, a string or absent, an offset
+timestamp, decimal texts, blanks, duplicates by id and by content). Its raw tables go to parquet, a Spark
 session builds the staging and events models from them, and every row of every model
 Spark built must equal DuckDB's: decimals exactly (same value and same scale), timestamps
 naive UTC.
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from acceptance.test_seed_000_month import promo_events, seed_events
 from helpers import REPO_ROOT, build_warehouse, write_landing
 
 from credits_warehouse.incremental import dbt_env
@@ -91,6 +93,18 @@ def engines(tmp_path_factory) -> tuple[Path, Path, dict]:
     landing = write_landing(
         root / "landing",
         customers=[
+            *(
+                {
+                    "customer_id": seed_customer,
+                    "name": "Seed Customer",
+                    "email": "seed@example.com",
+                    "country": "US",
+                    "currency": "USD",
+                    "tax_rate": "0",
+                    "created_at": "2026-02-15T00:00:00Z",
+                }
+                for seed_customer in ("cus_seed", "cus_promo")
+            ),
             {
                 "customer_id": "cus_a",
                 "name": "A",
@@ -167,7 +181,7 @@ def engines(tmp_path_factory) -> tuple[Path, Path, dict]:
                 "new_expires_at": "2026-03-20T00:00:00Z",
             }
         ],
-        events_jsonl=EVENTS,
+        events_jsonl=[*seed_events(), *promo_events(), *EVENTS],
     )
     warehouse = build_warehouse(root / "duckdb", landing, as_of=AS_OF)
 
@@ -313,6 +327,11 @@ def test_the_fixture_reaches_the_edge_cases(engines):
     warehouse, _, _ = engines
     con = connect(warehouse, read_only=True)
     try:
+        # Seed 000's month: 2,000 + 300 + 50 calls of cus_seed and 5 of cus_promo, all rated.
+        seed_rated = con.execute(
+            "select count(*) from intermediate.int_events_rated"
+            " where customer_id in ('cus_seed', 'cus_promo')"
+        ).fetchone()[0]
         got = con.execute(
             "select event_id, event_at, properties_type from staging.stg_landing__events"
             " where event_id in ('e2', 'e5', 'e6', 'e10') order by event_id"
@@ -330,3 +349,4 @@ def test_the_fixture_reaches_the_edge_cases(engines):
         ("e6", dt(2026, 3, 4), "NULL"),
     ]
     assert grant_credits == Decimal("500.123456789012")
+    assert seed_rated == 2000 + 300 + 50 + 5
