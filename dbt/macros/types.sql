@@ -61,17 +61,23 @@
     )
 {%- endmacro %}
 
-{# Spark: the same text for string, integer, boolean and nested values; a decimal or
-   exponent number is written as Spark's variant keeps it (2.50, not DuckDB's 2.5): the
-   texts agree once ingest writes the canonical form (docs/spark.md). #}
+{# Spark: the same text as DuckDB. Keys sorted and quoted by to_json; a string value quoted
+   the same way; JSON null as null; any other value (number, boolean, object, array) as
+   get_json_object writes it, which re-serialises numbers like DuckDB (2.50 -> 2.5,
+   1e3 -> 1000.0) and keeps nested keys in their order. A variant would sort nested keys. #}
 {% macro spark__canonical_properties(expr) -%}
+    {%- set quoted = "substring(to_json(array(#)), 2, length(to_json(array(#))) - 2)" -%}
     array_join(
         transform(
             array_sort(map_keys(from_json({{ expr }}, 'map<string, variant>'))),
             k -> concat(
-                substring(to_json(array(k)), 2, length(to_json(array(k))) - 2),
+                {{ quoted | replace('#', 'k') }},
                 ':',
-                to_json(from_json({{ expr }}, 'map<string, variant>')[k])
+                case schema_of_variant(from_json({{ expr }}, 'map<string, variant>')[k])
+                    when 'STRING'
+                        then {{ quoted | replace('#', "cast(from_json(" ~ expr ~ ", 'map<string, variant>')[k] as string)") }}
+                    else coalesce(get_json_object({{ expr }}, concat('$.', k)), 'null')
+                end
             )
         ),
         ','

@@ -84,6 +84,11 @@ EVENTS = [
     ' "properties": {"user_id": "u2", "model": "nova-fast", "tokens": 3}}',
     '{"customer_id": "cus_a", "event_type": "llm_token_usage", "timestamp": "2026-03-06T00:00:00Z",'
     ' "properties": {"model": "nova-fast", "tokens": 3, "user_id": "u2"}}',
+    # No id, a decimal and a nested value in the hashed content; a key given twice.
+    '{"customer_id": "cus_a", "event_type": "llm_token_usage", "timestamp": "2026-03-07T00:00:00Z",'
+    ' "properties": {"model": "nova-pro", "tokens": 2.50, "meta": {"b": 1e3, "a": [1, "x"]}}}',
+    '{"event_id": "e13", "event_id": "e14", "customer_id": "cus_a", "event_type": "llm_token_usage",'
+    ' "timestamp": "2026-03-07T00:00:00Z", "properties": {"model": "nova-pro", "tokens": 1}}',
 ]
 
 
