@@ -147,15 +147,24 @@ def _add_report_parser(sub) -> None:
     report.add_argument(
         "kind",
         choices=["restatements"],
-        help="restatements: a closed period's usage as frozen at its close beside usage as "
-        "the data now says, late events in the period they happened in (CSV and PDF)",
+        help="restatements: a closed period's usage and money as frozen at its close beside "
+        "the same figures as the data now says, late events in the period they happened in "
+        "(CSVs and PDF)",
     )
     report.add_argument("period", help="a closed period, YYYY-MM")
     report.add_argument(
         "--out",
         type=Path,
-        help="CSV path (default <reports>/<period>/restatements-<period>.csv); the PDF "
-        "goes beside it, as .pdf",
+        help="usage CSV path (default <reports>/<period>/restatements-<period>.csv); the PDF "
+        "goes beside it, as .pdf, and the money CSV too, as restatements-money-<period>.csv",
+    )
+    report.add_argument(
+        "--usage-only",
+        dest="usage_only",
+        action="store_true",
+        help="restate events and usage credits only, not money: skips the rebuild of a "
+        "scratch copy of the warehouse with no period closed, a full refresh of every model "
+        "(as long as `credits run --full-refresh`)",
     )
     _common(report)
 
@@ -500,7 +509,7 @@ def cmd_simulate(args) -> None:
             )
         clock = baseline.clock.isoformat(timespec="seconds")
         _say(f"  2/4 rebuild every model from raw under the new catalog, as of {clock}")
-        _rebuild_copy(copy, clock, dbt_log_path(settings.warehouse))
+        _rebuild_copy(copy, clock, dbt_log_path(settings.warehouse), "the simulated build")
         _say("  3/4 compare the rebuilt marts with the warehouse's")
         comparison = simulation.Comparison(
             tuple(periods),
@@ -519,9 +528,11 @@ def cmd_simulate(args) -> None:
         print(path)
 
 
-def _rebuild_copy(copy: Path, clock: str, log: Path) -> None:
+def _rebuild_copy(copy: Path, clock: str, log: Path, what: str) -> None:
     """Every dbt model of the scratch copy rebuilt from raw at `clock`: the dbt assets of a
-    run, alone (no ingest, close, documents or alerts: nothing outside the copy changes)."""
+    run, alone (no ingest, close, documents or alerts: nothing outside the copy changes).
+    `credits simulate` and `credits report restatements` rebuild with it; `what` names the
+    build in the one line a failure ends with."""
     from dagster import DagsterEventType, DagsterInstance, materialize
 
     from dagster_project.dbt import credits_dbt_assets
@@ -547,8 +558,7 @@ def _rebuild_copy(copy: Path, clock: str, log: Path) -> None:
         )
     if not result.success:
         raise CommandError(
-            f"the simulated build failed: {_first_failure(result, DagsterEventType)} "
-            f"(dbt's log: {log})"
+            f"{what} failed: {_first_failure(result, DagsterEventType)} (dbt's log: {log})"
         )
 
 
@@ -600,10 +610,13 @@ def cmd_deliver(args) -> None:
 
 
 def cmd_report(args) -> None:
+    """A closed period's restatement report (credits_warehouse/restatements.py). Usage is
+    read from the warehouse's views; money, unless --usage-only, from a scratch copy rebuilt
+    with no period closed. The warehouse is only read."""
+    from credits_warehouse import restatements
     from credits_warehouse.catalog import load_catalog
     from credits_warehouse.documents.contexts import Party
     from credits_warehouse.periods import period_bounds
-    from credits_warehouse.restatements import export_restatements
 
     settings = _settings(args)
     period_bounds(args.period)
@@ -612,12 +625,42 @@ def cmd_report(args) -> None:
             f"warehouse {settings.warehouse} does not exist; run `credits run` first"
         )
     seller = Party.seller(load_catalog(settings.catalog).seller)
-    path, pdf, rows = export_restatements(
-        settings.warehouse, args.period, args.out, settings.reports, seller
+    paths = restatements.report_paths(args.period, args.out, settings.reports)
+    if args.usage_only:
+        records = restatements.read_restatements(settings.warehouse, args.period)
+        money = None
+    else:
+        records, money = _restate_money(settings, args.period)
+    written = restatements.write_restatements(paths, args.period, records, seller, money)
+    _say(f"reported restatements of {args.period}: {len(records)} customers with usage")
+    for path in written:
+        print(path)
+
+
+def _restate_money(settings, period: str):
+    """The period's usage restatement and money restatement, from a scratch copy of the
+    warehouse rebuilt with no period closed (a full refresh: minutes on a large warehouse)."""
+    from credits_warehouse import restatements, simulation
+    from credits_warehouse.warehouse import connect
+
+    with contextlib.closing(connect(settings.warehouse, read_only=True)) as con:
+        restatements.check_closed(con, period)  # before the copy and the rebuild
+    started = time.monotonic()
+    _say(f"restate {period}'s money: the warehouse rebuilt with no period closed")
+    _say(f"  1/3 copy {settings.warehouse} to a scratch file")
+    with simulation.scratch_copy(settings.warehouse) as copy:
+        at_close = restatements.forget_closes(copy, settings.warehouse, period)
+        clock = at_close.clock.isoformat(timespec="seconds")
+        _say(f"  2/3 rebuild every model from raw with no period closed, as of {clock}")
+        _rebuild_copy(copy, clock, dbt_log_path(settings.warehouse), "the restated build")
+        now = restatements.read_money_now(copy, period)
+    money = restatements.MoneyRestatement(period, at_close.frozen, now, at_close.names)
+    moved = money.customer_rows()
+    _say(
+        f"  3/3 compare with the figures frozen at the close: {len(moved)} moved, of "
+        f"{len({row.customer_id for row in moved})} customers ({time.monotonic() - started:.1f}s)"
     )
-    _say(f"reported restatements of {args.period}: {rows} customers with usage")
-    print(path)
-    print(pdf)
+    return at_close.records, money
 
 
 def cmd_demo(args) -> None:

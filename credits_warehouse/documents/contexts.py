@@ -232,10 +232,27 @@ class RestatementLine:
 
 
 @dataclasses.dataclass(frozen=True)
+class RestatedFigure:
+    """One money figure of a closed period that a close freezes (int_period_figures), as
+    frozen beside as the warehouse rebuilt with no close says, for a customer or summed over
+    all: credits for `ledger:*` (`currency` ""), integer minor units of `currency` else."""
+
+    customer_id: str
+    customer_name: str
+    label: str
+    currency: str
+    at_close: int | Decimal
+    now: int | Decimal
+    delta: int | Decimal
+
+
+@dataclasses.dataclass(frozen=True)
 class RestatementContext:
-    """The one-page restatement report of a closed period: totals over every customer with
-    usage in it, and the customers whose usage moved, largest change first, as many as
-    fit (`omitted` more are in the CSV)."""
+    """The restatement report of a closed period: on its first page, totals over every
+    customer with usage in it, and the customers whose usage moved, largest change first, as
+    many as fit (`omitted` more are in the CSV); on a second, unless only usage is restated,
+    the money figures' totals and the customers' figures that moved (`money_omitted` more
+    in the money CSV)."""
 
     document_date: str
     seller: Party
@@ -245,6 +262,11 @@ class RestatementContext:
     totals: RestatementLine
     lines: tuple[RestatementLine, ...]
     omitted: int
+    # "Money as known now", on a second page; none under `--usage-only` (money_restated false).
+    money_restated: bool = False
+    money_totals: tuple[RestatedFigure, ...] = ()
+    money_lines: tuple[RestatedFigure, ...] = ()
+    money_omitted: int = 0
 
     def template_context(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

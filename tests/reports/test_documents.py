@@ -392,8 +392,12 @@ def test_sample_contexts_are_exact():
     assert invoice["subtotal"] + invoice["tax"] == invoice["total"]
     assert sum(line["amount"] for line in contexts["invoice"]["lines"]) == invoice["subtotal"]
     restated = contexts["restatements"]
-    assert restated["totals"]["usage_credits_delta"] == Decimal("57.5")
-    assert sum(line["usage_credits_delta"] for line in restated["lines"]) == Decimal("57.5")
+    assert restated["totals"]["usage_credits_delta"] == Decimal("3057.5")
+    assert sum(line["usage_credits_delta"] for line in restated["lines"]) == Decimal("3057.5")
+    # Each money total is the sum of the customers' figures that moved (none is omitted).
+    for total in restated["money_totals"]:
+        lines = [m for m in restated["money_lines"] if m["label"] == total["label"]]
+        assert sum(m["delta"] for m in lines) == total["delta"], total["label"]
     # Each call is a fresh copy.
     sample_statement_context()["usage"].clear()
     assert sample_statement_context()["usage"]
