@@ -167,7 +167,7 @@ CLOSE_TABLES = ("period_closes", "frozen_figures", "invoice_numbers")
 MONEY_COLUMNS = (
     "scope", "period", "customer_id", "customer_name", "figure", "unit", "at_close", "now", "delta",
 )  # fmt: skip
-MONEY_PDF_LINES = 28  # customer figures listed on the money page; the CSV has them all
+MONEY_PDF_LINES = 15  # customer figures listed on the money page; the CSV has them all
 
 # (customer_id, figure); figures are int_period_figures' names.
 FigureKey = tuple[str, str]

@@ -151,7 +151,8 @@ def last_build_clock(con: duckdb.DuckDBPyConnection, warehouse: Path) -> dt.date
 
 
 def scratch_folder(warehouse: Path) -> Path:
-    """Where a simulation of `warehouse` makes its copy: one folder beside it, on the same
+    """Where a simulation of `warehouse` (or the money of its restatement report,
+    credits_warehouse/restatements.py) makes its copy: one folder beside it, on the same
     disk; what a killed simulation left there is cleared by the next."""
     return warehouse.with_name(f"{warehouse.name}.simulate")
 
@@ -174,8 +175,9 @@ def _clear_scratch(folder: Path) -> None:
 
 @contextlib.contextmanager
 def scratch_copy(warehouse: Path) -> Iterator[Path]:
-    """A copy of the warehouse to rebuild, deleted afterwards. One simulation of a
-    warehouse at a time (a lock beside it); the warehouse itself is only read."""
+    """A copy of the warehouse to rebuild, deleted afterwards. One simulation (or
+    restatement) of a warehouse at a time (a lock beside it); the warehouse itself is only
+    read."""
     if not warehouse.is_file():
         raise SimulationError(f"warehouse {warehouse} does not exist; run `credits run` first")
     folder = scratch_folder(warehouse)
