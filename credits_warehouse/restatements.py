@@ -403,21 +403,9 @@ def write_restatements(
     `DocumentRenderer.write_pdf`)."""
     path, pdf, money_path = paths
     write_csv(path, COLUMNS, csv_rows(records))
-    written = [path]
     if money is not None:
         write_csv(money_path, MONEY_COLUMNS, money.csv_rows())
-        written.append(money_path)
     remove_orphaned_temp_files(pdf)
     context = restatement_context(seller, period, records, money)
     DocumentRenderer().render_document("restatements", context.template_context(), pdf)
-    return [path, pdf, *written[1:]]
-
-
-def export_restatements(
-    warehouse: Path, period: str, out: Path | None, reports: Path, seller: Party
-) -> tuple[Path, Path, int]:
-    """Write the closed period's usage restatement as CSV and as a one-page PDF beside it
-    (`--usage-only`); returns both paths and the CSV's row count."""
-    records = read_restatements(warehouse, period)
-    path, pdf = write_restatements(report_paths(period, out, reports), period, records, seller)
-    return path, pdf, len(records)
+    return [path, pdf] if money is None else [path, pdf, money_path]

@@ -639,7 +639,8 @@ def cmd_report(args) -> None:
 
 def _restate_money(settings, period: str):
     """The period's usage restatement and money restatement, from a scratch copy of the
-    warehouse rebuilt with no period closed (a full refresh: minutes on a large warehouse)."""
+    warehouse rebuilt with no period closed (a full refresh, as long as `credits run
+    --full-refresh`)."""
     from credits_warehouse import restatements, simulation
     from credits_warehouse.warehouse import connect
 
