@@ -57,6 +57,9 @@ from credits_warehouse import restatements
 from dagster_project import cli
 from dagster_project.cli import main
 
+# Finance's commands run whole builds: `make test-finance`, in CI after `make test`.
+pytestmark = pytest.mark.finance
+
 CUSTOMERS = [
     {"customer_id": c, "name": name, "currency": "USD", "tax_rate": "0", "created_at": "2026-01-01T00:00:00Z"}
     for c, name in (("cus_a", "Acme"), ("cus_b", "Bravo"), ("cus_c", "=HYPERLINK(\"x\")"),
