@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-finance test-spark test-slow test-faults lint bench ui clean preview
+.PHONY: install demo test test-commands test-spark test-slow test-faults lint bench ui clean preview
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,13 @@ demo: $(STAMP)
 	$(BIN)/credits demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not faults and not spark and not finance" -n 2 -q
+	$(BIN)/python -m pytest -m "not slow and not faults and not spark and not commands" -n 2 -q
 
-# credits simulate, report restatements and deliver end to end: a scratch rebuild, two
-# closes, a real SMTP server (kept out of `make test` to hold it under 10 minutes).
-test-finance: $(STAMP)
-	$(BIN)/python -m pytest -m finance -n 2 -q
+# credits backfill, simulate, report restatements and deliver end to end: backfills beside
+# runs and closes by hand, scratch rebuilds, a real SMTP server (kept out of `make test` to
+# hold it under 10 minutes; .ci/run runs it after).
+test-commands: $(STAMP)
+	$(BIN)/python -m pytest -m commands -n 2 -q
 
 # The staging and events models on a local Spark session, row for row against DuckDB
 # (docs/spark.md). Installs the optional extra `spark` (pyspark, dbt-spark); needs Java 17.

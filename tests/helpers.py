@@ -37,6 +37,18 @@ DEFAULT_AS_OF = "2026-04-01T00:00:00"
 FEED_COLUMNS = {feed: list(columns) for feed, columns in INGEST_FEED_COLUMNS.items()}
 
 
+def fast_event(event_id: str, customer_id: str, timestamp: str, credits, **properties) -> dict:
+    """A usage event of `credits` credits on nova-fast (1 credit per 1k tokens, the sample
+    catalog's rate), with any further properties: the landing JSON of the hand-worked tests."""
+    return {
+        "event_id": event_id,
+        "customer_id": customer_id,
+        "event_type": "llm_token_usage",
+        "timestamp": timestamp,
+        "properties": {"model": "nova-fast", "tokens": credits * 1000, **properties},
+    }
+
+
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Path:
     """A CSV file with a header; missing values are written as empty cells."""
     path.parent.mkdir(parents=True, exist_ok=True)

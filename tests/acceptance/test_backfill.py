@@ -18,6 +18,9 @@ from credits_warehouse.sample_data.generate import generate
 from dagster_project.cli import main
 from dagster_project.definitions import build_definitions
 
+# A whole command end to end, each run a whole build: `make test-commands` (CI runs it).
+pytestmark = pytest.mark.commands
+
 PERIODS = [("2026-01", "2026-02-01T00:00:00"), ("2026-02", "2026-03-01T00:00:00"),
            ("2026-03", "2026-04-01T00:00:00")]  # fmt: skip
 

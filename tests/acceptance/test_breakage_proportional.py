@@ -52,7 +52,7 @@ EUR, amounts that do not divide (the rate is per currency):
 import duckdb
 import pytest
 import yaml
-from helpers import CATALOG_PATH, build_warehouse, query, write_landing
+from helpers import CATALOG_PATH, build_warehouse, fast_event, query, write_landing
 
 from credits_warehouse.catalog import CatalogError, load_catalog, parse_catalog
 from credits_warehouse.checks import models as m
@@ -61,16 +61,6 @@ from credits_warehouse.warehouse import connect, write_catalog
 from dagster_project.cli import main
 
 AS_OF = "2026-07-01T00:00:00"
-
-
-def _tokens(event_id, customer_id, timestamp, credits):
-    return {
-        "event_id": event_id,
-        "customer_id": customer_id,
-        "event_type": "llm_token_usage",
-        "timestamp": timestamp,
-        "properties": {"model": "nova-fast", "tokens": credits * 1000, "user_id": "u1"},
-    }
 
 
 def _customer(customer_id, currency):
@@ -147,16 +137,16 @@ def warehouse(tmp_path_factory):
         }
     ]
     events = [
-        _tokens("c1", "cus_cohort", "2026-01-15T00:00:00Z", 800),
-        _tokens("p1", "cus_pcohort", "2026-01-15T00:00:00Z", 800),
-        _tokens("w1", "cus_worked", "2026-03-15T00:00:00Z", 100),
-        _tokens("w2", "cus_worked", "2026-04-15T00:00:00Z", 250),
-        _tokens("r1", "cus_refund", "2026-03-15T00:00:00Z", 2000),
-        _tokens("e0", "cus_eu_cohort", "2026-01-15T00:00:00Z", 2),
-        _tokens("e1", "cus_eu", "2026-03-15T00:00:00Z", 1),
-        _tokens("e2", "cus_eu", "2026-04-15T00:00:00Z", 1),
-        _tokens("e3", "cus_eu", "2026-05-15T00:00:00Z", 1),
-        _tokens("b1", "cus_eu_buyer", "2026-03-15T00:00:00Z", 1000),
+        fast_event("c1", "cus_cohort", "2026-01-15T00:00:00Z", 800, user_id="u1"),
+        fast_event("p1", "cus_pcohort", "2026-01-15T00:00:00Z", 800, user_id="u1"),
+        fast_event("w1", "cus_worked", "2026-03-15T00:00:00Z", 100, user_id="u1"),
+        fast_event("w2", "cus_worked", "2026-04-15T00:00:00Z", 250, user_id="u1"),
+        fast_event("r1", "cus_refund", "2026-03-15T00:00:00Z", 2000, user_id="u1"),
+        fast_event("e0", "cus_eu_cohort", "2026-01-15T00:00:00Z", 2, user_id="u1"),
+        fast_event("e1", "cus_eu", "2026-03-15T00:00:00Z", 1, user_id="u1"),
+        fast_event("e2", "cus_eu", "2026-04-15T00:00:00Z", 1, user_id="u1"),
+        fast_event("e3", "cus_eu", "2026-05-15T00:00:00Z", 1, user_id="u1"),
+        fast_event("b1", "cus_eu_buyer", "2026-03-15T00:00:00Z", 1000, user_id="u1"),
     ]
     landing = write_landing(
         root / "landing",

@@ -36,8 +36,8 @@ from helpers import CATALOG_PATH, write_landing
 
 from dagster_project.cli import main
 
-# Finance's commands run whole builds: `make test-finance`, in CI after `make test`.
-pytestmark = pytest.mark.finance
+# A whole command end to end, each run a whole build: `make test-commands` (CI runs it).
+pytestmark = pytest.mark.commands
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SENDER = "Nova Billing <billing@nova.example>"

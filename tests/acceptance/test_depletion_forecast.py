@@ -34,7 +34,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from helpers import build_warehouse, query, write_landing
+from helpers import build_warehouse, fast_event, query, write_landing
 
 from credits_warehouse.documents.contexts import Party
 from credits_warehouse.documents.render import DocumentRenderer
@@ -51,16 +51,6 @@ def _grant(grant_id, customer_id, credits, effective_at, kind="starting_balance"
         "effective_at": effective_at, "expires_at": expires_at, "priority": "",
         "cost_basis_per_credit": "", "reason": "", "created_by": "",
     }  # fmt: skip
-
-
-def _use(event_id, customer_id, timestamp, credits):
-    return {
-        "event_id": event_id,
-        "customer_id": customer_id,
-        "event_type": "llm_token_usage",
-        "timestamp": timestamp,
-        "properties": {"model": "nova-fast", "tokens": credits * 1000},
-    }
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +73,15 @@ def warehouse(tmp_path_factory):
             _grant("g_edge_next", "cus_edge", "100", "2026-05-01T09:00:00Z", "promotional"),
         ],
         events_jsonl=[
-            _use("f1", "cus_fast", "2026-03-10T00:00:00Z", 100),
-            _use("f2", "cus_fast", "2026-03-13T00:00:00Z", 50),
-            _use("f3", "cus_fast", "2026-04-01T12:00:00Z", 640),
-            _use("s1", "cus_slow", "2026-03-20T00:00:00Z", 280),
-            _use("s2", "cus_slow", "2026-04-05T00:00:00Z", 280),
-            _use("i1", "cus_idle", "2026-03-05T00:00:00Z", 100),
-            _use("b1", "cus_broke", "2026-04-03T00:00:00Z", 100),
-            _use("n1", "cus_nogrant", "2026-04-01T12:00:00Z", 280),
-            _use("e1", "cus_edge", "2026-04-02T00:00:00Z", 280),
+            fast_event("f1", "cus_fast", "2026-03-10T00:00:00Z", 100),
+            fast_event("f2", "cus_fast", "2026-03-13T00:00:00Z", 50),
+            fast_event("f3", "cus_fast", "2026-04-01T12:00:00Z", 640),
+            fast_event("s1", "cus_slow", "2026-03-20T00:00:00Z", 280),
+            fast_event("s2", "cus_slow", "2026-04-05T00:00:00Z", 280),
+            fast_event("i1", "cus_idle", "2026-03-05T00:00:00Z", 100),
+            fast_event("b1", "cus_broke", "2026-04-03T00:00:00Z", 100),
+            fast_event("n1", "cus_nogrant", "2026-04-01T12:00:00Z", 280),
+            fast_event("e1", "cus_edge", "2026-04-02T00:00:00Z", 280),
         ],
     )  # fmt: skip
     return build_warehouse(root / "build", landing, as_of=AS_OF)

@@ -23,19 +23,9 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from helpers import build_warehouse, query, write_landing
+from helpers import build_warehouse, fast_event, query, write_landing
 
 from credits_warehouse.exports import export_journals, neutralize
-
-
-def _tokens(event_id, customer_id, timestamp, credits):
-    return {
-        "event_id": event_id,
-        "customer_id": customer_id,
-        "event_type": "llm_token_usage",
-        "timestamp": timestamp,
-        "properties": {"model": "nova-fast", "tokens": credits * 1000},
-    }
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +63,10 @@ def warehouse(tmp_path_factory):
         }
     ]
     events = [
-        _tokens("a1", "cus_autumn", "2026-03-10T00:00:00Z", 12000),
-        _tokens("a2", "cus_autumn", "2026-03-20T00:00:00Z", 8000),
-        _tokens("r1", "cus_refund", "2026-03-05T00:00:00Z", 2500),
-        _tokens("d1", "cus_downgrade", "2026-03-10T00:00:00Z", 12000),
+        fast_event("a1", "cus_autumn", "2026-03-10T00:00:00Z", 12000),
+        fast_event("a2", "cus_autumn", "2026-03-20T00:00:00Z", 8000),
+        fast_event("r1", "cus_refund", "2026-03-05T00:00:00Z", 2500),
+        fast_event("d1", "cus_downgrade", "2026-03-10T00:00:00Z", 12000),
     ]
     landing = write_landing(
         root / "landing",

@@ -57,8 +57,8 @@ from credits_warehouse import restatements
 from dagster_project import cli
 from dagster_project.cli import main
 
-# Finance's commands run whole builds: `make test-finance`, in CI after `make test`.
-pytestmark = pytest.mark.finance
+# A whole command end to end, each run a whole build: `make test-commands` (CI runs it).
+pytestmark = pytest.mark.commands
 
 CUSTOMERS = [
     {"customer_id": c, "name": name, "currency": "USD", "tax_rate": "0", "created_at": "2026-01-01T00:00:00Z"}

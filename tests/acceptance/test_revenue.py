@@ -23,19 +23,9 @@ Hand-worked numbers:
 
 import pytest
 import yaml
-from helpers import CATALOG_PATH, build_warehouse, query, write_landing
+from helpers import CATALOG_PATH, build_warehouse, fast_event, query, write_landing
 
 AS_OF = "2026-04-01T00:00:00"
-
-
-def _tokens(event_id, customer_id, timestamp, credits):
-    return {
-        "event_id": event_id,
-        "customer_id": customer_id,
-        "event_type": "llm_token_usage",
-        "timestamp": timestamp,
-        "properties": {"model": "nova-fast", "tokens": credits * 1000, "user_id": "u1"},
-    }
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +77,13 @@ def warehouse(tmp_path_factory):
         }
     ]
     events = [
-        _tokens("a1", "cus_atlas", "2026-01-15T00:00:00Z", 2000),
-        _tokens("a2", "cus_atlas", "2026-02-15T00:00:00Z", 3000),
-        _tokens("t1", "cus_third", "2026-01-15T00:00:00Z", 1),
-        _tokens("t2", "cus_third", "2026-02-15T00:00:00Z", 1),
-        _tokens("t3", "cus_third", "2026-03-15T00:00:00Z", 1),
-        _tokens("b1", "cus_breakage", "2026-01-15T00:00:00Z", 400),
-        _tokens("r1", "cus_refund", "2026-01-15T00:00:00Z", 2500),
+        fast_event("a1", "cus_atlas", "2026-01-15T00:00:00Z", 2000, user_id="u1"),
+        fast_event("a2", "cus_atlas", "2026-02-15T00:00:00Z", 3000, user_id="u1"),
+        fast_event("t1", "cus_third", "2026-01-15T00:00:00Z", 1, user_id="u1"),
+        fast_event("t2", "cus_third", "2026-02-15T00:00:00Z", 1, user_id="u1"),
+        fast_event("t3", "cus_third", "2026-03-15T00:00:00Z", 1, user_id="u1"),
+        fast_event("b1", "cus_breakage", "2026-01-15T00:00:00Z", 400, user_id="u1"),
+        fast_event("r1", "cus_refund", "2026-01-15T00:00:00Z", 2500, user_id="u1"),
     ]
     landing = write_landing(
         root / "landing",

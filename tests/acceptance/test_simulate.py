@@ -42,8 +42,8 @@ from credits_warehouse.documents.chart import bar_chart_svg
 from credits_warehouse.warehouse import connect
 from dagster_project.cli import main
 
-# Finance's commands run whole builds: `make test-finance`, in CI after `make test`.
-pytestmark = pytest.mark.finance
+# A whole command end to end, each run a whole build: `make test-commands` (CI runs it).
+pytestmark = pytest.mark.commands
 
 CLOSED_AT = "2026-04-01T06:00:00"
 
