@@ -17,6 +17,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from multiprocessing.util import Finalize
 from pathlib import Path
 
 from credits_warehouse.documents.render import DOCUMENT_TEMPLATES, DocumentRenderer
@@ -116,6 +117,15 @@ def _checked(jobs: Iterable[Job]) -> list[Job]:
 def _init_worker() -> None:
     global _worker_renderer
     _worker_renderer = DocumentRenderer()
+    # A pool worker ends with os._exit, past atexit and the garbage collector, so WeasyPrint
+    # would never remove its font folder (/tmp/weasyprint-*): drop the renderer in
+    # multiprocessing's own exit finalizers instead.
+    Finalize(None, _drop_worker_renderer, exitpriority=0)
+
+
+def _drop_worker_renderer() -> None:
+    global _worker_renderer
+    _worker_renderer = None
 
 
 def _render_chunk(jobs: Sequence[Job]) -> list[Path]:

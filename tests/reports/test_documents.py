@@ -332,8 +332,11 @@ def _jobs(root: Path) -> list[tuple[str, dict, Path]]:
     return jobs
 
 
-def test_parallel_output_equals_serial_output(tmp_path):
+def test_parallel_output_equals_serial_output(tmp_path, monkeypatch):
     serial_jobs, parallel_jobs = _jobs(tmp_path / "serial"), _jobs(tmp_path / "parallel")
+    workers_tmp = tmp_path / "workers-tmp"  # the workers' temporary folder (they are spawned)
+    workers_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(workers_tmp))
     serial = write_documents(serial_jobs)
     seen = []
     parallel = write_documents_parallel(
@@ -346,6 +349,8 @@ def test_parallel_output_equals_serial_output(tmp_path):
         assert a.read_bytes() == b.read_bytes(), b.name
     assert seen[-1] == (8, 8) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert not list((tmp_path / "parallel").rglob("*.tmp-*"))
+    # Each worker removed WeasyPrint's font folder as it ended.
+    assert list(workers_tmp.iterdir()) == []
 
 
 def test_parallel_errors_surface_and_unknown_kinds_are_refused(tmp_path):
