@@ -52,7 +52,7 @@ from pathlib import Path
 import duckdb
 
 from credits_warehouse.ingest import DELIVERIES_DDL
-from credits_warehouse.periods import period_bounds, period_of
+from credits_warehouse.periods import period_bounds
 from credits_warehouse.settings import SmtpSettings, is_plain_address
 from credits_warehouse.statements import closed_documents
 from credits_warehouse.warehouse import closed_through, connect, exclusive_lock, transactional_copy
@@ -141,13 +141,6 @@ class DeliveryRun:
         )
 
 
-def check_period(period: str) -> None:
-    """Refuse anything but a YYYY-MM period, in one line."""
-    start, _ = period_bounds(period)
-    if period_of(start) != period:
-        raise ValueError(f"period {period!r} is not YYYY-MM")
-
-
 def deliver(
     warehouse: Path,
     reports: Path,
@@ -158,7 +151,7 @@ def deliver(
 ) -> DeliveryRun:
     """Email the documents of closed period `period` that no delivery has sent yet, one
     email per customer, and record them in `raw.deliveries` (see the module's docstring)."""
-    check_period(period)
+    period_bounds(period)  # YYYY-MM, or a one-line refusal
     warehouse, reports = Path(warehouse), Path(reports)
     if not warehouse.exists():
         raise DeliveryError(f"warehouse {warehouse} does not exist; run and close {period} first")

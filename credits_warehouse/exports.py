@@ -26,10 +26,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-from babel.numbers import get_currency_precision
 
 from credits_warehouse.atomic_files import remove_orphaned_temp_files, write_atomically
 from credits_warehouse.documents import safe_filename
+from credits_warehouse.money import major_units
 from credits_warehouse.warehouse import connect
 
 COLUMNS = (
@@ -44,9 +44,12 @@ def neutralize(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
 
 
-def major_units(amount_minor: int, currency: str) -> str:
-    digits = get_currency_precision(currency)
-    return f"{Decimal(amount_minor).scaleb(-digits):.{digits}f}"
+def plain_number(value: int | Decimal) -> str:
+    """An exact figure as a plain number cell: `-3000`, `2412.5`, never an exponent or `-0`
+    (the simulation's and the restatements' CSVs)."""
+    if isinstance(value, Decimal):
+        return "0" if value == 0 else f"{value.normalize():f}"
+    return str(int(value))
 
 
 def journal_rows(con: duckdb.DuckDBPyConnection, period: str) -> list[list[str]]:

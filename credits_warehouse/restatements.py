@@ -50,7 +50,7 @@ from credits_warehouse.documents.contexts import (
     RestatementContext,
     RestatementLine,
 )
-from credits_warehouse.exports import neutralize, write_csv
+from credits_warehouse.exports import neutralize, plain_number, write_csv
 from credits_warehouse.periods import period_bounds
 from credits_warehouse.simulation import customer_names, last_build_clock
 from credits_warehouse.warehouse import closed_through, connect
@@ -79,11 +79,8 @@ def cell(column: str, value: object) -> str:
         return neutralize(str(value))
     if isinstance(value, dt.datetime):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-        return "0" if text == "-0" else text
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, Decimal | int):
+        return plain_number(value)
     raise TypeError(f"{column}: unexpected {type(value).__name__}")
 
 

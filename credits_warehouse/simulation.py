@@ -36,9 +36,7 @@ No Dagster imports: the CLI rebuilds the copy with the dbt assets and calls this
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import io
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,12 +45,12 @@ from pathlib import Path
 
 import duckdb
 
-from credits_warehouse.atomic_files import remove_orphaned_temp_files, write_atomically
+from credits_warehouse.atomic_files import remove_orphaned_temp_files
 from credits_warehouse.catalog import Catalog
 from credits_warehouse.documents import DocumentRenderer, safe_filename
 from credits_warehouse.documents.chart import bar_chart_svg
 from credits_warehouse.documents.contexts import Party
-from credits_warehouse.exports import neutralize
+from credits_warehouse.exports import neutralize, plain_number, write_csv
 from credits_warehouse.warehouse import connect, exclusive_lock, write_catalog
 
 
@@ -377,26 +375,19 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def plain_number(value: int | Decimal) -> str:
-    """An exact figure as a plain number: `-3000`, `2412.5`, never an exponent or `-0`."""
-    if isinstance(value, Decimal):
-        return "0" if value == 0 else f"{value.normalize():f}"
-    return str(int(value))
-
-
-def csv_bytes(comparison: Comparison) -> bytes:
-    """The report as CSV (columns: CSV_COLUMNS): the totals (every measure, zero deltas
+def csv_rows(comparison: Comparison) -> list[list[str]]:
+    """The report's rows (columns: CSV_COLUMNS): the totals (every measure, zero deltas
     included), then each customer row that changed. Text cells that a spreadsheet would
     run as a formula are prefixed with `'` (exports.neutralize); the numbers are ours,
     plain digits with at most a leading minus, and are written as they are."""
-    text = io.StringIO(newline="")
-    writer = csv.writer(text)
-    writer.writerow(CSV_COLUMNS)
-    for row in (*comparison.total_rows(), *comparison.customer_rows()):
-        cells = [row.scope, row.period, row.customer_id, row.measure, row.currency, row.unit]
-        numbers = (row.baseline, row.simulated, row.delta)
-        writer.writerow([neutralize(c) for c in cells] + [plain_number(n) for n in numbers])
-    return text.getvalue().encode("utf-8")
+    return [
+        [
+            neutralize(c)
+            for c in (row.scope, row.period, row.customer_id, row.measure, row.currency, row.unit)
+        ]
+        + [plain_number(n) for n in (row.baseline, row.simulated, row.delta)]
+        for row in (*comparison.total_rows(), *comparison.customer_rows())
+    ]
 
 
 SIMULATIONS_FOLDER = "simulations"
@@ -475,9 +466,8 @@ def write_report(
 ) -> tuple[Path, Path]:
     """Write the CSV and the one-page PDF, each complete or not at all; returns their paths."""
     csv_path, pdf_path = report_paths(reports, comparison.periods, catalog_path)
-    for path in (csv_path, pdf_path):
-        remove_orphaned_temp_files(path)
-    write_atomically(csv_bytes(comparison), csv_path)
+    remove_orphaned_temp_files(pdf_path)
+    write_csv(csv_path, CSV_COLUMNS, csv_rows(comparison))
     context = pdf_context(
         comparison, Path(catalog_path).name, clock, Party.seller(catalog.seller), csv_path.name
     )

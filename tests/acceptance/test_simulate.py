@@ -39,6 +39,7 @@ from pypdf import PdfReader
 
 from credits_warehouse import simulation
 from credits_warehouse.documents.chart import bar_chart_svg
+from credits_warehouse.exports import plain_number
 from credits_warehouse.warehouse import connect
 from dagster_project.cli import main
 
@@ -280,14 +281,14 @@ def test_csv_cells_cannot_start_a_formula_and_numbers_stay_numbers():
         {key: Decimal("10.500000000000"), money: 1000},
         {key: Decimal("8.400000000000"), money: 950},
     )
-    rows = list(csv.reader(io.StringIO(simulation.csv_bytes(comparison).decode())))
+    rows = simulation.csv_rows(comparison)
     customer = [r for r in rows if r[0] == "customer"]
     assert customer == [
         ["customer", "2026-03", "'=HYPERLINK(\"x\")", "credits_consumed", "", "credits", "10.5", "8.4", "-2.1"],
         ["customer", "2026-03", "'=HYPERLINK(\"x\")", "invoiced_amount", "EUR", "minor_units", "1000", "950", "-50"],
     ]  # fmt: skip
-    assert simulation.plain_number(Decimal("1E+3")) == "1000"
-    assert simulation.plain_number(Decimal("-0.000")) == "0"
+    assert plain_number(Decimal("1E+3")) == "1000"
+    assert plain_number(Decimal("-0.000")) == "0"
 
 
 def test_report_paths_stay_under_the_reports_folder(tmp_path):

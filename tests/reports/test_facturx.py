@@ -34,11 +34,11 @@ from credits_warehouse.documents.facturx import (
     FACTURX_FILENAME,
     FacturXError,
     cii_xml,
-    decimal_text,
     percent_text,
 )
 from credits_warehouse.documents.samples import sample_invoice_context
 from credits_warehouse.invoices import read_invoices
+from credits_warehouse.money import major_units
 from credits_warehouse.sample_data.reference import COUNTRIES, COUNTRY_P
 
 RAM = "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100}"
@@ -143,14 +143,14 @@ def test_credit_note_is_type_381_with_its_own_totals():
 
 
 def test_money_and_rates_become_decimal_text_exactly():
-    assert decimal_text(14280, "EUR") == "142.80"
-    assert decimal_text(5, "EUR") == "0.05"
-    assert decimal_text(0, "EUR") == "0.00"
-    assert decimal_text(14280, "JPY") == "14280"  # no minor digits
-    assert decimal_text(14280, "KWD") == "14.280"  # three
-    assert decimal_text(10**20 + 1, "EUR") == "1000000000000000000.01"
+    assert major_units(14280, "EUR") == "142.80"
+    assert major_units(5, "EUR") == "0.05"
+    assert major_units(0, "EUR") == "0.00"
+    assert major_units(14280, "JPY") == "14280"  # no minor digits
+    assert major_units(14280, "KWD") == "14.280"  # three
+    assert major_units(10**20 + 1, "EUR") == "1000000000000000000.01"
     with pytest.raises(TypeError):
-        decimal_text(142.8, "EUR")
+        major_units(142.8, "EUR")
     assert percent_text(Decimal("0.19")) == "19"
     assert percent_text(Decimal("0.2")) == "20"
     assert percent_text(Decimal("0.075")) == "7.5"
