@@ -7,6 +7,7 @@ run in a process of its own (`python -m credits_warehouse.spark_engine`): the se
 its JVM live as long as that process, and one session serves every dbt step of it.
 
     python -m credits_warehouse.spark_engine RAW_DIR SPARK_DIR OUT_DIR --select MODELS...
+        [--parents DIR]
 
 reads RAW_DIR/<table>.parquet, keeps Spark's tables and metastore in SPARK_DIR, and writes
 each built model's rows to OUT_DIR/<model>.parquet; the run's clock comes from the
@@ -51,6 +52,60 @@ def export_raw_tables(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[str
     return tables
 
 
+def export_model_tables(
+    con: duckdb.DuckDBPyConnection, models: Sequence[str], out_dir: Path
+) -> list[str]:
+    """Write the named models of a DuckDB warehouse to `out_dir/<schema>.<model>.parquet`.
+
+    For building a model on Spark on top of DuckDB's build of its parents (`run_models`'s
+    `parents_dir`), so a model can be ported and compared before everything upstream of it
+    runs on Spark. `hugeint` columns are written as decimal(38, 0): parquet has no 128-bit
+    integer and DuckDB would write a double.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for model in models:
+        found = con.execute(
+            "select table_schema from information_schema.tables where table_name = ?", [model]
+        ).fetchall()
+        if len(found) != 1:
+            raise ValueError(f"export_model_tables: {model!r} is in {len(found)} schemas, not one")
+        (schema,) = found[0]
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns"
+            " where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, model],
+        ).fetchall()
+        select = ", ".join(
+            f'cast("{name}" as decimal(38, 0)) as "{name}"' if kind == "HUGEINT" else f'"{name}"'
+            for name, kind in columns
+        )
+        # Names from information_schema, quoted; no value is spliced.
+        con.sql(f'select {select} from "{schema}"."{model}"').write_parquet(  # noqa: S608
+            str(out_dir / f"{schema}.{model}.parquet")
+        )
+        written.append(f"{schema}.{model}")
+    return written
+
+
+def _register_parents(parents_dir: Path) -> list[str]:
+    """Name every `<schema>.<model>.parquet` in `parents_dir` as that Spark table."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    names = []
+    for path in sorted(parents_dir.glob("*.*.parquet")):
+        schema, model = path.name.removesuffix(".parquet").split(".")
+        location = str(path.resolve())
+        if "'" in location or "\\" in location:
+            raise ValueError(f"a parents path with a quote or backslash: {location}")
+        spark.sql(f"create database if not exists {schema}")
+        spark.sql(f"drop table if exists {schema}.{model}")
+        spark.sql(f"create table {schema}.{model} using parquet location '{location}'")
+        names.append(f"{schema}.{model}")
+    return names
+
+
 def _dbt(args: Sequence[str], target_path: Path, *, check: bool = True) -> bool:
     from dbt.cli.main import dbtRunner
 
@@ -74,9 +129,18 @@ def _dbt(args: Sequence[str], target_path: Path, *, check: bool = True) -> bool:
     return result.success
 
 
-def run_models(raw_dir: Path, spark_dir: Path, out_dir: Path, select: Sequence[str]) -> dict:
+def run_models(
+    raw_dir: Path,
+    spark_dir: Path,
+    out_dir: Path,
+    select: Sequence[str],
+    parents_dir: Path | None = None,
+) -> dict:
     """Register the raw parquet files, `dbt run --select` on the spark target, and write
-    each model that built to `out_dir/<model>.parquet`. Returns the timings in seconds."""
+    each model that built to `out_dir/<model>.parquet`. Returns the timings in seconds.
+
+    `parents_dir`: models built elsewhere (`export_model_tables`), named as Spark tables
+    before the run, so the selection's refs to them read DuckDB's rows."""
     os.environ["CREDITS_SPARK_DIR"] = str(spark_dir)
     spark_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -85,6 +149,8 @@ def run_models(raw_dir: Path, spark_dir: Path, out_dir: Path, select: Sequence[s
         ["run-operation", "register_raw_parquet", "--args", json.dumps({"path": str(raw_dir)})],
         spark_dir,
     )
+    if parents_dir is not None:
+        _register_parents(parents_dir)
     timings["session_start_and_register"] = time.monotonic() - started
     started = time.monotonic()
     # A model that fails leaves the others built; built.json names the ones that built.
@@ -121,9 +187,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("spark_dir", type=Path)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--select", nargs="+", required=True)
+    parser.add_argument(
+        "--parents",
+        type=Path,
+        help="a folder of <schema>.<model>.parquet (export_model_tables) named as tables first",
+    )
     args = parser.parse_args(argv)
     timings = run_models(
-        args.raw_dir.resolve(), args.spark_dir.resolve(), args.out_dir, args.select
+        args.raw_dir.resolve(),
+        args.spark_dir.resolve(),
+        args.out_dir,
+        args.select,
+        args.parents.resolve() if args.parents else None,
     )
     print(json.dumps(timings))
 
