@@ -63,7 +63,10 @@ def model(dbt, session):
         ).union(_kept_inputs(session, dbt, at))
     reader = inputs.order(", ".join(INPUT_ORDER)).to_arrow_reader(INPUT_BATCH_ROWS)
     walked = walk_batches(reader, as_of=as_of, resume_from=resume_from)
-    return pa.Table.from_batches(list(walked), schema=WALKED_SCHEMA)
+    # A stream, not a table: dbt-duckdb writes it on a cursor of its own while this one
+    # still reads the sorted inputs, so the walk's output is never all in memory at once
+    # (at 100M events it was gigabytes beside DuckDB's own memory limit).
+    return pa.RecordBatchReader.from_batches(WALKED_SCHEMA, walked)
 
 
 def _kept_inputs(session, dbt, at):
