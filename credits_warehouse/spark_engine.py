@@ -7,7 +7,7 @@ run in a process of its own (`python -m credits_warehouse.spark_engine`): the se
 its JVM live as long as that process, and one session serves every dbt step of it.
 
     python -m credits_warehouse.spark_engine RAW_DIR SPARK_DIR OUT_DIR --select MODELS...
-        [--parents DIR]
+        [--parents DIR] [--also RAW_DIR OUT_DIR]...
 
 reads RAW_DIR/<table>.parquet, keeps Spark's tables and metastore in SPARK_DIR, and writes
 each built model's rows to OUT_DIR/<model>.parquet; the run's clock comes from the
@@ -181,6 +181,19 @@ def run_models(
     return timings
 
 
+MODEL_SCHEMAS = ("staging", "intermediate", "marts", "reporting")
+
+
+def drop_models() -> None:
+    """Forget every model Spark built (their schemas, tables and files), so the next
+    `run_models` in the same session builds from scratch on other raw tables."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    for schema in MODEL_SCHEMAS:
+        spark.sql(f"drop database if exists {schema} cascade")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m credits_warehouse.spark_engine")
     parser.add_argument("raw_dir", type=Path)
@@ -192,6 +205,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=Path,
         help="a folder of <schema>.<model>.parquet (export_model_tables) named as tables first",
     )
+    parser.add_argument(
+        "--also",
+        nargs=2,
+        action="append",
+        type=Path,
+        default=[],
+        metavar=("RAW_DIR", "OUT_DIR"),
+        help="then build the same selection from scratch on these raw tables, in the same session",
+    )
     args = parser.parse_args(argv)
     timings = run_models(
         args.raw_dir.resolve(),
@@ -201,6 +223,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.parents.resolve() if args.parents else None,
     )
     print(json.dumps(timings))
+    for raw_dir, out_dir in args.also:
+        drop_models()
+        print(
+            json.dumps(
+                run_models(raw_dir.resolve(), args.spark_dir.resolve(), out_dir, args.select)
+            )
+        )
 
 
 if __name__ == "__main__":
