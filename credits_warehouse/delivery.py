@@ -55,7 +55,13 @@ from credits_warehouse.ingest import DELIVERIES_DDL
 from credits_warehouse.periods import period_bounds
 from credits_warehouse.settings import SmtpSettings, is_plain_address
 from credits_warehouse.statements import closed_documents
-from credits_warehouse.warehouse import closed_through, connect, exclusive_lock, transactional_copy
+from credits_warehouse.warehouse import (
+    closed_through,
+    connect,
+    exclusive_lock,
+    require_warehouse,
+    transactional_copy,
+)
 
 JOURNAL_FOLDER = "deliveries"
 DOCUMENT_WORDS = {
@@ -153,8 +159,7 @@ def deliver(
     email per customer, and record them in `raw.deliveries` (see the module's docstring)."""
     period_bounds(period)  # YYYY-MM, or a one-line refusal
     warehouse, reports = Path(warehouse), Path(reports)
-    if not warehouse.exists():
-        raise DeliveryError(f"warehouse {warehouse} does not exist; run and close {period} first")
+    require_warehouse(warehouse, f"run and close {period} first")
     with exclusive_lock(warehouse):
         con = connect(warehouse, read_only=True)
         try:

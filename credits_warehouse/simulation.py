@@ -51,7 +51,7 @@ from credits_warehouse.documents import DocumentRenderer, safe_filename
 from credits_warehouse.documents.chart import bar_chart_svg
 from credits_warehouse.documents.contexts import Party
 from credits_warehouse.exports import neutralize, plain_number, write_csv
-from credits_warehouse.warehouse import connect, exclusive_lock, write_catalog
+from credits_warehouse.warehouse import connect, exclusive_lock, require_warehouse, write_catalog
 
 
 class SimulationError(ValueError):
@@ -176,8 +176,7 @@ def scratch_copy(warehouse: Path) -> Iterator[Path]:
     """A copy of the warehouse to rebuild, deleted afterwards. One simulation (or
     restatement) of a warehouse at a time (a lock beside it); the warehouse itself is only
     read."""
-    if not warehouse.is_file():
-        raise SimulationError(f"warehouse {warehouse} does not exist; run `credits run` first")
+    require_warehouse(warehouse)
     folder = scratch_folder(warehouse)
     with exclusive_lock(folder):
         _clear_scratch(folder)

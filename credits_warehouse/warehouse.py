@@ -25,6 +25,16 @@ class WarehouseBusy(RuntimeError):
     """Another process is writing this warehouse."""
 
 
+class WarehouseMissing(ValueError):
+    """A command that reads a warehouse was given a path with none."""
+
+
+def require_warehouse(warehouse: Path, first: str = "run `credits run` first") -> None:
+    """The one refusal of every command that needs a warehouse built before it."""
+    if not Path(warehouse).is_file():
+        raise WarehouseMissing(f"warehouse {warehouse} does not exist; {first}")
+
+
 def lock_path(warehouse: Path) -> Path:
     return warehouse.with_name(warehouse.name + ".lock")
 

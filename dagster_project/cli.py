@@ -472,13 +472,11 @@ def _closed_through(settings) -> str | None:
 def cmd_export(args) -> None:
     from credits_warehouse.exports import export_journals
     from credits_warehouse.periods import period_bounds
+    from credits_warehouse.warehouse import require_warehouse
 
     settings = _settings(args)
     period_bounds(args.period)
-    if not settings.warehouse.exists():
-        raise CommandError(
-            f"warehouse {settings.warehouse} does not exist; run `credits run` first"
-        )
+    require_warehouse(settings.warehouse)
     path, rows = export_journals(settings.warehouse, args.period, args.out, settings.reports)
     _say(f"exported {rows} journal lines for {args.period}")
     print(path)
@@ -618,13 +616,11 @@ def cmd_report(args) -> None:
     from credits_warehouse.catalog import load_catalog
     from credits_warehouse.documents.contexts import Party
     from credits_warehouse.periods import period_bounds
+    from credits_warehouse.warehouse import require_warehouse
 
     settings = _settings(args)
     period_bounds(args.period)
-    if not settings.warehouse.exists():
-        raise CommandError(
-            f"warehouse {settings.warehouse} does not exist; run `credits run` first"
-        )
+    require_warehouse(settings.warehouse)
     seller = Party.seller(load_catalog(settings.catalog).seller)
     paths = restatements.report_paths(args.period, args.out, settings.reports)
     if args.usage_only:
