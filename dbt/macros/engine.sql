@@ -263,3 +263,81 @@
                 name -> struct(name as k, {{ json_field_text(json, 'name') }} as v)
             )))
 {%- endmacro %}
+
+{# The type of text columns in a cast: DuckDB `varchar`; Spark wants `string` (its
+   `varchar` needs a length). #}
+{% macro text_type() -%}
+    {{ return(adapter.dispatch('text_type', 'credits')()) }}
+{%- endmacro %}
+
+{% macro default__text_type() -%}
+    varchar
+{%- endmacro %}
+
+{% macro spark__text_type() -%}
+    string
+{%- endmacro %}
+
+{# An instant later than any other, for open-ended comparisons: DuckDB's `infinity`; Spark
+   has none (the text casts to null), so its last representable instant. #}
+{% macro infinity_timestamp() -%}
+    {{ return(adapter.dispatch('infinity_timestamp', 'credits')()) }}
+{%- endmacro %}
+
+{% macro default__infinity_timestamp() -%}
+    cast('infinity' as timestamp)
+{%- endmacro %}
+
+{% macro spark__infinity_timestamp() -%}
+    timestamp_ntz'9999-12-31 23:59:59.999999'
+{%- endmacro %}
+
+{# A set-returning select item: one row per instant from `start` to `stop` inclusive by
+   `step` (a positive interval), none when start > stop (DuckDB `unnest(generate_series)`).
+   Spark's sequence() raises on start > stop, so it gets null there, which explodes to no
+   row. #}
+{% macro timestamp_series_rows(start, stop, step) -%}
+    {{ return(adapter.dispatch('timestamp_series_rows', 'credits')(start, stop, step)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_series_rows(start, stop, step) -%}
+    unnest(generate_series(
+            {{ start }}, {{ stop }}, {{ step }}
+        ))
+{%- endmacro %}
+
+{% macro spark__timestamp_series_rows(start, stop, step) -%}
+    explode(case when {{ start }} <= {{ stop }} then sequence({{ start }}, {{ stop }}, {{ step }}) end)
+{%- endmacro %}
+
+{# A set-returning select item: one row per piece of `text` split at `separator` (one
+   character; DuckDB `unnest(string_split(...))`). Spark's split() takes a regular
+   expression: the character goes in a class. #}
+{% macro split_to_rows(text, separator) -%}
+    {{ return(adapter.dispatch('split_to_rows', 'credits')(text, separator)) }}
+{%- endmacro %}
+
+{% macro default__split_to_rows(text, separator) -%}
+    unnest(string_split({{ text }}, '{{ separator }}'))
+{%- endmacro %}
+
+{% macro spark__split_to_rows(text, separator) -%}
+    {%- if separator | length != 1 or separator in "\\^[]-'" -%}
+        {{ exceptions.raise_compiler_error("split_to_rows: one plain character, not " ~ separator) }}
+    {%- endif -%}
+    explode(split({{ text }}, '[{{ separator }}]'))
+{%- endmacro %}
+
+{# An aggregate: the distinct non-null values of `value` sorted and joined by `separator`,
+   '' when there are none (DuckDB `array_to_string(list_sort(list_distinct(list(...))))`). #}
+{% macro sorted_distinct_joined(value, separator) -%}
+    {{ return(adapter.dispatch('sorted_distinct_joined', 'credits')(value, separator)) }}
+{%- endmacro %}
+
+{% macro default__sorted_distinct_joined(value, separator) -%}
+    array_to_string(list_sort(list_distinct(list({{ value }}))), '{{ separator }}')
+{%- endmacro %}
+
+{% macro spark__sorted_distinct_joined(value, separator) -%}
+    array_join(array_sort(collect_set({{ value }})), '{{ separator }}')
+{%- endmacro %}

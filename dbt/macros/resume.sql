@@ -2,7 +2,9 @@
    recomputes only rows at or after `resume_from`, the first instant of the first period
    that was open at the last build; everything before it belongs to closed periods and is
    kept as it is. A model resumes only when its table exists and the build is not a full
-   refresh; otherwise it computes everything. #}
+   refresh; otherwise it computes everything. On Spark the models using these are whole
+   tables (delete_insert_materialization(): parquet cannot delete rows), never incremental,
+   so they compute everything each run; the walk resumes on its own (spark_walk.py). #}
 
 {% macro is_resuming() %}
     {{ return(is_incremental() and run_var('resume_from') != '') }}

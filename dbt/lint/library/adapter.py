@@ -13,6 +13,7 @@ EXPRESSIONS = {
     "empty_json_object",
     "format_timestamp",
     "hours_interval",
+    "infinity_timestamp",
     "json_field_json",
     "json_field_text",
     "json_field_texts",
@@ -23,6 +24,10 @@ EXPRESSIONS = {
     "ordered_list",
     "parse_timestamp",
     "parse_utc_timestamp",
+    "sorted_distinct_joined",
+    "split_to_rows",
+    "text_type",
+    "timestamp_series_rows",
 }
 
 

@@ -50,7 +50,7 @@ scoped as (
 
 scope_ids as (
     select distinct applies_to, scope_id
-    from (select applies_to, unnest(string_split(applies_to, '|')) as scope_id from scoped) as split
+    from (select applies_to, {{ split_to_rows('applies_to', '|') }} as scope_id from scoped) as split
 ),
 
 scope_aggregators as (
@@ -92,8 +92,8 @@ in_play as (
     inner join scoped
         on
             segments.customer_id = scoped.customer_id
-            and scoped.in_play_from < coalesce(segments.segment_end_at, cast('infinity' as timestamp))
-            and coalesce(scoped.in_play_to, cast('infinity' as timestamp)) > segments.segment_start_at
+            and scoped.in_play_from < coalesce(segments.segment_end_at, {{ infinity_timestamp() }})
+            and coalesce(scoped.in_play_to, {{ infinity_timestamp() }}) > segments.segment_start_at
 ),
 
 segments_in_play as (
@@ -104,7 +104,7 @@ select
     segments_in_play.customer_id,
     segments_in_play.segment_start_at,
     aggregators.aggregator_id,
-    array_to_string(list_sort(list_distinct(list(scope_aggregators.applies_to))), ';') as eligibility_class
+    {{ sorted_distinct_joined('scope_aggregators.applies_to', ';') }} as eligibility_class
 from segments_in_play
 cross join {{ ref('stg_catalog__aggregators') }} as aggregators
 left join in_play

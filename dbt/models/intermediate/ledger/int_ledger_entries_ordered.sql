@@ -4,7 +4,7 @@
 -- Resumes after the last close (docs/incremental.md): entries from there on are numbered
 -- after the customer's last earlier entry.
 {{ config(
-    materialized='incremental',
+    materialized=delete_insert_materialization(),
     incremental_strategy='append',
     pre_hook="{{ delete_resume_window('entry_at') }}"
 ) }}
@@ -13,7 +13,7 @@ with
 walked as (
     select
         customer_id, entry_at, entry_rank, entry_seq, period, entry_type, grant_id,
-        cast(null as varchar) as aggregator_id, cast(entry_at as date) as usage_date, credits
+        cast(null as {{ text_type() }}) as aggregator_id, cast(entry_at as date) as usage_date, credits
     from {{ ref('int_ledger_walked') }}
     where row_kind = 'entry' and {{ in_resume_window('walked_at') }}
 ),
@@ -46,7 +46,7 @@ numbered_before as (
     {% if is_resuming() -%}
         select customer_id, max(entry_number) as entries_before from {{ this }} group by customer_id
     {%- else -%}
-        select cast(null as varchar) as customer_id, cast(0 as bigint) as entries_before where false
+        select cast(null as {{ text_type() }}) as customer_id, cast(0 as bigint) as entries_before where false
     {%- endif %}
 )
 
@@ -54,7 +54,7 @@ select
     unioned.*,
     coalesce(numbered_before.entries_before, 0) + row_number() over (
         partition by unioned.customer_id
-        order by unioned.entry_at, unioned.entry_rank, unioned.entry_seq, unioned.aggregator_id, unioned.grant_id, unioned.entry_type
+        order by unioned.entry_at, unioned.entry_rank, unioned.entry_seq, unioned.aggregator_id nulls last, unioned.grant_id nulls last, unioned.entry_type
     ) as entry_number
 from unioned
 left join numbered_before on unioned.customer_id = numbered_before.customer_id

@@ -66,9 +66,9 @@ period_starts as (
     from customer_starts
     cross join as_of
     cross join lateral (
-        select unnest(generate_series(
-            customer_starts.first_month + interval 1 month, as_of.as_of_at, interval 1 month
-        )) as period_start
+        select {{ timestamp_series_rows(
+            'customer_starts.first_month + interval 1 month', 'as_of.as_of_at', 'interval 1 month'
+        ) }} as period_start
     ) as periods
 ),
 

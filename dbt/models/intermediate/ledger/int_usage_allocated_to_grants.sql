@@ -3,7 +3,7 @@
 -- no rounding.
 -- Resumes after the last close (docs/incremental.md).
 {{ config(
-    materialized='incremental',
+    materialized=delete_insert_materialization(),
     incremental_strategy='append',
     pre_hook="{{ delete_resume_window('booked_at') }}"
 ) }}

@@ -7,7 +7,7 @@
 -- Resumes after the last close (docs/incremental.md): a segment never spans the first
 -- instant of a period, so the debits from there on are placed and positioned on their own.
 {{ config(
-    materialized='incremental',
+    materialized=delete_insert_materialization(),
     incremental_strategy='append',
     pre_hook="{{ delete_resume_window('booked_at') }}"
 ) }}

@@ -4,7 +4,7 @@
 -- scopes in play is one run. Resumes after the last close like the debits it sums
 -- (docs/incremental.md).
 {{ config(
-    materialized='incremental',
+    materialized=delete_insert_materialization(),
     incremental_strategy='append',
     pre_hook="{{ delete_resume_window('first_booked_at') }}"
 ) }}
