@@ -12,20 +12,26 @@ its JVM live as long as that process, and one session serves every dbt step of i
 reads RAW_DIR/<table>.parquet, keeps Spark's tables and metastore in SPARK_DIR, and writes
 each built model's rows to OUT_DIR/<model>.parquet; the run's clock comes from the
 environment as for DuckDB (CREDITS_RUN_AS_OF, credits_warehouse/incremental.py dbt_env).
+A selection holding the ledger walk runs in two dbt steps around it (`run_models`,
+credits_warehouse/spark_walk.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from credits_warehouse.atomic_files import write_atomically
+from credits_warehouse.incremental import run_var_name
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
@@ -106,27 +112,35 @@ def _register_parents(parents_dir: Path) -> list[str]:
     return names
 
 
+def _dbt_common_args(target_path: Path) -> list[str]:
+    return [
+        "--target",
+        "spark",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_path / "target"),
+        "--log-path",
+        str(target_path / "logs"),
+    ]
+
+
 def _dbt(args: Sequence[str], target_path: Path, *, check: bool = True) -> bool:
     from dbt.cli.main import dbtRunner
 
-    result = dbtRunner().invoke(
-        [
-            *args,
-            "--target",
-            "spark",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(target_path / "target"),
-            "--log-path",
-            str(target_path / "logs"),
-        ]
-    )
+    result = dbtRunner().invoke([*args, *_dbt_common_args(target_path)])
     if check and not result.success:
         raise RuntimeError(f"dbt {args[0]} on spark failed: {result.exception or result.result}")
     return result.success
+
+
+# The walk: a dbt Python model on DuckDB, `spark_walk.walk_ledger` on Spark (dbt-spark runs
+# Python models only on Databricks or Dataproc). run_models never lets dbt run it there.
+WALK_MODEL = "int_ledger_walked"
+WALK_INPUTS_MODEL = "int_ledger_walk_inputs"
+VOIDS_MODEL = "int_voids_positioned"
 
 
 def run_models(
@@ -135,13 +149,26 @@ def run_models(
     out_dir: Path,
     select: Sequence[str],
     parents_dir: Path | None = None,
+    *,
+    as_of: dt.datetime | None = None,
+    resume_from: dt.datetime | None = None,
 ) -> dict:
     """Register the raw parquet files, `dbt run --select` on the spark target, and write
     each model that built to `out_dir/<model>.parquet`. Returns the timings in seconds.
 
     `parents_dir`: models built elsewhere (`export_model_tables`), named as Spark tables
-    before the run, so the selection's refs to them read DuckDB's rows."""
+    before the run, so the selection's refs to them read DuckDB's rows.
+
+    When the selection holds the ledger walk (int_ledger_walked), the run goes in three
+    steps: dbt runs the selected models the walk does not feed (up to its inputs,
+    int_ledger_walk_inputs), `spark_walk.walk_ledger` writes the walk's table, then dbt runs
+    the selected models downstream of it. `as_of` and `resume_from` are the walk's clock
+    and resume point; by default the run's (CREDITS_RUN_AS_OF, CREDITS_RUN_RESUME_FROM, as
+    the dbt models read them, else dbt_project.yml's defaults)."""
     os.environ["CREDITS_SPARK_DIR"] = str(spark_dir)
+    # The walk's Python workers run this interpreter (its pyarrow and this package), not
+    # whatever `python3` is first on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     started = time.monotonic()
@@ -152,26 +179,56 @@ def run_models(
     if parents_dir is not None:
         _register_parents(parents_dir)
     timings["session_start_and_register"] = time.monotonic() - started
-    started = time.monotonic()
-    # A model that fails leaves the others built; built.json names the ones that built.
-    _dbt(["run", "--select", *select], spark_dir, check=False)
-    timings["dbt_run"] = time.monotonic() - started
 
     from pyspark.sql import SparkSession
 
     spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
-    manifest = json.loads((spark_dir / "target" / "manifest.json").read_text(encoding="utf-8"))
-    run_results = json.loads(
-        (spark_dir / "target" / "run_results.json").read_text(encoding="utf-8")
-    )
+    walks = WALK_MODEL in _dbt_ls(select, spark_dir)
+    results: list[tuple[dict, dict]] = []  # (run result, its manifest node)
+    # A model that fails leaves the others built; built.json names the ones that built.
+    if not walks:
+        started = time.monotonic()
+        _dbt(["run", "--select", *select, "--exclude", WALK_MODEL], spark_dir, check=False)
+        timings["dbt_run"] = time.monotonic() - started
+        results += _run_results(spark_dir)
+    else:
+        started = time.monotonic()
+        _dbt(["run", "--select", *select, "--exclude", f"{WALK_MODEL}+"], spark_dir, check=False)
+        timings["dbt_run_before_walk"] = time.monotonic() - started
+        results += _run_results(spark_dir)
+        nodes = {node["name"]: node for _, node in _model_nodes(spark_dir).items()}
+        inputs_failed = any(
+            node["name"] == WALK_INPUTS_MODEL and result["status"] != "success"
+            for result, node in results
+        )
+        if not inputs_failed:
+            from credits_warehouse.spark_walk import walk_ledger
+
+            started = time.monotonic()
+            walk_ledger(
+                spark,
+                as_of=as_of or _run_instant("as_of"),
+                resume_from=resume_from or _run_instant("resume_from"),
+                inputs_table=_relation(nodes[WALK_INPUTS_MODEL]),
+                walked_table=_relation(nodes[WALK_MODEL]),
+                voids_table=_relation(nodes[VOIDS_MODEL]),
+            )
+            timings["walk"] = time.monotonic() - started
+            results.append(({"status": "success"}, nodes[WALK_MODEL]))
+            started = time.monotonic()
+            # Each item intersected with what the walk feeds (a comma is an intersection).
+            after = [f"{WALK_MODEL}+,{item}" for item in select]
+            _dbt(["run", "--select", *after, "--exclude", WALK_MODEL], spark_dir, check=False)
+            timings["dbt_run_after_walk"] = time.monotonic() - started
+            results += _run_results(spark_dir)
+
     built = []
     started = time.monotonic()
-    for result in run_results["results"]:
-        node = manifest["nodes"][result["unique_id"]]
+    for result, node in results:
         if result["status"] != "success":
             continue
         name = node["alias"]
-        spark.table(f"{node['schema']}.{name}").write.mode("overwrite").parquet(
+        spark.table(_relation(node)).write.mode("overwrite").parquet(
             str(out_dir / f"{name}.parquet")
         )
         built.append(name)
@@ -192,6 +249,58 @@ def drop_models() -> None:
     spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
     for schema in MODEL_SCHEMAS:
         spark.sql(f"drop database if exists {schema} cascade")
+
+
+def _dbt_ls(select: Sequence[str], target_path: Path) -> list[str]:
+    """The names of the models `select` picks."""
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(
+        [
+            "ls",
+            "--select",
+            *select,
+            "--resource-type",
+            "model",
+            "--output",
+            "name",
+            "--quiet",
+            *_dbt_common_args(target_path),
+        ]
+    )
+    if not result.success:
+        raise RuntimeError(f"dbt ls on spark failed: {result.exception or result.result}")
+    return list(result.result)
+
+
+def _model_nodes(target_path: Path) -> dict[str, dict]:
+    manifest = json.loads((target_path / "target" / "manifest.json").read_text(encoding="utf-8"))
+    return {
+        uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"
+    }
+
+
+def _run_results(target_path: Path) -> list[tuple[dict, dict]]:
+    """The last dbt step's results, each with its manifest node."""
+    nodes = _model_nodes(target_path)
+    run_results = json.loads(
+        (target_path / "target" / "run_results.json").read_text(encoding="utf-8")
+    )
+    return [(result, nodes[result["unique_id"]]) for result in run_results["results"]]
+
+
+def _relation(node: dict) -> str:
+    return f"{node['schema']}.{node['alias']}"
+
+
+def _run_instant(name: str) -> dt.datetime | None:
+    """The run's value `name` as the dbt models read it (macro run_var): the environment,
+    else dbt_project.yml's default; None when empty."""
+    text = os.environ.get(run_var_name(name))
+    if text is None:
+        project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+        text = project["vars"][name]
+    return dt.datetime.fromisoformat(text) if text else None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
