@@ -9,7 +9,7 @@ its JVM live as long as that process, and one session serves every dbt step of i
     python -m credits_warehouse.spark_engine RAW_DIR SPARK_DIR OUT_DIR --select MODELS...
         [--parents DIR] [--also RAW_DIR OUT_DIR]...
 
-reads RAW_DIR/<table>.parquet, keeps Spark's tables and metastore in SPARK_DIR, and writes
+reads RAW_DIR/<table>/ (export_raw_tables), keeps Spark's tables and metastore in SPARK_DIR, and writes
 each built model's rows to OUT_DIR/<model>.parquet; the run's clock comes from the
 environment as for DuckDB (CREDITS_RUN_AS_OF, credits_warehouse/incremental.py dbt_env).
 A selection holding the ledger walk runs in two dbt steps around it (`run_models`,
@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -36,26 +39,111 @@ from credits_warehouse.incremental import run_var_name
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
 
-def export_raw_tables(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[str]:
-    """Write every table of schema `raw` to `out_dir/<table>.parquet`; returns their names.
+# The landing tables (credits_warehouse.ingest.LANDING_TABLES): appended to one load batch
+# at a time, so they are written one file per batch, each once. Every other raw table
+# (catalog, control) is small and rewritten whole at each export.
+BATCH_COLUMN = "batch_seq"
+BATCH_ID_COLUMN = "load_batch_id"
+# Raw tables whose models read DuckDB's row id: it is written as a real column, `rowid`.
+ROWID_TABLES = ("events",)
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
-    Spark tables have no row ids, so raw.events carries its DuckDB rowid as a real column
-    named `rowid`: the models read `rowid` the same way on both engines.
+
+@dataclass
+class RawExport:
+    """What `export_raw_tables` did: the tables, the batch files it wrote, and the files it
+    removed because DuckDB no longer has them (a run that failed and was rolled back, or
+    columns that changed): then Spark's own tables may hold rows of them and are rebuilt."""
+
+    tables: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def rewound(self) -> bool:
+        return bool(self.removed)
+
+
+def export_raw_tables(con: duckdb.DuckDBPyConnection, out_dir: Path) -> RawExport:
+    """Bring `out_dir/<table>/` up to date with every table of DuckDB's schema `raw`.
+
+    A landing table (it has a `batch_seq` column) is one parquet file per load batch,
+    `batch-<load_batch_id>.parquet`, written once: an export after a run that loaded
+    nothing writes nothing. Beside them `columns-<hash>.parquet`, no rows, gives Spark the
+    columns while a table is empty and records which columns the batch files have; when
+    DuckDB's columns change every batch is written again. Any other raw table is
+    `all.parquet`, rewritten each time. Files are written under a dot name (which Spark
+    skips) and renamed into place, so a reader sees whole files only.
+
+    Spark tables have no row ids, so the tables in ROWID_TABLES carry their DuckDB rowid as
+    a real column named `rowid`: the models read `rowid` the same way on both engines, and
+    a batch's rowids are written once, with the batch. The code reads no column by name but
+    `batch_seq` and `load_batch_id`: the rest is whatever the raw table has.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables = [
+    export = RawExport()
+    export.tables = [
         name
         for (name,) in con.execute(
             "select table_name from information_schema.tables"
-            " where table_schema = 'raw' order by table_name"
+            " where table_schema = 'raw' and table_type = 'BASE TABLE' order by table_name"
         ).fetchall()
     ]
-    for name in tables:
+    for name in export.tables:
         relation = con.table(f"raw.{name}")
-        if name == "events":
+        if name in ROWID_TABLES:
             relation = relation.select("rowid, *")
-        relation.write_parquet(str(out_dir / f"{name}.parquet"))
-    return tables
+        folder = out_dir / name
+        folder.mkdir(exist_ok=True)
+        if BATCH_COLUMN in relation.columns and BATCH_ID_COLUMN in relation.columns:
+            _export_batches(con, relation, folder, export)
+        else:
+            _write_parquet(relation, folder / "all.parquet")
+    return export
+
+
+def _export_batches(
+    con: duckdb.DuckDBPyConnection,
+    relation: duckdb.DuckDBPyRelation,
+    folder: Path,
+    export: RawExport,
+) -> None:
+    signature = json.dumps(
+        [[c, str(t)] for c, t in zip(relation.columns, relation.types, strict=True)]
+    )
+    columns_file = f"columns-{hashlib.sha256(signature.encode()).hexdigest()[:16]}.parquet"
+    batches = relation.aggregate(f"{BATCH_COLUMN}, min({BATCH_ID_COLUMN})").fetchall()
+    wanted = {}
+    for seq, batch_id in batches:
+        if not SAFE_NAME.fullmatch(batch_id):
+            raise ValueError(
+                f"export_raw_tables: a load batch id not fit for a file name: {batch_id!r}"
+            )
+        wanted[f"batch-{batch_id}.parquet"] = seq
+    present = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+    if columns_file not in present:  # new, or DuckDB's columns changed: write every batch
+        for name in sorted(present):
+            (folder / name).unlink()
+            export.removed.append(f"{folder.name}/{name}")
+        present = set()
+        _write_parquet(relation.limit(0), folder / columns_file)
+    for name in sorted(present - wanted.keys() - {columns_file}):
+        (folder / name).unlink()
+        export.removed.append(f"{folder.name}/{name}")
+    for name, seq in sorted(wanted.items()):
+        if name not in present:
+            batch = relation.filter(
+                duckdb.ColumnExpression(BATCH_COLUMN) == duckdb.ConstantExpression(seq)
+            )
+            _write_parquet(batch, folder / name)
+            export.written.append(f"{folder.name}/{name}")
+
+
+def _write_parquet(relation: duckdb.DuckDBPyRelation, path: Path) -> None:
+    """`relation` as the parquet file `path`, which appears whole or not at all."""
+    staged = path.with_name(f".{path.name}.tmp")
+    relation.write_parquet(str(staged))
+    os.replace(staged, path)
 
 
 def export_model_tables(
