@@ -271,8 +271,28 @@ def _preflight(settings):
     catalog = load_catalog(settings.catalog)
     if not settings.landing.is_dir():
         raise CommandError(f"landing directory {settings.landing} does not exist")
+    _refuse_missing_engine()
     _refuse_breakage_policy_change(settings, catalog)
     return catalog
+
+
+def _refuse_missing_engine() -> None:
+    """CREDITS_ENGINE: one line when it names no engine, or Spark without its extra."""
+    import importlib.util
+
+    from credits_warehouse.spark_warehouse import ENGINE_VARIABLE, engine
+
+    try:
+        chosen = engine()
+    except ValueError as err:
+        raise CommandError(str(err)) from None
+    if chosen == "spark" and not all(
+        importlib.util.find_spec(module) for module in ("pyspark", "dbt.adapters.spark")
+    ):
+        raise CommandError(
+            f"{ENGINE_VARIABLE}=spark needs the optional extra `spark` (pip install -e "
+            '".[spark]": pyspark, dbt-spark) and Java 17'
+        )
 
 
 def _refuse_breakage_policy_change(settings, catalog) -> None:
@@ -533,7 +553,8 @@ def _rebuild_copy(copy: Path, clock: str, log: Path, what: str) -> None:
     build in the one line a failure ends with."""
     from dagster import DagsterEventType, DagsterInstance, materialize
 
-    from dagster_project.dbt import credits_dbt_assets
+    from credits_warehouse.spark_warehouse import SPARK_DIR_VARIABLE
+    from dagster_project.dbt import credits_dbt_assets, environment
     from dagster_project.resources import CreditsSettings, dbt_resource
 
     scratch = copy.parent
@@ -546,7 +567,13 @@ def _rebuild_copy(copy: Path, clock: str, log: Path, what: str) -> None:
         hold_writer_lock=False,
         full_refresh=True,
     )
-    with DbtOutput(log) as dbt_output, contextlib.redirect_stdout(dbt_output):
+    with (
+        # CREDITS_ENGINE=spark: the copy's Spark side in the scratch folder too (deleted with
+        # it), never the warehouse's own, whatever CREDITS_SPARK_DIR says.
+        environment({SPARK_DIR_VARIABLE: f"{copy}.spark"}),
+        DbtOutput(log) as dbt_output,
+        contextlib.redirect_stdout(dbt_output),
+    ):
         result = materialize(
             [credits_dbt_assets],
             resources={"settings": resource, "dbt": dbt_resource()},

@@ -6,9 +6,11 @@ no separate step; `make install` parses it up front.
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -21,8 +23,11 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
+from credits_warehouse import spark_warehouse
 from credits_warehouse.incremental import dbt_build_args, dbt_env, plan_build, record_build
+from credits_warehouse.spark_warehouse import engine
 from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
 
@@ -111,6 +116,9 @@ def credits_dbt_assets(
     with settings.connection() as con:  # dbt opens the file next, in another process
         plan = plan_build(con, MANIFEST_PATH, settings.full_refresh, resolved.as_of)
     variables = dbt_vars(resolved.as_of, period, plan.resume_from)
+    if engine() == "spark":
+        yield from _build_on_spark(context, settings, plan, variables)
+        return
     args = dbt_build_args(plan)
     if plan.full_refresh:
         context.log.info(f"dbt rebuilds everything from raw: {plan.full_refresh_reason}")
@@ -127,7 +135,7 @@ def credits_dbt_assets(
         "CREDITS_WAREHOUSE": str(resolved.warehouse),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": os.environ.get("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"),
     }
-    with _environment(dbt_process_env):  # dbt's process starts here, with them
+    with environment(dbt_process_env):  # dbt's process starts here, with them
         invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
     try:
         yield from invocation.stream()
@@ -139,6 +147,77 @@ def credits_dbt_assets(
     finally:
         # The build's target folder (beside the warehouse); its artifacts have been read.
         shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def _build_on_spark(
+    context: AssetExecutionContext,
+    settings: CreditsSettings,
+    plan,
+    variables: Mapping[str, str],
+) -> Iterator:
+    """CREDITS_ENGINE=spark: the models built by Spark and named in the run's DuckDB file
+    (credits_warehouse/spark_warehouse.py), the same run values as on DuckDB. Every selected
+    model is built each time (no close-only shortcut); a rebuild from raw drops Spark's own
+    tables first. Fails, naming them, if a model or a dbt test failed on Spark, or (when the
+    whole project is selected) a model was not built or a dbt test not run."""
+    resolved = settings.resolve()
+    folder = spark_warehouse.spark_dir(resolved.warehouse)
+    select = spark_warehouse.selection()
+    with settings.connection() as con:
+        prepared = spark_warehouse.prepare(con, folder, plan.full_refresh_reason, resolved.as_of)
+    rebuilt = f"; Spark's tables rebuilt from raw: {prepared.rebuilt}" if prepared.rebuilt else ""
+    context.log.info(
+        f"Spark build {prepared.build_id} in {folder}: {len(prepared.raw.written)} raw files"
+        f" written, {len(prepared.raw.removed)} removed; models {' '.join(select)}{rebuilt}"
+    )
+    summary = spark_warehouse.build(folder, prepared, select, dbt_env(variables), sys.stdout.write)
+    manifest = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
+    if summary["failed"]:
+        raise Failure(failed_nodes_message(summary["run_results"]) + " (on Spark)")
+    models = summary["models"]
+    if select == spark_warehouse.EVERY_MODEL:
+        missing = sorted(
+            {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+            - set(models)
+        )
+        if missing:
+            raise Failure(f"not built on Spark: {', '.join(missing[:5])} ({len(missing)} models)")
+    # The dbt tests the Spark build ran, as the checks' results.
+    checks = {}
+    for result in summary["run_results"].get("results", []):
+        check = get_asset_check_key_for_test(manifest, TRANSLATOR, result["unique_id"], None)
+        if check is not None and check in context.selected_asset_check_keys:
+            checks[check] = result.get("status") == "pass"
+    not_run = sorted(
+        f"{c.asset_key.path[-1]}:{c.name}" for c in context.selected_asset_check_keys - set(checks)
+    )
+    if select == spark_warehouse.EVERY_MODEL and not_run:
+        # A blocking check that never ran would let what it guards proceed unchecked.
+        raise Failure(
+            f"dbt tests not run on Spark: {', '.join(not_run[:3])} ({len(not_run)} tests)"
+        )
+    with settings.connection() as con:
+        spark_warehouse.publish(con, prepared, models, manifest, resolved.as_of)
+        record_build(con, plan, resolved.as_of)
+    context.log.info(f"Spark build {prepared.build_id}: {len(models)} models, {summary['timings']}")
+    by_name = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    for model in models:
+        key = TRANSLATOR.get_asset_key(by_name[model])
+        if key in context.selected_asset_keys:
+            yield Output(
+                None,
+                output_name=context.assets_def.get_output_name_for_asset_key(key),
+                metadata={"engine": "spark", "spark_build": prepared.build_id},
+            )
+    # With CREDITS_SPARK_SELECT (the port under way) a test not run on Spark is reported as
+    # not executed; Dagster then lets what it guards proceed, and says so in the run's log.
+    for check, passed in sorted(checks.items(), key=lambda item: item[0].to_user_string()):
+        yield AssetCheckResult(
+            asset_key=check.asset_key,
+            check_name=check.name,
+            passed=passed,
+            metadata={"engine": "spark"},
+        )
 
 
 PARTIAL_PARSE = "partial_parse.msgpack"
@@ -180,7 +259,7 @@ def _keep_parse(target: Path, warehouse: Path) -> None:
 
 
 @contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
+def environment(values: Mapping[str, str]) -> Iterator[None]:
     """`values` set in this process's environment while the block runs, then restored."""
     before = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
