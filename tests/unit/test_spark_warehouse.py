@@ -164,3 +164,18 @@ def test_publish_names_each_output_as_a_view_with_its_contract_types(tmp_path):
         assert nxt.outputs.parent == prepared.outputs.parent
     finally:
         con.close()
+
+
+def test_the_cli_refuses_an_unknown_engine_in_one_line(monkeypatch, tmp_path, capsys):
+    from dagster_project.cli import main
+
+    monkeypatch.setenv("CREDITS_ENGINE", "snowflake")
+    landing = write_landing(tmp_path / "landing", events_jsonl=[EVENT.format(id="e1")])
+    warehouse = tmp_path / "w.duckdb"
+    assert main(["run", "--landing", str(landing), "--warehouse", str(warehouse)]) == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("CREDITS_ENGINE must be one of duckdb, spark, not 'snowflake'")
+    )
+    assert not warehouse.exists()
