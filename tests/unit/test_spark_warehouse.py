@@ -179,3 +179,18 @@ def test_the_cli_refuses_an_unknown_engine_in_one_line(monkeypatch, tmp_path, ca
         .endswith("CREDITS_ENGINE must be one of duckdb, spark, not 'snowflake'")
     )
     assert not warehouse.exists()
+
+
+def test_a_rebuild_from_raw_drops_sparks_own_tables_first(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    folder = tmp_path / "spark"
+    try:
+        con.execute("create schema raw")
+        for state in ("tables", "metastore_db"):
+            (folder / state / "x").mkdir(parents=True)
+        assert prepare(con, folder, None, CLOCK).rebuilt is None
+        assert (folder / "tables" / "x").is_dir()
+        assert prepare(con, folder, "asked for", CLOCK).rebuilt == "asked for"
+        assert not (folder / "tables").exists() and not (folder / "metastore_db").exists()
+    finally:
+        con.close()
