@@ -292,24 +292,6 @@
     timestamp_ntz'9999-12-31 23:59:59.999999'
 {%- endmacro %}
 
-{# A set-returning select item: one row per instant from `start` to `stop` inclusive by
-   `step` (a positive interval), none when start > stop (DuckDB `unnest(generate_series)`).
-   Spark's sequence() raises on start > stop, so it gets null there, which explodes to no
-   row. #}
-{% macro timestamp_series_rows(start, stop, step) -%}
-    {{ return(adapter.dispatch('timestamp_series_rows', 'credits')(start, stop, step)) }}
-{%- endmacro %}
-
-{% macro default__timestamp_series_rows(start, stop, step) -%}
-    unnest(generate_series(
-            {{ start }}, {{ stop }}, {{ step }}
-        ))
-{%- endmacro %}
-
-{% macro spark__timestamp_series_rows(start, stop, step) -%}
-    explode(case when {{ start }} <= {{ stop }} then sequence({{ start }}, {{ stop }}, {{ step }}) end)
-{%- endmacro %}
-
 {# A set-returning select item: one row per piece of `text` split at `separator` (one
    character; DuckDB `unnest(string_split(...))`). Spark's split() takes a regular
    expression: the character goes in a class. #}
@@ -340,4 +322,31 @@
 
 {% macro spark__sorted_distinct_joined(value, separator) -%}
     array_join(array_sort(collect_set({{ value }})), '{{ separator }}')
+
+{%- endmacro %}
+
+{# One row per value from `start` to `stop`, both included, by `step` (an interval), as an
+   item of a select list (DuckDB `unnest(generate_series(...))`); no row when start > stop
+   or either is null. Spark takes a generator only as a whole select item, not inside an
+   expression: cast its values in an outer select. #}
+{% macro series_rows(start, stop, step) -%}
+    {{ return(adapter.dispatch('series_rows', 'credits')(start, stop, step)) }}
+{%- endmacro %}
+
+{% macro default__series_rows(start, stop, step) -%}
+    unnest(generate_series({{ start }}, {{ stop }}, {{ step }}))
+{%- endmacro %}
+
+{# sequence() raises when start > stop; explode(null) gives no row, as DuckDB does. #}
+{% macro spark__series_rows(start, stop, step) -%}
+    explode(case when {{ start }} <= {{ stop }} then sequence({{ start }}, {{ stop }}, {{ step }}) end)
+{%- endmacro %}
+
+{# dbt's cast() on Spark. The marts' and reports' enforced contracts declare DuckDB's type
+   names, and dbt builds each contract's empty schema with cast(): Spark spells `varchar`
+   (which it takes only with a length) and `json` as `string`; every other name the
+   contracts use (bigint, integer, boolean, date, timestamp, decimal(p, s)) is the same. #}
+{% macro spark__cast(field, type) -%}
+    {%- set spark_names = {'varchar': 'string', 'json': 'string'} -%}
+    cast({{ field }} as {{ spark_names.get(type | trim | lower, type) }})
 {%- endmacro %}

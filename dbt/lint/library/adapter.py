@@ -27,7 +27,7 @@ EXPRESSIONS = {
     "sorted_distinct_joined",
     "split_to_rows",
     "text_type",
-    "timestamp_series_rows",
+    "series_rows",
 }
 
 

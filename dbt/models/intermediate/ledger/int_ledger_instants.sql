@@ -66,7 +66,7 @@ period_starts as (
     from customer_starts
     cross join as_of
     cross join lateral (
-        select {{ timestamp_series_rows(
+        select {{ series_rows(
             'customer_starts.first_month + interval 1 month', 'as_of.as_of_at', 'interval 1 month'
         ) }} as period_start
     ) as periods
