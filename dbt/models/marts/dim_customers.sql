@@ -12,18 +12,30 @@ as_of as (
 
 current_plans as (
     select customer_id, plan_id
-    from {{ ref('int_subscriptions_validated') }}
-    where
-        is_current
-        and started_at <= (select as_of_at from as_of)
-        and (ended_at is null or ended_at > (select as_of_at from as_of))
-    qualify row_number() over (partition by customer_id order by started_at desc) = 1
+    from (
+        select
+            customer_id,
+            plan_id,
+            row_number() over (partition by customer_id order by started_at desc) as latest_first
+        from {{ ref('int_subscriptions_validated') }}
+        where
+            is_current
+            and started_at <= (select as_of_at from as_of)
+            and (ended_at is null or ended_at > (select as_of_at from as_of))
+    ) as subscriptions
+    where latest_first = 1
 ),
 
 balances as (
-    select customer_id, balance_after as current_balance
-    from {{ ref('fct_credit_ledger') }}
-    qualify row_number() over (partition by customer_id order by entry_seq desc) = 1
+    select customer_id, current_balance
+    from (
+        select
+            customer_id,
+            balance_after as current_balance,
+            row_number() over (partition by customer_id order by entry_seq desc) as latest_first
+        from {{ ref('fct_credit_ledger') }}
+    ) as entries
+    where latest_first = 1
 ),
 
 forecasts as (

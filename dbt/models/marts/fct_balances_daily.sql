@@ -23,13 +23,20 @@ daily as (
     group by customer_id, cast(entry_at as date)
 ),
 
-spine as (
-    select
-        customer_id,
-        cast(unnest(generate_series(min(balance_date), (select as_of_date from as_of), interval 1 day)) as date)
-            as balance_date
+first_days as (
+    select customer_id, min(balance_date) as first_date, (select as_of_date from as_of) as last_date
     from daily
     group by customer_id
+),
+
+spine as (
+    select customer_id, cast(balance_at as date) as balance_date
+    from (
+        select
+            customer_id,
+            {{ series_rows('first_date', 'last_date', 'interval 1 day') }} as balance_at
+        from first_days
+    ) as days
 ),
 
 filled as (

@@ -13,7 +13,7 @@ instants as (
     select
         customer_id,
         entry_at as valid_from,
-        arg_max(balance_after, entry_seq) as balance
+        max_by(balance_after, entry_seq) as balance
     from {{ ref('fct_credit_ledger') }}
     group by customer_id, entry_at
 )

@@ -3,7 +3,7 @@
 -- Resumes after the last close (docs/incremental.md): the running balance goes on from the
 -- customer's last earlier entry.
 {{ config(
-    materialized='incremental',
+    materialized=delete_insert_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ delete_resume_window('entry_at') }}"
@@ -25,12 +25,12 @@ balance_before as (
         ) as last_entries
             on earlier.customer_id = last_entries.customer_id and earlier.entry_seq = last_entries.entry_seq
     {%- else -%}
-        select cast(null as varchar) as customer_id, cast(0 as {{ credits_type() }}) as balance_after where false
+        select cast(null as string) as customer_id, cast(0 as {{ credits_type() }}) as balance_after where false
     {%- endif %}
 )
 
 select
-    entries.customer_id || ':' || lpad(cast(entries.entry_number as varchar), 9, '0') as entry_id,
+    entries.customer_id || ':' || lpad(cast(entries.entry_number as string), 9, '0') as entry_id,
     entries.customer_id,
     entries.entry_number as entry_seq,
     entries.entry_at,

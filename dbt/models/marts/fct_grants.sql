@@ -25,7 +25,7 @@ grants as (
 amended as (
     select
         grant_id,
-        arg_max(expires_at, amendment_seq) filter (where action = 'set_expiry') as expires_at,
+        max_by(expires_at, amendment_seq) filter (where action = 'set_expiry') as expires_at,
         max(effective_at) filter (where action = 'void') as voided_at,
         sum(credits_voided) as credits_voided
     from {{ ref('int_grant_amendments_applied') }}
@@ -48,7 +48,21 @@ movements as (
 
 accounted as (
     select
-        grants.* exclude (is_scheduled) replace (coalesce(amended.expires_at, grants.expires_at) as expires_at),
+        -- The grants' columns in their order (those the union above lists), expires_at as
+        -- amendments left it.
+        grants.grant_id,
+        grants.customer_id,
+        grants.kind,
+        grants.credits,
+        grants.effective_at,
+        coalesce(amended.expires_at, grants.expires_at) as expires_at,
+        grants.priority,
+        grants.cost_basis_per_credit,
+        grants.currency,
+        grants.paid_amount,
+        grants.source_type,
+        grants.source_id,
+        grants.applies_to,
         cast(coalesce(movements.credits_consumed, 0) as {{ credits_type() }}) as credits_consumed,
         cast(coalesce(movements.credits_expired, 0) as {{ credits_type() }}) as credits_expired,
         cast(coalesce(movements.credits_refunded, 0) as {{ credits_type() }}) as credits_refunded,
@@ -73,7 +87,7 @@ accounted as (
 )
 
 select
-    accounted.* exclude (is_scheduled),
+    {{ star_except('accounted', ['is_scheduled']) }},
     -- The first that applies, in this order (contract §8.2); a grant voided before it takes
     -- effect never will, so it is voided rather than scheduled (docs/ledger.md).
     case

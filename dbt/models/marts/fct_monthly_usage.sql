@@ -1,7 +1,7 @@
 -- Usage per customer, period, aggregator and dimension values (contract §6.1).
 -- Resumes after the last close (docs/incremental.md): only the open periods are summed.
 {{ config(
-    materialized='incremental',
+    materialized=delete_insert_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ delete_resume_window(period_start_of('period')) }}"

@@ -2,7 +2,7 @@
 -- (contract §6.1 "fct_monthly_usage ... dimensions"): one row per dimension value.
 -- Resumes after the last close (docs/incremental.md): only the open periods are summed.
 {{ config(
-    materialized='incremental',
+    materialized=delete_insert_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ delete_resume_window(period_start_of('period')) }}"
@@ -23,7 +23,7 @@ select
     rated.period,
     rated.aggregator_id,
     dimension_names.dimension_name,
-    rated.dimensions ->> dimension_names.dimension_name as dimension_value,
+    {{ json_field_text('rated.dimensions', 'dimension_names.dimension_name') }} as dimension_value,
     count(*) as events,
     cast(sum(rated.units) as {{ units_type() }}) as units,
     cast(sum(rated.credits) as {{ credits_type() }}) as credits

@@ -27,14 +27,14 @@ usage_lines as (
         row_number() over (partition by customer_id, period order by aggregator_id) as line_number,
         aggregator_id as item_id,
         aggregator_id as label,
-        cast(null as varchar) as kind,
+        cast(null as string) as kind,
         cast(null as timestamp) as occurred_at,
         cast(null as timestamp) as expires_at,
         sum(events) as events,
         sum(units) as units,
         sum(credits) as credits,
         cast(null as bigint) as amount,
-        cast(null as varchar) as currency
+        cast(null as string) as currency
     from {{ ref('fct_monthly_usage') }}
     group by customer_id, period, aggregator_id
 ),
@@ -64,22 +64,23 @@ top_user_lines as (
             ) as line_number,
             user_id as item_id,
             user_id as label,
-            cast(null as varchar) as kind,
+            cast(null as string) as kind,
             cast(null as timestamp) as occurred_at,
             cast(null as timestamp) as expires_at,
             events,
             cast(null as {{ units_type() }}) as units,
             credits,
             cast(null as bigint) as amount,
-            cast(null as varchar) as currency
+            cast(null as string) as currency
         from user_totals
     ) as ranked
     where line_number <= 5
 ),
 
 -- A grant is received in the period it takes effect in, once it has (contract §8.2).
+-- The grant's customer_id is the statement's (one column of that name: Spark refuses two).
 received_grants as (
-    select statements.customer_id, statements.period, grants.*
+    select statements.period, grants.*
     from statements
     inner join {{ ref('fct_grants') }} as grants
         on
@@ -95,7 +96,7 @@ received_grants as (
 -- A grant scheduled at the clock is coming on every statement whose period ends before it
 -- takes effect.
 coming_grants as (
-    select statements.customer_id, statements.period, grants.*
+    select statements.period, grants.*
     from statements
     inner join {{ ref('fct_grants') }} as grants
         on
@@ -137,7 +138,7 @@ grant_lines as (
         cast(null as {{ units_type() }}) as units,
         period_grants.credits,
         cast(null as bigint) as amount,
-        cast(null as varchar) as currency
+        cast(null as string) as currency
     from period_grants
     left join labels on period_grants.grant_id = labels.grant_id
 ),
@@ -160,7 +161,7 @@ expiration_lines as (
         cast(null as {{ units_type() }}) as units,
         -ledger.credits as credits,
         cast(null as bigint) as amount,
-        cast(null as varchar) as currency
+        cast(null as string) as currency
     from {{ ref('fct_credit_ledger') }} as ledger
     inner join {{ ref('fct_grants') }} as grants on ledger.grant_id = grants.grant_id
     left join labels on ledger.grant_id = labels.grant_id
@@ -175,16 +176,16 @@ daily_balance_lines as (
         row_number() over (
             partition by statements.customer_id, statements.period order by balances.balance_date
         ) as line_number,
-        cast(null as varchar) as item_id,
-        cast(null as varchar) as label,
-        cast(null as varchar) as kind,
+        cast(null as string) as item_id,
+        cast(null as string) as label,
+        cast(null as string) as kind,
         cast(balances.balance_date as timestamp) as occurred_at,
         cast(null as timestamp) as expires_at,
         cast(null as bigint) as events,
         cast(null as {{ units_type() }}) as units,
         balances.closing_credits as credits,
         cast(null as bigint) as amount,
-        cast(null as varchar) as currency
+        cast(null as string) as currency
     from statements
     inner join {{ ref('fct_balances_daily') }} as balances
         on
