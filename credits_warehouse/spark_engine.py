@@ -7,13 +7,14 @@ run in a process of its own (`python -m credits_warehouse.spark_engine`): the se
 its JVM live as long as that process, and one session serves every dbt step of it.
 
     python -m credits_warehouse.spark_engine RAW_DIR SPARK_DIR OUT_DIR --select MODELS...
-        [--parents DIR] [--also RAW_DIR OUT_DIR]...
+        [--parents DIR] [--test] [--also RAW_DIR OUT_DIR]...
 
 reads RAW_DIR/<table>/ (export_raw_tables), keeps Spark's tables and metastore in SPARK_DIR, and writes
 each built model's rows to OUT_DIR/<model>.parquet; the run's clock comes from the
 environment as for DuckDB (CREDITS_RUN_AS_OF, credits_warehouse/incremental.py dbt_env).
 A selection holding the ledger walk runs in two dbt steps around it (`run_models`,
 credits_warehouse/spark_walk.py).
+With --test, `dbt test` then runs the data tests of the selection on Spark too.
 """
 
 from __future__ import annotations
@@ -240,6 +241,7 @@ def run_models(
     *,
     as_of: dt.datetime | None = None,
     resume_from: dt.datetime | None = None,
+    test: bool = False,
 ) -> dict:
     """Register the raw parquet files, `dbt run --select` on the spark target, and write
     each model that built to `out_dir/<model>.parquet`. Returns the timings in seconds.
@@ -252,7 +254,10 @@ def run_models(
     int_ledger_walk_inputs), `spark_walk.walk_ledger` writes the walk's table, then dbt runs
     the selected models downstream of it. `as_of` and `resume_from` are the walk's clock
     and resume point; by default the run's (CREDITS_RUN_AS_OF, CREDITS_RUN_RESUME_FROM, as
-    the dbt models read them, else dbt_project.yml's defaults)."""
+    the dbt models read them, else dbt_project.yml's defaults).
+
+    `test`: then run the data tests of the selection (`run_data_tests`); built.json gets
+    each one's status under "tests"."""
     os.environ["CREDITS_SPARK_DIR"] = str(spark_dir)
     # The walk's Python workers run this interpreter (its pyarrow and this package), not
     # whatever `python3` is first on the PATH.
@@ -321,7 +326,14 @@ def run_models(
         )
         built.append(name)
     timings["export_results"] = time.monotonic() - started
-    summary = json.dumps({"models": built, "timings": timings}, indent=2)
+    tests = None
+    if test:
+        started = time.monotonic()
+        tests = run_data_tests(select, spark_dir)
+        timings["dbt_test"] = time.monotonic() - started
+    summary = json.dumps(
+        {"models": built, "timings": timings, **({"tests": tests} if test else {})}, indent=2
+    )
     write_atomically(summary.encode("utf-8"), out_dir / "built.json")
     return timings
 
@@ -391,6 +403,34 @@ def _run_instant(name: str) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
 
 
+def run_data_tests(select: Sequence[str], spark_dir: Path) -> dict[str, str]:
+    """`dbt test` on the spark target for the data tests of `select` whose every model is in
+    it (indirect selection `cautious`: a test reading a model built elsewhere is left out).
+    The unit tests run on fixtures, not on the build, and are left out as in a production
+    build. Returns {test name: dbt's status (pass, fail, error, ...)}."""
+    _dbt(
+        [
+            "test",
+            "--select",
+            *select,
+            "--indirect-selection",
+            "cautious",
+            "--exclude-resource-type",
+            "unit_test",
+        ],
+        spark_dir,
+        check=False,
+    )
+    manifest = json.loads((spark_dir / "target" / "manifest.json").read_text(encoding="utf-8"))
+    run_results = json.loads(
+        (spark_dir / "target" / "run_results.json").read_text(encoding="utf-8")
+    )
+    return {
+        manifest["nodes"][result["unique_id"]]["name"]: result["status"]
+        for result in run_results["results"]
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m credits_warehouse.spark_engine")
     parser.add_argument("raw_dir", type=Path)
@@ -411,6 +451,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar=("RAW_DIR", "OUT_DIR"),
         help="then build the same selection from scratch on these raw tables, in the same session",
     )
+    parser.add_argument(
+        "--test", action="store_true", help="then run the selection's data tests on Spark"
+    )
     args = parser.parse_args(argv)
     timings = run_models(
         args.raw_dir.resolve(),
@@ -418,13 +461,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.out_dir,
         args.select,
         args.parents.resolve() if args.parents else None,
+        test=args.test,
     )
     print(json.dumps(timings))
     for raw_dir, out_dir in args.also:
         drop_models()
         print(
             json.dumps(
-                run_models(raw_dir.resolve(), args.spark_dir.resolve(), out_dir, args.select)
+                run_models(
+                    raw_dir.resolve(),
+                    args.spark_dir.resolve(),
+                    out_dir,
+                    args.select,
+                    test=args.test,
+                )
             )
         )
 
