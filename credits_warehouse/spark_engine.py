@@ -327,12 +327,23 @@ def run_models(
         built.append(name)
     timings["export_results"] = time.monotonic() - started
     tests = None
+    every_result = [result for result, _ in results]
     if test:
         started = time.monotonic()
         tests = run_data_tests(select, spark_dir)
+        every_result += _last_run_results(spark_dir)
         timings["dbt_test"] = time.monotonic() - started
+    # Every dbt step's results in one place: a run in steps (around the walk, then the
+    # tests) leaves only the last step's in dbt's own run_results.json.
     summary = json.dumps(
-        {"models": built, "timings": timings, **({"tests": tests} if test else {})}, indent=2
+        {
+            "models": built,
+            "timings": timings,
+            **({"tests": tests} if test else {}),
+            "run_results": {"results": every_result},
+        },
+        indent=2,
+        default=str,
     )
     write_atomically(summary.encode("utf-8"), out_dir / "built.json")
     return timings
@@ -380,13 +391,18 @@ def _model_nodes(target_path: Path) -> dict[str, dict]:
     }
 
 
-def _run_results(target_path: Path) -> list[tuple[dict, dict]]:
-    """The last dbt step's results, each with its manifest node."""
-    nodes = _model_nodes(target_path)
+def _last_run_results(target_path: Path) -> list[dict]:
+    """The last dbt step's results (dbt's run_results.json)."""
     run_results = json.loads(
         (target_path / "target" / "run_results.json").read_text(encoding="utf-8")
     )
-    return [(result, nodes[result["unique_id"]]) for result in run_results["results"]]
+    return run_results["results"]
+
+
+def _run_results(target_path: Path) -> list[tuple[dict, dict]]:
+    """The last dbt step's results, each with its manifest node."""
+    nodes = _model_nodes(target_path)
+    return [(result, nodes[result["unique_id"]]) for result in _last_run_results(target_path)]
 
 
 def _relation(node: dict) -> str:
@@ -422,12 +438,9 @@ def run_data_tests(select: Sequence[str], spark_dir: Path) -> dict[str, str]:
         check=False,
     )
     manifest = json.loads((spark_dir / "target" / "manifest.json").read_text(encoding="utf-8"))
-    run_results = json.loads(
-        (spark_dir / "target" / "run_results.json").read_text(encoding="utf-8")
-    )
     return {
         manifest["nodes"][result["unique_id"]]["name"]: result["status"]
-        for result in run_results["results"]
+        for result in _last_run_results(spark_dir)
     }
 
 

@@ -152,8 +152,8 @@ def build(
     echo: Callable[[str], None],
 ) -> dict:
     """Run the Spark build in a process of its own; each line it prints goes to `echo`.
-    Returns its summary (`built.json`: the models built, timings) with `failed`, the dbt
-    nodes that failed (from dbt's run_results.json). Raises SparkBuildError if the process
+    Returns its summary (`built.json`: the models built, timings, every dbt step's results
+    with the data tests') with `failed`, the dbt nodes that failed. Raises SparkBuildError if the process
     fails."""
     command = [
         sys.executable,
@@ -190,9 +190,7 @@ def build(
         last = next((line for line in reversed(tail) if line.strip()), "no output")
         raise SparkBuildError(f"the Spark build failed (exit {process.returncode}): {last}")
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    run_results = folder / "target" / "run_results.json"
-    results = json.loads(run_results.read_text(encoding="utf-8")) if run_results.exists() else {}
-    summary["run_results"] = results
+    results = summary["run_results"]  # every dbt step's, models and tests
     summary["failed"] = [
         r["unique_id"]
         for r in results.get("results", [])
@@ -276,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         spark_dir=args.spark_dir.resolve(),
         out_dir=args.out_dir.resolve(),
         select=args.select,
+        test=True,
     )
     print(json.dumps({"spark timings (s)": timings}), flush=True)
 
