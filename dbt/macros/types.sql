@@ -39,12 +39,35 @@
    DuckDB divides decimals in double precision, so this divides scaled integers instead.
    It orders consumption (contract §4); revenue (contract §5) uses the exact ratio itself. #}
 {% macro cost_basis_per_credit(amount_minor, credits) -%}
+    {{ return(adapter.dispatch('cost_basis_per_credit', 'credits')(amount_minor, credits)) }}
+{%- endmacro %}
+
+{# DuckDB: (2·amount·1e24 + c) // (2·c) with c the scaled credits, i.e. truncate(x + 1/2)
+   for x = amount·1e24 / c. Past 8.5e13 minor units the hugeint product overflows and
+   DuckDB raises. #}
+{% macro default__cost_basis_per_credit(amount_minor, credits) -%}
     (
         (
-            (cast(({{ amount_minor }}) as hugeint) * cast(1000000000000000000000000 as hugeint) * 2
-                + cast(({{ credits }}) * 1000000000000 as hugeint))
-            // (2 * cast(({{ credits }}) * 1000000000000 as hugeint))
+            ({{ big_integer('(' ~ amount_minor ~ ')') }} * cast(1000000000000000000000000 as hugeint) * 2
+                + {{ scaled_credits('(' ~ credits ~ ')') }})
+            // (2 * {{ scaled_credits('(' ~ credits ~ ')') }})
         )::decimal(38, 0) * cast(0.000000000001 as decimal(13, 12))
+    )
+{%- endmacro %}
+
+{# Spark: the same truncate(x + 1/2), from floor(|x|) = q and its remainder r over d
+   (spark_product_division, money.sql): q + 1 when 2r >= d for x >= 0; for x < 0,
+   -(q - 1) when 2r < d and q >= 1, else -q. #}
+{% macro spark__cost_basis_per_credit(amount_minor, credits) -%}
+    (
+        cast({{ spark_product_division(
+            '(' ~ amount_minor ~ ')',
+            '1000000000000000000000000',
+            scaled_credits('(' ~ credits ~ ')'),
+            "case when x.negative"
+            ~ " then -(x.q - case when 2 * x.r < x.d and x.q >= 1 then 1 else 0 end)"
+            ~ " else x.q + case when 2 * x.r >= x.d then 1 else 0 end end"
+        ) }} as decimal(38, 0)) * cast(0.000000000001 as decimal(13, 12))
     )
 {%- endmacro %}
 

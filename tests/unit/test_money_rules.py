@@ -1,7 +1,8 @@
 """The money rules are written twice, once per language: dbt/macros/money.sql for SQL and
 credits_warehouse/money.py for Python. These tests render the macros with plain Jinja, run
 them in DuckDB, and hold them to the Python answers, negatives included (a refund or a
-credit note divides a negative amount)."""
+credit note divides a negative amount). tests/dbt/test_spark_cross_engine.py runs their
+Spark bodies on edge values."""
 
 from __future__ import annotations
 
@@ -16,12 +17,40 @@ from hypothesis import strategies as st
 from credits_warehouse.money import money_share, round_half_even
 from dagster_project.resources import DBT_PROJECT_DIR
 
-MACROS = (DBT_PROJECT_DIR / "macros" / "money.sql").read_text(encoding="utf-8")
+MACROS = "".join(
+    (DBT_PROJECT_DIR / "macros" / name).read_text(encoding="utf-8")
+    for name in ("money.sql", "types.sql")
+)
+
+
+class _Adapter:
+    """dbt's `adapter.dispatch` for plain Jinja: `engine__name`, else `default__name`."""
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.macros = None
+
+    def dispatch(self, name: str, namespace: str | None = None):
+        def call(*args):
+            found = getattr(self.macros, f"{self.engine}__{name}", None)
+            return (found or getattr(self.macros, f"default__{name}"))(*args)
+
+        return call
+
+
+def render_money_sql(call: str, engine: str = "default") -> str:
+    """The SQL a money.sql / types.sql macro call renders to on an engine (`default` is
+    DuckDB, or `spark`); they need nothing from dbt but dispatch and return."""
+    adapter = _Adapter(engine)
+    env = jinja2.Environment()
+    env.globals.update({"adapter": adapter, "return": lambda value: value})
+    adapter.macros = env.from_string(MACROS).module
+    return env.from_string(MACROS + "{{ " + call + " }}").render().strip()
 
 
 def _sql(call: str) -> str:
-    """The SQL a macro call renders to (money.sql needs nothing but Jinja)."""
-    return jinja2.Environment().from_string(MACROS + "{{ " + call + " }}").render().strip()
+    """The SQL a macro call renders to on DuckDB."""
+    return render_money_sql(call)
 
 
 def _sql_round(numer: int, denom: int) -> int:

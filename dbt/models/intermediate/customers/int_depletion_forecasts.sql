@@ -59,11 +59,12 @@ forecasts as (
         instants.forecast_at,
         coalesce(balances.balance, 0) as balance,
         coalesce(burn.credits_consumed_28d, 0) as credits_consumed_28d,
-        -- Both positive, so DuckDB's truncating `//` is the floor.
+        -- Both positive, so the truncating division is the floor.
         case
             when balances.balance > 0 and burn.credits_consumed_28d > 0
-                then cast(balances.balance * 1000000000000 as hugeint) * 28
-                // cast(burn.credits_consumed_28d * 1000000000000 as hugeint)
+                then {{ truncating_div(
+                    ['28', scaled_credits('balances.balance')], scaled_credits('burn.credits_consumed_28d')
+                ) }}
         end as days_left
     from customers
     cross join instants

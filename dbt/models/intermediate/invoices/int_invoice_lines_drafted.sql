@@ -97,8 +97,8 @@ overage_lines as (
         format('{:,}', cast(ledger.credits as decimal(38, 3))) as description_quantity_text,
         'overage' as line_kind,
         cast({{ round_half_even_div(
-            "cast(ledger.credits * 1000000000000 as hugeint) * cast(prices.overage_price_per_credit * 1000000000000 as hugeint)",
-            "cast(1000000000000000000000000 as hugeint)"
+            [scaled_credits('ledger.credits'), scaled_credits('prices.overage_price_per_credit')],
+            big_integer('1000000000000000000000000')
         ) }} as bigint) as amount
     from {{ ref('int_ledger_entries_ordered') }} as ledger
     inner join customer_currency as customers on ledger.customer_id = customers.customer_id

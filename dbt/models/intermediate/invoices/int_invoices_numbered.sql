@@ -38,7 +38,7 @@ taxed as (
         invoices.*,
         -- Tax is round_half_even(subtotal × tax_rate), once per invoice (contract §5).
         cast({{ round_half_even_div(
-            "cast(subtotal as hugeint) * cast(tax_rate * 1000000 as hugeint)", "cast(1000000 as hugeint)"
+            [big_integer('subtotal'), big_integer('tax_rate * 1000000')], big_integer('1000000')
         ) }} as bigint) as tax,
         case when invoices.period <= closed.closed_through then 'finalized' else 'draft' end as status,
         case when invoice_type = 'credit_note' then 'CN' else 'INV' end as series,

@@ -38,8 +38,8 @@ revenue_grants as (
         coalesce(
             paid_amount,
             cast({{ round_half_even_div(
-                "cast(cost_basis_per_credit * 1000000000000 as hugeint) * cast(credits * 1000000000000 as hugeint)",
-                "cast(1000000000000000000000000 as hugeint)"
+                [scaled_credits('cost_basis_per_credit'), scaled_credits('credits')],
+                big_integer('1000000000000000000000000')
             ) }} as bigint)
         ) as amount_paid
     from grants
@@ -182,9 +182,8 @@ estimated as (
             when coalesce(cohorts.cohort_expired_credits, 0) = 0 or to_date.recognized_to_date = 0 then 0
             when cohorts.cohort_consumed_credits = 0 then to_date.unused_amount_to_date
             else cast({{ round_half_even_div(
-                "cast(to_date.recognized_to_date as hugeint)"
-                ~ " * cast(cohorts.cohort_expired_credits * 1000000000000 as hugeint)",
-                "cast(cohorts.cohort_consumed_credits * 1000000000000 as hugeint)"
+                [big_integer('to_date.recognized_to_date'), scaled_credits('cohorts.cohort_expired_credits')],
+                scaled_credits('cohorts.cohort_consumed_credits')
             ) }} as bigint)
         end as breakage_estimate_to_date
     from to_date
