@@ -329,6 +329,50 @@
    item of a select list (DuckDB `unnest(generate_series(...))`); no row when start > stop
    or either is null. Spark takes a generator only as a whole select item, not inside an
    expression: cast its values in an outer select. #}
+{# An interval of n days (n an integer expression). #}
+{% macro days_interval(n) -%}
+    {{ return(adapter.dispatch('days_interval', 'credits')(n)) }}
+{%- endmacro %}
+
+{% macro default__days_interval(n) -%}
+    to_days({{ n }})
+{%- endmacro %}
+
+{% macro spark__days_interval(n) -%}
+    make_interval(0, 0, 0, {{ n }})
+{%- endmacro %}
+
+{# Whole seconds from one timestamp to another, as DuckDB's date_diff('second', ...) counts
+   them: the second boundaries crossed (floor(end) - floor(start) in epoch seconds). #}
+{% macro seconds_between(start, end) -%}
+    {{ return(adapter.dispatch('seconds_between', 'credits')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start, end) -%}
+    date_diff('second', {{ start }}, {{ end }})
+{%- endmacro %}
+
+{% macro spark__seconds_between(start, end) -%}
+    (unix_timestamp({{ end }}) - unix_timestamp({{ start }}))
+{%- endmacro %}
+
+{# The first instant of the calendar month of a timestamp. Spark's date_trunc returns a
+   zoned timestamp; it is kept naive, as every timestamp of the project. #}
+{% macro month_start(ts) -%}
+    {{ return(adapter.dispatch('month_start', 'credits')(ts)) }}
+{%- endmacro %}
+
+{% macro default__month_start(ts) -%}
+    date_trunc('month', {{ ts }})
+{%- endmacro %}
+
+{% macro spark__month_start(ts) -%}
+    cast(date_trunc('month', {{ ts }}) as timestamp_ntz)
+{%- endmacro %}
+
+{# A set-returning select item: one row per value from `start` to `stop` by `step` (both
+   ends included), for `cross join lateral (select {{ series_rows(...) }} as x) as alias`.
+   Timestamps stay naive on Spark. #}
 {% macro series_rows(start, stop, step) -%}
     {{ return(adapter.dispatch('series_rows', 'credits')(start, stop, step)) }}
 {%- endmacro %}
@@ -349,4 +393,63 @@
 {% macro spark__cast(field, type) -%}
     {%- set spark_names = {'varchar': 'string', 'json': 'string'} -%}
     cast({{ field }} as {{ spark_names.get(type | trim | lower, type) }})
+{%- endmacro %}
+
+{# The distinct items of a text list (`sep`-separated, each trimmed, blanks dropped), sorted. #}
+{% macro sorted_text_items(text, sep) -%}
+    {{ return(adapter.dispatch('sorted_text_items', 'credits')(text, sep)) }}
+{%- endmacro %}
+
+{% macro default__sorted_text_items(text, sep) -%}
+    list_sort(list_distinct(list_filter(
+            list_transform(string_split({{ text }}, '{{ sep }}'), lambda x: trim(x)),
+            lambda x: x <> ''
+        )))
+{%- endmacro %}
+
+{# Spark's split takes a regular expression: the separator goes in a character class. #}
+{% macro spark__sorted_text_items(text, sep) -%}
+    array_sort(array_distinct(filter(
+            transform(split({{ text }}, '[{{ sep }}]'), x -> trim(x)),
+            x -> x <> ''
+        )))
+{%- endmacro %}
+
+{# A list's items joined by `sep` as text ('' for an empty list). #}
+{% macro list_text(list, sep) -%}
+    {{ return(adapter.dispatch('list_text', 'credits')(list, sep)) }}
+{%- endmacro %}
+
+{% macro default__list_text(list, sep) -%}
+    array_to_string({{ list }}, '{{ sep }}')
+{%- endmacro %}
+
+{% macro spark__list_text(list, sep) -%}
+    array_join({{ list }}, '{{ sep }}')
+{%- endmacro %}
+
+{# True when every item of `items` is in `list`. #}
+{% macro list_has_all(list, items) -%}
+    {{ return(adapter.dispatch('list_has_all', 'credits')(list, items)) }}
+{%- endmacro %}
+
+{% macro default__list_has_all(list, items) -%}
+    list_has_all({{ list }}, {{ items }})
+{%- endmacro %}
+
+{% macro spark__list_has_all(list, items) -%}
+    (size(array_except({{ items }}, {{ list }})) = 0)
+{%- endmacro %}
+
+{# An aggregate: the values as a list, in no particular order (DuckDB `list(value)`). #}
+{% macro unordered_list(value) -%}
+    {{ return(adapter.dispatch('unordered_list', 'credits')(value)) }}
+{%- endmacro %}
+
+{% macro default__unordered_list(value) -%}
+    list({{ value }})
+{%- endmacro %}
+
+{% macro spark__unordered_list(value) -%}
+    collect_list({{ value }})
 {%- endmacro %}

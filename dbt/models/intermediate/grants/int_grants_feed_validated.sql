@@ -8,16 +8,13 @@ with
 grants as (
     select
         *,
-        list_sort(list_distinct(list_filter(
-            list_transform(string_split(coalesce(applies_to_text, ''), '|'), lambda x: trim(x)),
-            lambda x: x <> ''
-        ))) as applies_to_ids
+        {{ sorted_text_items("coalesce(applies_to_text, '')", '|') }} as applies_to_ids
     from {{ ref('stg_landing__grants') }}
 ),
 
 scope_ids as (
     -- What an applies_to may name: an aggregator or a credit product.
-    select list(scope_id) as known_ids
+    select {{ unordered_list('scope_id') }} as known_ids
     from (
         select aggregator_id as scope_id from {{ ref('stg_catalog__aggregators') }}
         union
@@ -31,8 +28,8 @@ customers as (
 
 checked as (
     select
-        grants.* exclude (applies_to_ids),
-        array_to_string(grants.applies_to_ids, '|') as applies_to,
+        {{ star_except('grants', ['applies_to_ids']) }},
+        {{ list_text('grants.applies_to_ids', '|') }} as applies_to,
         case
             when is_unreadable_file then 'unreadable_file'
             when not is_object then 'malformed'
@@ -46,7 +43,7 @@ checked as (
             when credits is null or (credits < 0 and kind <> 'adjustment') or credits = 0 then 'invalid_value'
             when expires_at is not null and expires_at <= effective_at then 'invalid_value'
             when cost_basis_per_credit is null or cost_basis_per_credit < 0 then 'invalid_value'
-            when not list_has_all(scope_ids.known_ids, grants.applies_to_ids) then 'invalid_value'
+            when not {{ list_has_all('scope_ids.known_ids', 'grants.applies_to_ids') }} then 'invalid_value'
             when customer_id not in (select customer_id from customers) then 'unknown_customer'
         end as quarantine_reason
     from grants

@@ -35,6 +35,14 @@ customer_currency as (
 subscription_periods as (
     -- One row per subscription and billing period it overlaps, up to the clock; a
     -- subscription starting after the clock has its first period (its allowance is known).
+    -- The last period starts by the clock, or by the spell's start when that is later, and
+    -- never past the spell's end:
+    {%- set last_period_start -%}
+        least(
+                coalesce(subscriptions.ended_at, greatest(as_of.as_of_at, subscriptions.started_at)),
+                greatest(as_of.as_of_at, subscriptions.started_at)
+            )
+    {%- endset %}
     select
         subscriptions.customer_id,
         subscriptions.plan_id,
@@ -44,15 +52,8 @@ subscription_periods as (
     from subscriptions
     cross join as_of
     cross join lateral (
-        select unnest(generate_series(
-            date_trunc('month', subscriptions.started_at),
-            -- Up to the clock, or to the spell's start when that is later; never past its end.
-            least(
-                coalesce(subscriptions.ended_at, greatest(as_of.as_of_at, subscriptions.started_at)),
-                greatest(as_of.as_of_at, subscriptions.started_at)
-            ),
-            interval 1 month
-        )) as period_start
+        select {{ series_rows(month_start('subscriptions.started_at'), last_period_start, 'interval 1 month') }}
+            as period_start
     ) as periods
 ),
 
@@ -67,7 +68,7 @@ allowances as (
                 when plans.allowance_expires_after_days is null
                     then subscription_periods.period_start + interval 1 month
                 else greatest(subscription_periods.period_start, subscription_periods.started_at)
-                    + to_days(plans.allowance_expires_after_days)
+                    + {{ days_interval('plans.allowance_expires_after_days') }}
             end,
             coalesce(subscription_periods.ended_at, cast('9999-12-31' as timestamp))
         ) as expires_at,
@@ -78,9 +79,11 @@ allowances as (
         case
             when subscription_periods.started_at <= subscription_periods.period_start then plan_prices.fee_amount
             else cast({{ round_half_even_div(
-                "cast(plan_prices.fee_amount as hugeint) * date_diff('second', subscription_periods.started_at, "
-                ~ "subscription_periods.period_start + interval 1 month)",
-                "date_diff('second', subscription_periods.period_start, subscription_periods.period_start + interval 1 month)"
+                [
+                    big_integer('plan_prices.fee_amount'),
+                    seconds_between('subscription_periods.started_at', 'subscription_periods.period_start + interval 1 month'),
+                ],
+                seconds_between('subscription_periods.period_start', 'subscription_periods.period_start + interval 1 month')
             ) }} as bigint)
         end as paid_amount,
         'subscription' as source_type,
@@ -100,7 +103,7 @@ purchases as (
         'purchase' as kind,
         cast((bundles.credits + bundles.bonus_credits) * purchases.quantity as {{ credits_type() }}) as credits,
         purchases.purchased_at as effective_at,
-        purchases.purchased_at + to_days(bundles.expires_after_days) as expires_at,
+        purchases.purchased_at + {{ days_interval('bundles.expires_after_days') }} as expires_at,
         bundles.priority,
         purchases.currency,
         purchases.amount_paid as paid_amount,
@@ -134,7 +137,7 @@ feed as (
 paid as (
     select
         source_type || ':' || source_id || case
-            when kind = 'plan_allowance' then ':' || customer_id || ':' || strftime(effective_at, '%Y-%m-%dT%H:%M:%S')
+            when kind = 'plan_allowance' then ':' || customer_id || ':' || {{ format_timestamp('effective_at', '%Y-%m-%dT%H:%M:%S') }}
             else ''
         end as grant_id,
         *,

@@ -42,4 +42,4 @@ ranked as (
     from checked
 )
 
-select * exclude (check_reason) from ranked
+select {{ star_except('ranked', ['check_reason']) }} from ranked
