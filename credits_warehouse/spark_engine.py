@@ -242,6 +242,7 @@ def run_models(
     as_of: dt.datetime | None = None,
     resume_from: dt.datetime | None = None,
     test: bool = False,
+    queries: dict[str, str] | None = None,
 ) -> dict:
     """Register the raw parquet files, `dbt run --select` on the spark target, and write
     each model that built to `out_dir/<model>.parquet`. Returns the timings in seconds.
@@ -257,7 +258,10 @@ def run_models(
     the dbt models read them, else dbt_project.yml's defaults).
 
     `test`: then run the data tests of the selection (`run_data_tests`); built.json gets
-    each one's status under "tests"."""
+    each one's status under "tests".
+
+    `queries`: Spark SQL run in the same session after the models, each written to
+    `out_dir/<name>.parquet` (the cross-engine test checks macros on edge values so)."""
     os.environ["CREDITS_SPARK_DIR"] = str(spark_dir)
     # The walk's Python workers run this interpreter (its pyarrow and this package), not
     # whatever `python3` is first on the PATH.
@@ -325,6 +329,8 @@ def run_models(
             str(out_dir / f"{name}.parquet")
         )
         built.append(name)
+    for name, query in (queries or {}).items():
+        spark.sql(query).write.mode("overwrite").parquet(str(out_dir / f"{name}.parquet"))
     timings["export_results"] = time.monotonic() - started
     tests = None
     every_result = [result for result, _ in results]
@@ -467,6 +473,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--test", action="store_true", help="then run the selection's data tests on Spark"
     )
+    parser.add_argument(
+        "--query",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "FILE"),
+        help="Spark SQL in FILE run after the models, written to OUT_DIR/NAME.parquet",
+    )
     args = parser.parse_args(argv)
     timings = run_models(
         args.raw_dir.resolve(),
@@ -475,6 +489,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.select,
         args.parents.resolve() if args.parents else None,
         test=args.test,
+        queries={name: Path(path).read_text(encoding="utf-8") for name, path in args.query},
     )
     print(json.dumps(timings))
     for raw_dir, out_dir in args.also:
