@@ -57,7 +57,8 @@
 
 {# Spark: the same truncate(x + 1/2), from floor(|x|) = q and its remainder r over d
    (spark_product_division, money.sql): q + 1 when 2r >= d for x >= 0; for x < 0,
-   -(q - 1) when 2r < d and q >= 1, else -q. #}
+   -(q - 1) when 2r < d and q >= 1, else -q. Written `0 - ...`: Spark's unary minus on a
+   decimal rounds to 34 significant digits (docs/spark.md "Money on Spark"). #}
 {% macro spark__cost_basis_per_credit(amount_minor, credits) -%}
     (
         cast({{ spark_product_division(
@@ -65,7 +66,7 @@
             '1000000000000000000000000',
             scaled_credits('(' ~ credits ~ ')'),
             "case when x.negative"
-            ~ " then -(x.q - case when 2 * x.r < x.d and x.q >= 1 then 1 else 0 end)"
+            ~ " then 0 - (x.q - case when 2 * x.r < x.d and x.q >= 1 then 1 else 0 end)"
             ~ " else x.q + case when 2 * x.r >= x.d then 1 else 0 end end"
         ) }} as decimal(38, 0)) * cast(0.000000000001 as decimal(13, 12))
     )
