@@ -453,3 +453,105 @@
 {% macro spark__unordered_list(value) -%}
     collect_list({{ value }})
 {%- endmacro %}
+
+{# A number as text with English digit grouping, the text an invoice line's description
+   shows (DuckDB `format('{:,}', ...)`): `scale` 0 rounds to a whole number ('10,000');
+   scale 3 rounds to 3 decimals and shows them as DuckDB formats a double: trailing zeros
+   dropped but one ('1,234.5', '1,234.0'). Identical on both engines for values of at most
+   15 significant digits (under 1e12 at scale 3); past that DuckDB's double rounds or
+   switches to an exponent ('1e+16') and Spark keeps the exact digits. #}
+{% macro thousands(value, scale) -%}
+    {{ return(adapter.dispatch('thousands', 'credits')(value, scale)) }}
+{%- endmacro %}
+
+{% macro default__thousands(value, scale) -%}
+    {%- if scale == 0 -%}
+        format('{:,}', cast({{ value }} as bigint))
+    {%- elif scale == 3 -%}
+        format('{:,}', cast({{ value }} as decimal(38, 3)))
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("thousands: scale 0 or 3, not " ~ scale) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# Spark's cast to bigint truncates, DuckDB's rounds half away from zero: round() first.
+   Decimal to decimal rounds half away from zero on both. #}
+{% macro spark__thousands(value, scale) -%}
+    {%- if scale == 0 -%}
+        format_number(round({{ value }}, 0), 0)
+    {%- elif scale == 3 -%}
+        regexp_replace(regexp_replace(format_number(cast({{ value }} as decimal(38, 3)), 3), '0+$', ''), '[.]$', '.0')
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("thousands: scale 0 or 3, not " ~ scale) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# A JSON object as text, the same bytes on both engines (an alert's details, which its
+   alert_id hashes): `fields` is a list of [key, SQL expression, kind], in key order. Kind
+   'number' (an integer or decimal: written as DuckDB writes it, every digit of its scale,
+   no exponent) or 'text' (a string, date or timestamp: a JSON string of its text cast, a
+   timestamp as '2026-03-15 12:00:00', fraction trimmed). SQL null is JSON null. Keys are
+   plain words. DuckDB: json_object(), of type JSON. #}
+{% macro json_object_text(fields) -%}
+    {{ return(adapter.dispatch('json_object_text', 'credits')(fields)) }}
+{%- endmacro %}
+
+{% macro default__json_object_text(fields) -%}
+    json_object({% for key, value, kind in fields %}'{{ key }}', {{ value }}{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}
+
+{# Spark: cast(decimal as string) writes an exponent below 1e-6 ('0E-12'); under 1 the
+   digits are taken from 1 + |value| instead, which has the same scale. A string is quoted
+   and escaped by to_json, as DuckDB escapes it. #}
+{% macro spark__json_object_text(fields) -%}
+    concat('{'
+    {%- for key, value, kind in fields %}
+        {%- if not key.replace('_', '').isalnum() -%}
+            {{ exceptions.raise_compiler_error("json_object_text: a plain key, not " ~ key) }}
+        {%- endif %}, '{% if not loop.first %},{% endif %}"{{ key }}":', coalesce(
+        {%- if kind == 'number' -%}
+            case
+                when abs({{ value }}) < 1
+                    then concat(
+                        case when {{ value }} < 0 then '-' else '' end,
+                        '0',
+                        substring(cast(abs({{ value }}) + 1 as string), 2)
+                    )
+                else cast({{ value }} as string)
+            end
+        {%- elif kind == 'text' -%}
+            regexp_extract(to_json(array(cast({{ value }} as string))), '^\\[(.*)\\]$', 1)
+        {%- else -%}
+            {{ exceptions.raise_compiler_error("json_object_text: kind number or text, not " ~ kind) }}
+        {%- endif -%}
+        , 'null')
+    {%- endfor %}, '}')
+{%- endmacro %}
+
+{# A window aggregate: the median of `value`, a decimal of scale `scale`, over the named
+   window `window`, as DuckDB's median gives it: the middle value, or for an even count the
+   lower middle plus half the gap truncated to the scale (of the value's type on DuckDB,
+   decimal(38, scale) on Spark). Spark's median is a double and takes no window frame: the
+   frame's values are collected and sorted. #}
+{% macro window_median(value, window, scale) -%}
+    {{ return(adapter.dispatch('window_median', 'credits')(value, window, scale)) }}
+{%- endmacro %}
+
+{% macro default__window_median(value, window, scale) -%}
+    median({{ value }}) over {{ window }}
+{%- endmacro %}
+
+{% macro spark__window_median(value, window, scale) -%}
+    {%- set unit = '1' ~ '0' * scale -%}
+    cast(transform(
+        array(array_sort(filter(collect_list({{ value }}) over {{ window }}, v -> v is not null))),
+        s -> case
+            when size(s) = 0 then null
+            when size(s) % 2 = 1 then element_at(s, cast((size(s) + 1) / 2 as int))
+            else element_at(s, cast(size(s) / 2 as int)) + floor(
+                (element_at(s, cast(size(s) / 2 as int) + 1) - element_at(s, cast(size(s) / 2 as int)))
+                * {{ unit }} / 2
+            ) / {{ unit }}
+        end
+    )[0] as decimal(38, {{ scale }}))
+{%- endmacro %}

@@ -31,6 +31,7 @@ EXPRESSIONS = {
     "json_field_text",
     "json_field_texts",
     "json_kind",
+    "json_object_text",
     "json_object_of_fields",
     "json_text_is_object",
     "list_item",
@@ -41,12 +42,16 @@ EXPRESSIONS = {
     "split_to_rows",
     "text_type",
     "series_rows",
+    "thousands",
+    "window_median",
 }
 
 
 def dispatch(macro_name, macro_namespace=None):
     if macro_name == "star_except":
         return lambda alias, columns: f"{alias}.*"
+    if macro_name == "series_rows":  # its arguments are often subqueries the model must keep
+        return lambda start, stop, step: f"unnest(generate_series({start}, {stop}, {step}))"
     if macro_name == "delete_insert_materialization":
         return lambda: "incremental"
     if macro_name in EXPRESSIONS:
