@@ -56,11 +56,14 @@ low_balance as (
         -- Plan-limit details keep their shape so that alert_ids already sent do not change.
         case
             when limits.is_override
-                then json_object(
-                    'balance', ledger.balance_after, 'warning_limit', limits.warning_limit,
-                    'threshold_source', 'customer'
-                )
-            else json_object('balance', ledger.balance_after, 'warning_limit', limits.warning_limit)
+                then {{ json_object_text([
+                    ['balance', 'ledger.balance_after', 'number'],
+                    ['warning_limit', 'limits.warning_limit', 'number'],
+                    ['threshold_source', "'customer'", 'text'],
+                ]) }}
+            else {{ json_object_text([
+                ['balance', 'ledger.balance_after', 'number'], ['warning_limit', 'limits.warning_limit', 'number']
+            ]) }}
         end as details
     from ledger
     inner join limits
@@ -74,7 +77,7 @@ low_balance as (
 depleted as (
     select
         customer_id, 'balance_depleted', entry_at,
-        json_object('balance', balance_after)
+        {{ json_object_text([['balance', 'balance_after', 'number']]) }}
     from ledger
     where balance_before > 0 and balance_after <= 0
 ),
@@ -82,7 +85,7 @@ depleted as (
 unfunded as (
     select
         customer_id, 'unfunded_usage', min(entry_at),
-        json_object('period', period, 'credits', -sum(credits))
+        {{ json_object_text([['period', 'period', 'text'], ['credits', '-sum(credits)', 'number']]) }}
     from ledger
     where entry_type = 'unfunded'
     group by customer_id, period
@@ -91,18 +94,20 @@ unfunded as (
 expiring as (
     select
         grants.customer_id, 'credits_expiring',
-        grants.expires_at - to_days(days.days_before) as triggered_at,
-        json_object(
-            'grant_id', grants.grant_id, 'expires_at', grants.expires_at, 'days_before', days.days_before,
-            'credits', sum(ledger.credits)
-        )
+        grants.expires_at - {{ days_interval('days.days_before') }} as triggered_at,
+        {{ json_object_text([
+            ['grant_id', 'grants.grant_id', 'text'], ['expires_at', 'grants.expires_at', 'text'],
+            ['days_before', 'days.days_before', 'number'], ['credits', 'sum(ledger.credits)', 'number'],
+        ]) }}
     from {{ ref('fct_grants') }} as grants
     cross join {{ ref('stg_catalog__alert_expiring_days') }} as days
     inner join ledger
-        on ledger.grant_id = grants.grant_id and ledger.entry_at < grants.expires_at - to_days(days.days_before)
+        on
+            ledger.grant_id = grants.grant_id
+            and ledger.entry_at < grants.expires_at - {{ days_interval('days.days_before') }}
     where
         grants.expires_at is not null
-        and grants.expires_at - to_days(days.days_before) > grants.effective_at
+        and grants.expires_at - {{ days_interval('days.days_before') }} > grants.effective_at
     group by grants.customer_id, grants.grant_id, grants.expires_at, days.days_before
     having sum(ledger.credits) > 0
 ),
@@ -110,7 +115,7 @@ expiring as (
 daily as (
     select
         customer_id, balance_date, consumed_credits,
-        median(consumed_credits) over trailing_window as trailing_median,
+        {{ window_median('consumed_credits', 'trailing_window', 12) }} as trailing_median,
         count(*) over trailing_window as trailing_days
     from {{ ref('fct_balances_daily') }}
     window trailing_window as (partition by customer_id order by balance_date rows between 28 preceding and 1 preceding)
@@ -119,7 +124,10 @@ daily as (
 spikes as (
     select
         daily.customer_id, 'usage_spike', cast(daily.balance_date as timestamp) + interval 1 day,
-        json_object('date', daily.balance_date, 'credits', daily.consumed_credits, 'trailing_median', daily.trailing_median)
+        {{ json_object_text([
+            ['date', 'daily.balance_date', 'text'], ['credits', 'daily.consumed_credits', 'number'],
+            ['trailing_median', 'daily.trailing_median', 'number'],
+        ]) }}
     from daily
     cross join (
         select cast(value as decimal(38, 6)) as factor
@@ -145,7 +153,7 @@ user_usage as (
         spells.plan_id,
         spells.dimension_name,
         spells.monthly_credits,
-        rated.dimensions ->> spells.dimension_name as user_value,
+        {{ json_field_text('rated.dimensions', 'spells.dimension_name') }} as user_value,
         rated.booked_at,
         rated.dedup_key,
         rated.aggregator_id,
@@ -156,7 +164,7 @@ user_usage as (
             rated.customer_id = spells.customer_id
             and rated.booked_at >= spells.started_at
             and (spells.ended_at is null or rated.booked_at < spells.ended_at)
-    where rated.dimensions ->> spells.dimension_name is not null
+    where {{ json_field_text('rated.dimensions', 'spells.dimension_name') }} is not null
 ),
 
 -- Only a user whose period total under the plan goes past the limit needs a running total.
@@ -187,10 +195,10 @@ user_running as (
 user_limit as (
     select
         customer_id, 'user_limit', booked_at,
-        json_object(
-            'period', period, 'dimension', dimension_name, 'user', user_value,
-            'monthly_credits', monthly_credits, 'credits', credits_to_date
-        )
+        {{ json_object_text([
+            ['period', 'period', 'text'], ['dimension', 'dimension_name', 'text'], ['user', 'user_value', 'text'],
+            ['monthly_credits', 'monthly_credits', 'number'], ['credits', 'credits_to_date', 'number'],
+        ]) }}
     from user_running
     where credits_to_date > monthly_credits
     qualify row_number() over (
@@ -204,10 +212,12 @@ user_limit as (
 forecast as (
     select
         customer_id, 'forecast_depletion', (select as_of_at from as_of),
-        json_object(
-            'projected_depletion_date', projected_depletion_date, 'next_grant_at', next_grant_at,
-            'balance', current_balance, 'credits_consumed_28d', credits_consumed_28d
-        )
+        {{ json_object_text([
+            ['projected_depletion_date', 'projected_depletion_date', 'text'],
+            ['next_grant_at', 'next_grant_at', 'text'],
+            ['balance', 'current_balance', 'number'],
+            ['credits_consumed_28d', 'credits_consumed_28d', 'number'],
+        ]) }}
     from {{ ref('dim_customers') }}
     where projected_depletion_date < cast(next_grant_at as date)
 ),
@@ -235,9 +245,12 @@ alerts as (
 select
     case
         when alert_type = 'forecast_depletion'
-            then md5(customer_id || '|' || alert_type || '|' || (details ->> 'next_grant_at'))
+            then md5(customer_id || '|' || alert_type || '|' || ({{ json_field_text('details', "'next_grant_at'") }}))
         else
-            md5(customer_id || '|' || alert_type || '|' || strftime(triggered_at, '%Y-%m-%dT%H:%M:%S') || '|' || cast(details as varchar))
+            md5(
+                customer_id || '|' || alert_type || '|' || {{ format_timestamp('triggered_at', '%Y-%m-%dT%H:%M:%S') }}
+                || '|' || cast(details as string)
+            )
     end as alert_id,
     customer_id,
     alert_type,

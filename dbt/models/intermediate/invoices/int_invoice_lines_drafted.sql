@@ -33,7 +33,7 @@ purchase_lines as (
         1 as line_number,
         'Credit bundle ' || bundle_id || ' ({quantity} credits)' as description_template,
         cast(bundle_credits as decimal(38, 3)) as description_quantity,
-        format('{:,}', cast(bundle_credits as bigint)) as description_quantity_text,
+        {{ thousands('bundle_credits', 0) }} as description_quantity_text,
         'credits' as line_kind,
         case when amount_paid % quantity = 0 then quantity else 1 end as quantity,
         case when amount_paid % quantity = 0 then amount_paid // quantity else amount_paid end as unit_amount,
@@ -52,7 +52,7 @@ topup_lines as (
         1 as line_number,
         'Auto top-up ({quantity} credits)' as description_template,
         cast(credits as decimal(38, 3)) as description_quantity,
-        format('{:,}', cast(credits as bigint)) as description_quantity_text,
+        {{ thousands('credits', 0) }} as description_quantity_text,
         'credits' as line_kind,
         1 as quantity,
         coalesce(paid_amount, 0) as unit_amount,
@@ -72,7 +72,7 @@ fee_lines as (
             || case when effective_at > date_trunc('month', effective_at) then ' (prorated)' else '' end
             as description_template,
         cast(null as decimal(38, 3)) as description_quantity,
-        cast(null as varchar) as description_quantity_text,
+        cast(null as string) as description_quantity_text,
         'fee' as line_kind,
         paid_amount as amount
     from grants
@@ -94,7 +94,7 @@ overage_lines as (
         prices.currency,
         'Overage, ' || ledger.period || ': {quantity} credits' as description_template,
         cast(ledger.credits as decimal(38, 3)) as description_quantity,
-        format('{:,}', cast(ledger.credits as decimal(38, 3))) as description_quantity_text,
+        {{ thousands('ledger.credits', 3) }} as description_quantity_text,
         'overage' as line_kind,
         cast({{ round_half_even_div(
             [scaled_credits('ledger.credits'), scaled_credits('prices.overage_price_per_credit')],
@@ -116,7 +116,7 @@ overage_lines as (
 
 subscription_lines as (
     select
-        'subscription:' || customer_id || ':' || strftime(issued_at, '%Y-%m-%dT%H:%M:%S') as invoice_id,
+        'subscription:' || customer_id || ':' || {{ format_timestamp('issued_at', '%Y-%m-%dT%H:%M:%S') }} as invoice_id,
         customer_id,
         'subscription' as invoice_type,
         issued_at,
@@ -183,7 +183,7 @@ credit_note_lines as (
         1 as line_number,
         returned.description_template,
         cast(null as decimal(38, 3)) as description_quantity,
-        cast(null as varchar) as description_quantity_text,
+        cast(null as string) as description_quantity_text,
         'refund' as line_kind,
         1 as quantity,
         case when returned.is_void then revenue.voided_amount else revenue.refunded_amount end as unit_amount,

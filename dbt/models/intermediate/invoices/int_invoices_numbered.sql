@@ -75,7 +75,7 @@ numbers as (
     union all
     select
         invoice_id,
-        series || '-' || series_year || '-' || lpad(cast(series_seq as varchar), 6, '0'),
+        series || '-' || series_year || '-' || lpad(cast(series_seq as string), 6, '0'),
         series_seq,
         true
     from new_numbers
@@ -85,9 +85,9 @@ select
     taxed.*,
     taxed.subtotal + taxed.tax as total,
     -- Payment is due the seller's payment terms (catalog seller.payment_terms_days) after issue.
-    taxed.issued_at + to_days((
-        select cast(value as integer) from {{ ref('stg_catalog__settings') }} where setting = 'payment_terms_days'
-    )) as due_at,
+    taxed.issued_at + {{ days_interval(
+        "(select cast(value as integer) from " ~ ref('stg_catalog__settings') ~ " where setting = 'payment_terms_days')"
+    ) }} as due_at,
     numbers.invoice_number,
     numbers.series_seq,
     coalesce(numbers.is_new, false) as is_newly_numbered

@@ -51,10 +51,25 @@ revenue as (
     group by customer_id, period, currency
 ),
 
+-- Each customer's period as its two breakage parts, one row each (a lateral join of values
+-- would be shorter, but Spark cannot read outer columns in inline values).
+breakage_parts as (
+    select
+        revenue.customer_id,
+        revenue.period,
+        revenue.currency,
+        parts.source_type,
+        case parts.source_type
+            when 'breakage_estimate' then revenue.breakage_estimate else revenue.breakage_true_up
+        end as amount
+    from revenue
+    cross join (values ('breakage_estimate'), ('breakage')) as parts (source_type)
+),
+
 revenue_postings as (
     select
         'recognition:' || customer_id || ':' || period || ':' || currency as journal_id,
-        strptime(period, '%Y-%m') + interval 1 month as posted_at, period, customer_id, currency,
+        {{ parse_timestamp('period', '%Y-%m') }} + interval 1 month as posted_at, period, customer_id, currency,
         accounts.account, abs(recognition.amount) as amount, 'revenue_recognition' as source_type,
         customer_id || ':' || period as source_id,
         -- A negative recognition (a void reversing revenue) swaps the sides.
@@ -66,13 +81,10 @@ revenue_postings as (
     union all
     select
         parts.source_type || ':' || customer_id || ':' || period || ':' || currency,
-        strptime(period, '%Y-%m') + interval 1 month, period, customer_id, currency,
+        {{ parse_timestamp('period', '%Y-%m') }} + interval 1 month, period, customer_id, currency,
         accounts.account, abs(parts.amount), parts.source_type, customer_id || ':' || period,
         (accounts.account = 'deferred_revenue') = (parts.amount > 0)
-    from revenue
-    cross join lateral (
-        values ('breakage_estimate', breakage_estimate), ('breakage', breakage_true_up)
-    ) as parts (source_type, amount)
+    from breakage_parts as parts
     cross join (values ('deferred_revenue'), ('breakage_revenue')) as accounts (account)
     where parts.amount <> 0
 ),

@@ -99,11 +99,11 @@ movements as (
 periods as (
     select distinct {{ period_of('period_start') }} as period
     from (
-        select unnest(generate_series(
-            (select date_trunc('month', min(effective_at)) from revenue_grants),
-            (select as_of_at from as_of),
-            interval 1 month
-        )) as period_start
+        select {{ series_rows(
+            "(select date_trunc('month', min(effective_at)) from revenue_grants)",
+            "(select as_of_at from as_of)",
+            "interval 1 month"
+        ) }} as period_start
     ) as months
 ),
 
