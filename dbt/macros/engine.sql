@@ -528,11 +528,15 @@
     {%- endfor %}, '}')
 {%- endmacro %}
 
-{# A window aggregate: the median of `value`, a decimal of scale `scale`, over the named
-   window `window`, as DuckDB's median gives it: the middle value, or for an even count the
-   lower middle plus half the gap truncated to the scale (of the value's type on DuckDB,
-   decimal(38, scale) on Spark). Spark's median is a double and takes no window frame: the
-   frame's values are collected and sorted. #}
+{# A window aggregate: the median of `value`, a decimal of scale `scale` (1 or more), over
+   the named window `window`, as DuckDB's median gives it: the middle value, or for an even
+   count lower + h, where h is the gap in units of the scale converted to a double, halved
+   and truncated. Past 2^53 units (about 9,007 credits at scale 12) that double rounds, so
+   DuckDB's median is then not the exact midpoint; Spark reproduces the same number. Of the
+   value's type on DuckDB, decimal(38, scale) on Spark.
+   Spark's median is a double and takes no window frame: the frame's values are collected
+   and sorted. Its cast from double to decimal goes through the shortest decimal text, not
+   the double's exact value, so h is taken apart at 2^32 into two exact integers. #}
 {% macro window_median(value, window, scale) -%}
     {{ return(adapter.dispatch('window_median', 'credits')(value, window, scale)) }}
 {%- endmacro %}
@@ -542,16 +546,21 @@
 {%- endmacro %}
 
 {% macro spark__window_median(value, window, scale) -%}
-    {%- set unit = '1' ~ '0' * scale -%}
+    {%- set lower -%}element_at(s, cast(size(s) / 2 as int)){%- endset -%}
+    {%- set upper -%}element_at(s, cast(size(s) / 2 as int) + 1){%- endset -%}
+    {%- set half -%}
+        (cast(cast(({{ upper }} - {{ lower }}) * 1{{ '0' * scale }} as decimal(38, 0)) as double) * 0.5)
+    {%- endset -%}
+    {%- set high -%}floor({{ half }} / 4294967296){%- endset -%}
     cast(transform(
         array(array_sort(filter(collect_list({{ value }}) over {{ window }}, v -> v is not null))),
         s -> case
             when size(s) = 0 then null
             when size(s) % 2 = 1 then element_at(s, cast((size(s) + 1) / 2 as int))
-            else element_at(s, cast(size(s) / 2 as int)) + floor(
-                (element_at(s, cast(size(s) / 2 as int) + 1) - element_at(s, cast(size(s) / 2 as int)))
-                * {{ unit }} / 2
-            ) / {{ unit }}
+            else {{ lower }} + (
+                cast({{ high }} as decimal(38, 0)) * 4294967296
+                + cast(floor({{ half }} - {{ high }} * 4294967296.0D) as decimal(38, 0))
+            ) * cast(0.{{ '0' * (scale - 1) }}1 as decimal({{ scale + 1 }}, {{ scale }}))
         end
     )[0] as decimal(38, {{ scale }}))
 {%- endmacro %}
