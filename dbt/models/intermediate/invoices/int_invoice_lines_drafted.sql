@@ -36,7 +36,10 @@ purchase_lines as (
         {{ thousands('bundle_credits', 0) }} as description_quantity_text,
         'credits' as line_kind,
         case when amount_paid % quantity = 0 then quantity else 1 end as quantity,
-        case when amount_paid % quantity = 0 then amount_paid // quantity else amount_paid end as unit_amount,
+        case
+            when amount_paid % quantity = 0 then cast({{ truncating_div('amount_paid', 'quantity') }} as bigint)
+            else amount_paid
+        end as unit_amount,
         amount_paid as amount
     from purchases
 ),
@@ -69,7 +72,7 @@ fee_lines as (
         effective_at as issued_at,
         currency,
         'Plan ' || source_id || ' fee, ' || {{ period_of('effective_at') }}
-            || case when effective_at > date_trunc('month', effective_at) then ' (prorated)' else '' end
+            || case when effective_at > {{ month_start('effective_at') }} then ' (prorated)' else '' end
             as description_template,
         cast(null as decimal(38, 3)) as description_quantity,
         cast(null as string) as description_quantity_text,
@@ -122,7 +125,7 @@ subscription_lines as (
         issued_at,
         -- Dated at a period's first instant, it closes the period before (contract §4).
         case
-            when issued_at = date_trunc('month', issued_at)
+            when issued_at = {{ month_start('issued_at') }}
                 then {{ period_of("issued_at - interval 1 microsecond") }}
             else {{ period_of('issued_at') }}
         end as period,

@@ -13,6 +13,7 @@ from (
 ) as candidates
 qualify row_number() over (
     partition by currency
-    order by cast(price_amount as hugeint) * cast(1000000 as hugeint) * 1000000
-        // cast(bundle_credits * 1000000 as hugeint) desc, price_amount desc
+    order by {{ truncating_div(
+        [big_integer('price_amount'), big_integer('1000000000000')], big_integer('bundle_credits * 1000000')
+    ) }} desc, price_amount desc
 ) = 1

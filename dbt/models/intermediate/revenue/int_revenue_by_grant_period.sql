@@ -100,7 +100,7 @@ periods as (
     select distinct {{ period_of('period_start') }} as period
     from (
         select {{ series_rows(
-            "(select date_trunc('month', min(effective_at)) from revenue_grants)",
+            "(select " ~ month_start('min(effective_at)') ~ " from revenue_grants)",
             "(select as_of_at from as_of)",
             "interval 1 month"
         ) }} as period_start
