@@ -1,13 +1,13 @@
-"""The dbt project on a local Spark session (docs/spark.md), first milestone: the raw
-tables of a DuckDB warehouse exported as parquet, named as Spark sources, and models built
-on them by dbt's `spark` target, so the two engines can be compared row for row.
+"""The dbt project on a local Spark session (docs/spark.md): the raw tables of a DuckDB
+warehouse exported as parquet, named as Spark sources, and models built on them by dbt's
+`spark` target, the ledger walk between its dbt steps (spark_walk.py).
 
 Needs the optional extra `spark` (pyspark, dbt-spark) and Java 17. `run_models` is meant to
 run in a process of its own (`python -m credits_warehouse.spark_engine`): the session and
 its JVM live as long as that process, and one session serves every dbt step of it.
 
     python -m credits_warehouse.spark_engine RAW_DIR SPARK_DIR OUT_DIR --select MODELS...
-        [--parents DIR] [--test] [--also RAW_DIR OUT_DIR]...
+        [--parents DIR] [--test] [--query NAME FILE]... [--also RAW_DIR OUT_DIR]...
 
 reads RAW_DIR/<table>/ (export_raw_tables), keeps Spark's tables and metastore in SPARK_DIR, and writes
 each built model's rows to OUT_DIR/<model>.parquet; the run's clock comes from the

@@ -264,20 +264,6 @@
             )))
 {%- endmacro %}
 
-{# The type of text columns in a cast: DuckDB `varchar`; Spark wants `string` (its
-   `varchar` needs a length). #}
-{% macro text_type() -%}
-    {{ return(adapter.dispatch('text_type', 'credits')()) }}
-{%- endmacro %}
-
-{% macro default__text_type() -%}
-    varchar
-{%- endmacro %}
-
-{% macro spark__text_type() -%}
-    string
-{%- endmacro %}
-
 {# An instant later than any other, for open-ended comparisons: DuckDB's `infinity`; Spark
    has none (the text casts to null), so its last representable instant. #}
 {% macro infinity_timestamp() -%}
@@ -325,10 +311,6 @@
 
 {%- endmacro %}
 
-{# One row per value from `start` to `stop`, both included, by `step` (an interval), as an
-   item of a select list (DuckDB `unnest(generate_series(...))`); no row when start > stop
-   or either is null. Spark takes a generator only as a whole select item, not inside an
-   expression: cast its values in an outer select. #}
 {# An interval of n days (n an integer expression). #}
 {% macro days_interval(n) -%}
     {{ return(adapter.dispatch('days_interval', 'credits')(n)) }}

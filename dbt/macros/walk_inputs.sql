@@ -2,30 +2,30 @@
    credits_warehouse/ledger_batches.py (tests/unit/test_ledger_batches.py holds them equal). #}
 {% macro walk_input_columns() %}
     {{ return([
-        ('customer_id', text_type()), ('input_kind', text_type()),
-        ('grant_id', text_type()), ('grant_kind', text_type()), ('credits', credits_type()),
+        ('customer_id', 'string'), ('input_kind', 'string'),
+        ('grant_id', 'string'), ('grant_kind', 'string'), ('credits', credits_type()),
         ('effective_at', 'timestamp'), ('expires_at', 'timestamp'), ('priority', 'integer'),
-        ('cost_basis_per_credit', credits_type()), ('currency', text_type()),
-        ('paid_amount', 'bigint'), ('source_type', text_type()), ('source_id', text_type()),
-        ('applies_to', text_type()),
-        ('segment_start_at', 'timestamp'), ('eligibility_class', text_type()),
+        ('cost_basis_per_credit', credits_type()), ('currency', 'string'),
+        ('paid_amount', 'bigint'), ('source_type', 'string'), ('source_id', 'string'),
+        ('applies_to', 'string'),
+        ('segment_start_at', 'timestamp'), ('eligibility_class', 'string'),
         ('run_seq', 'bigint'), ('first_booked_at', 'timestamp'),
         ('last_booked_at', 'timestamp'),
-        ('started_at', 'timestamp'), ('ended_at', 'timestamp'), ('overage', text_type()),
+        ('started_at', 'timestamp'), ('ended_at', 'timestamp'), ('overage', 'string'),
         ('rollover_max_credits', credits_type()), ('rollover_expires_after_periods', 'integer'),
         ('enabled_from', 'timestamp'), ('enabled_to', 'timestamp'),
         ('threshold_credits', credits_type()), ('max_per_period', 'integer'),
         ('bundle_credits', credits_type()), ('expires_after_days', 'integer'),
         ('price_amount', 'bigint'),
-        ('voided_at', 'timestamp'), ('event_id', text_type()),
+        ('voided_at', 'timestamp'), ('event_id', 'string'),
         ('position_before', credits_type()), ('position_after', credits_type()),
-        ('refunded_at', 'timestamp'), ('refund_id', text_type()),
-        ('amendment_id', text_type()), ('amendment_action', text_type()),
+        ('refunded_at', 'timestamp'), ('refund_id', 'string'),
+        ('amendment_id', 'string'), ('amendment_action', 'string'),
         ('new_expires_at', 'timestamp'),
         ('booked_at', 'timestamp'),
         ('position_from', credits_type()), ('position_to', credits_type()),
-        ('entry_type', text_type()), ('span_seq', 'bigint'),
-        ('checkpoint', text_type()),
+        ('entry_type', 'string'), ('span_seq', 'bigint'),
+        ('checkpoint', 'string'),
     ]) }}
 {% endmacro %}
 
@@ -34,7 +34,7 @@
 {% macro walk_input(kind, values) -%}
     {%- for name, type in walk_input_columns() %}
     {% if name == 'input_kind' -%}
-        cast('{{ kind }}' as {{ text_type() }})
+        cast('{{ kind }}' as {{ 'string' }})
     {%- elif name in values -%}
         cast({{ values[name] }} as {{ type }})
     {%- else -%}

@@ -6,11 +6,9 @@ extra (`pip install -e ".[spark]"`: pyspark, dbt-spark) and Java 17.
 One DuckDB warehouse is built from seed 000's month (tests/acceptance/test_seed_000_month.py:
 2,355 events of two customers) plus rows that reach the parsing edge cases (a line that is
 not JSON, a JSON array, properties that are an array, null, a string or absent, an offset
-timestamp, decimal texts, blanks, duplicates by id and by content), and two customers
-that take the ledger down each of its paths (LEDGER_EVENTS). Its raw tables go to parquet, a
-Spark session builds the staging, events and ledger models from them (the walk through
-credits_warehouse/spark_walk.py), and every row of every model Spark built must equal
-DuckDB's: decimals exactly (same value and same scale), timestamps naive UTC.
+timestamp, decimal texts, blanks, duplicates by id and by content). Its raw tables go to
+parquet, and every row of every model Spark built from them must equal DuckDB's: decimals
+exactly (same value and same scale), timestamps naive UTC.
 
 Every model of the project builds on Spark (SELECT), the ledger walk through
 credits_warehouse/spark_walk.py between its dbt steps, and dbt's data tests run there too.

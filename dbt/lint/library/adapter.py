@@ -40,8 +40,6 @@ EXPRESSIONS = {
     "parse_utc_timestamp",
     "sorted_distinct_joined",
     "split_to_rows",
-    "text_type",
-    "series_rows",
     "thousands",
     "window_median",
 }

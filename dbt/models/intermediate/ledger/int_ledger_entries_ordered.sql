@@ -13,7 +13,7 @@ with
 walked as (
     select
         customer_id, entry_at, entry_rank, entry_seq, period, entry_type, grant_id,
-        cast(null as {{ text_type() }}) as aggregator_id, cast(entry_at as date) as usage_date, credits
+        cast(null as string) as aggregator_id, cast(entry_at as date) as usage_date, credits
     from {{ ref('int_ledger_walked') }}
     where row_kind = 'entry' and {{ in_resume_window('walked_at') }}
 ),
@@ -46,7 +46,7 @@ numbered_before as (
     {% if is_resuming() -%}
         select customer_id, max(entry_number) as entries_before from {{ this }} group by customer_id
     {%- else -%}
-        select cast(null as {{ text_type() }}) as customer_id, cast(0 as bigint) as entries_before where false
+        select cast(null as string) as customer_id, cast(0 as bigint) as entries_before where false
     {%- endif %}
 )
 
