@@ -280,57 +280,9 @@ def run_models(
     from pyspark.sql import SparkSession
 
     spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
-    walks = WALK_MODEL in _dbt_ls(select, spark_dir)
-    results: list[tuple[dict, dict]] = []  # (run result, its manifest node)
-    # A model that fails leaves the others built; built.json names the ones that built.
-    if not walks:
-        started = time.monotonic()
-        _dbt(["run", "--select", *select, "--exclude", WALK_MODEL], spark_dir, check=False)
-        timings["dbt_run"] = time.monotonic() - started
-        results += _run_results(spark_dir)
-    else:
-        started = time.monotonic()
-        _dbt(["run", "--select", *select, "--exclude", f"{WALK_MODEL}+"], spark_dir, check=False)
-        timings["dbt_run_before_walk"] = time.monotonic() - started
-        results += _run_results(spark_dir)
-        nodes = {node["name"]: node for _, node in _model_nodes(spark_dir).items()}
-        inputs_failed = any(
-            node["name"] == WALK_INPUTS_MODEL and result["status"] != "success"
-            for result, node in results
-        )
-        if not inputs_failed:
-            from credits_warehouse.spark_walk import walk_ledger
-
-            started = time.monotonic()
-            walk_ledger(
-                spark,
-                as_of=as_of or _run_instant("as_of"),
-                resume_from=resume_from or _run_instant("resume_from"),
-                inputs_table=_relation(nodes[WALK_INPUTS_MODEL]),
-                walked_table=_relation(nodes[WALK_MODEL]),
-                voids_table=_relation(nodes[VOIDS_MODEL]),
-            )
-            timings["walk"] = time.monotonic() - started
-            results.append(({"status": "success"}, nodes[WALK_MODEL]))
-            started = time.monotonic()
-            # Each item intersected with what the walk feeds (a comma is an intersection).
-            after = [f"{WALK_MODEL}+,{item}" for item in select]
-            _dbt(["run", "--select", *after, "--exclude", WALK_MODEL], spark_dir, check=False)
-            timings["dbt_run_after_walk"] = time.monotonic() - started
-            results += _run_results(spark_dir)
-
-    built = []
+    results = _build_selection(spark, select, spark_dir, timings, as_of, resume_from)
     started = time.monotonic()
-    for result, node in results:
-        if result["status"] != "success":
-            continue
-        name = node["alias"]
-        spark.table(_relation(node)).write.mode("overwrite").parquet(
-            str(out_dir / f"{name}.parquet")
-        )
-        built.append(name)
-    for name, query in (queries or {}).items():
-        spark.sql(query).write.mode("overwrite").parquet(str(out_dir / f"{name}.parquet"))
+    built, zoned = _export(spark, results, queries or {}, out_dir)
     timings["export_results"] = time.monotonic() - started
     tests = None
     every_result = [result for result, _ in results]
@@ -344,6 +296,9 @@ def run_models(
     summary = json.dumps(
         {
             "models": built,
+            # Columns Spark holds as a zoned instant (`timestamp`); the project's are all
+            # naive (`timestamp_ntz`), so this stays empty unless a function slipped one in.
+            "zoned_columns": zoned,
             "timings": timings,
             **({"tests": tests} if test else {}),
             "run_results": {"results": every_result},
@@ -353,6 +308,73 @@ def run_models(
     )
     write_atomically(summary.encode("utf-8"), out_dir / "built.json")
     return timings
+
+
+def _build_selection(
+    spark,
+    select: Sequence[str],
+    spark_dir: Path,
+    timings: dict[str, float],
+    as_of: dt.datetime | None,
+    resume_from: dt.datetime | None,
+) -> list[tuple[dict, dict]]:
+    """dbt run of the selection, in steps around the walk when it holds the walk; returns
+    each model's (run result, manifest node). A model that fails leaves the others built."""
+    walks = WALK_MODEL in _dbt_ls(select, spark_dir)
+    if not walks:
+        started = time.monotonic()
+        _dbt(["run", "--select", *select, "--exclude", WALK_MODEL], spark_dir, check=False)
+        timings["dbt_run"] = time.monotonic() - started
+        return _run_results(spark_dir)
+    started = time.monotonic()
+    _dbt(["run", "--select", *select, "--exclude", f"{WALK_MODEL}+"], spark_dir, check=False)
+    timings["dbt_run_before_walk"] = time.monotonic() - started
+    results = _run_results(spark_dir)
+    nodes = {node["name"]: node for _, node in _model_nodes(spark_dir).items()}
+    if any(
+        node["name"] == WALK_INPUTS_MODEL and result["status"] != "success"
+        for result, node in results
+    ):
+        return results
+    from credits_warehouse.spark_walk import walk_ledger
+
+    started = time.monotonic()
+    walk_ledger(
+        spark,
+        as_of=as_of or _run_instant("as_of"),
+        resume_from=resume_from or _run_instant("resume_from"),
+        inputs_table=_relation(nodes[WALK_INPUTS_MODEL]),
+        walked_table=_relation(nodes[WALK_MODEL]),
+        voids_table=_relation(nodes[VOIDS_MODEL]),
+    )
+    timings["walk"] = time.monotonic() - started
+    results.append(({"status": "success"}, nodes[WALK_MODEL]))
+    started = time.monotonic()
+    # Each item intersected with what the walk feeds (a comma is an intersection).
+    after = [f"{WALK_MODEL}+,{item}" for item in select]
+    _dbt(["run", "--select", *after, "--exclude", WALK_MODEL], spark_dir, check=False)
+    timings["dbt_run_after_walk"] = time.monotonic() - started
+    return results + _run_results(spark_dir)
+
+
+def _export(
+    spark, results: list[tuple[dict, dict]], queries: dict[str, str], out_dir: Path
+) -> tuple[list[str], dict[str, list[str]]]:
+    """Each model that built, and each query, to `out_dir/<name>.parquet`; returns the
+    models' names and, per model, its zoned-instant columns."""
+    built, zoned = [], {}
+    for result, node in results:
+        if result["status"] != "success":
+            continue
+        name = node["alias"]
+        table = spark.table(_relation(node))
+        table.write.mode("overwrite").parquet(str(out_dir / f"{name}.parquet"))
+        built.append(name)
+        if columns := [f.name for f in table.schema if f.dataType.simpleString() == "timestamp"]:
+            zoned[name] = columns
+    for name, query in queries.items():
+        spark.sql(query).write.mode("overwrite").parquet(str(out_dir / f"{name}.parquet"))
+    return built, zoned
 
 
 MODEL_SCHEMAS = ("staging", "intermediate", "marts", "reporting")

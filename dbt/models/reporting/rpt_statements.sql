@@ -69,10 +69,10 @@ late_usage as (
 ),
 
 grant_months as (
-    select grant_id, date_trunc('month', entry_at) as month_start, sum(credits) as credits
+    select grant_id, {{ month_start('entry_at') }} as month_start, sum(credits) as credits
     from ledger
     where grant_id is not null
-    group by grant_id, date_trunc('month', entry_at)
+    group by grant_id, {{ month_start('entry_at') }}
 ),
 
 -- Credits left at a period's end in grants that expire within the next 30, 60 or 90 days:

@@ -13,7 +13,7 @@ with
 as_of as (
     select
         cast('{{ run_var('as_of') }}' as timestamp) as as_of_at,
-        date_trunc('month', cast('{{ run_var('as_of') }}' as timestamp)) + interval 1 month as next_period_start
+        {{ month_start("cast('" ~ run_var('as_of') ~ "' as timestamp)") }} + interval 1 month as next_period_start
 ),
 
 scheduled as (

@@ -28,7 +28,7 @@ scoped as (
     select
         grants.customer_id,
         grants.applies_to,
-        date_trunc('month', grants.effective_at) as in_play_from,
+        {{ month_start('grants.effective_at') }} as in_play_from,
         case
             when grants.kind = 'plan_allowance' and grants.source_id in (select plan_id from rollover_plans)
                 then null
@@ -42,7 +42,7 @@ scoped as (
     select
         customer_id,
         applies_to,
-        date_trunc('month', enabled_from) as in_play_from,
+        {{ month_start('enabled_from') }} as in_play_from,
         cast(null as timestamp) as in_play_to
     from {{ ref('int_auto_topups_priced') }}
     where applies_to <> ''

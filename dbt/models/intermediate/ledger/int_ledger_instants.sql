@@ -42,7 +42,7 @@ refunds as (
 ),
 
 usage_months as (
-    select customer_id, min(date_trunc('month', booked_at)) as first_month
+    select customer_id, min({{ month_start('booked_at') }}) as first_month
     from {{ ref('int_events_rated') }}
     group by customer_id
 ),
@@ -52,7 +52,7 @@ customer_starts as (
     from (
         select customer_id, first_month from usage_months
         union all
-        select customer_id, date_trunc('month', effective_at) from grants
+        select customer_id, {{ month_start('effective_at') }} from grants
     ) as firsts
     group by customer_id
 ),
