@@ -32,8 +32,9 @@ test: $(STAMP)
 test-commands: $(STAMP)
 	$(BIN)/python -m pytest -m commands -n 2 -q
 
-# The staging and events models on a local Spark session, row for row against DuckDB
-# (docs/spark.md). Installs the optional extra `spark` (pyspark, dbt-spark); needs Java 17.
+# Every dbt model and data test on a local Spark session, row for row against DuckDB, and
+# CREDITS_ENGINE=spark credits run end to end (docs/spark.md). Installs the optional extra
+# `spark` (pyspark, dbt-spark, pandas); needs Java 17.
 test-spark: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,spark]"
 	$(BIN)/python -m pytest -m spark -n 0 -q
