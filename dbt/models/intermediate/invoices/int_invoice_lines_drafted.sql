@@ -130,9 +130,10 @@ subscription_lines as (
             else {{ period_of('issued_at') }}
         end as period,
         currency,
-        row_number() over (
+        -- bigint on both engines (Spark's row_number() is an int).
+        cast(row_number() over (
             partition by customer_id, issued_at order by line_kind desc, description_template asc
-        ) as line_number,
+        ) as bigint) as line_number,
         description_template,
         description_quantity,
         description_quantity_text,
