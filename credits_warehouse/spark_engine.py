@@ -348,7 +348,15 @@ def _build_selection(
         voids_table=_relation(nodes[VOIDS_MODEL]),
     )
     timings["walk"] = time.monotonic() - started
-    results.append(({"status": "success"}, nodes[WALK_MODEL]))
+    walked = nodes[WALK_MODEL]
+    # A result as dbt writes one, so every reader of built.json finds the walk like a model.
+    results.append(
+        (
+            {"unique_id": walked["unique_id"], "status": "success",
+             "execution_time": timings["walk"], "message": "walked on Spark"},
+            walked,
+        )
+    )  # fmt: skip
     started = time.monotonic()
     # Each item intersected with what the walk feeds (a comma is an intersection).
     after = [f"{WALK_MODEL}+,{item}" for item in select]
