@@ -512,6 +512,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="Spark SQL in FILE run after the models, written to OUT_DIR/NAME.parquet",
     )
     args = parser.parse_args(argv)
+    queries = {name: Path(path).read_text(encoding="utf-8") for name, path in args.query}
     timings = run_models(
         args.raw_dir.resolve(),
         args.spark_dir.resolve(),
@@ -519,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.select,
         args.parents.resolve() if args.parents else None,
         test=args.test,
-        queries={name: Path(path).read_text(encoding="utf-8") for name, path in args.query},
+        queries=queries,
     )
     print(json.dumps(timings))
     for raw_dir, out_dir in args.also:
@@ -532,6 +533,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     out_dir,
                     args.select,
                     test=args.test,
+                    queries=queries,
                 )
             )
         )

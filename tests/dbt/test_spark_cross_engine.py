@@ -737,20 +737,24 @@ def engines(tmp_path_factory) -> tuple[Path, Path, dict]:
     (root / "money_edge_values.sql").write_text(_money_edge_values_sql("spark"), encoding="utf-8")
 
     out_dir, reference_out = root / "spark_out", root / "reference_spark_out"
-    summary = _run_on_spark(
+    # The reference customers first, the fixture last: Spark's tables are then the fixture's,
+    # which the resume test walks again.
+    _run_on_spark(
         root,
-        out_dir,
+        reference_out,
         SELECT,
+        raw=root / "reference_raw",
         extra=[
             "--test",
             "--query",
             "money_edge_values",
             str(root / "money_edge_values.sql"),
             "--also",
-            str(root / "reference_raw"),
-            str(reference_out),
+            str(root / "raw_parquet"),
+            str(out_dir),
         ],
     )
+    summary = json.loads((out_dir / "built.json").read_text(encoding="utf-8"))
     print("spark timings (s):", summary["timings"])
     _REFERENCE["build"] = (
         reference,
@@ -770,7 +774,12 @@ def reference_engines(engines) -> tuple[Path, Path, dict]:
 
 
 def _run_on_spark(
-    root: Path, out_dir: Path, select: list[str], extra: list[str] = (), **run_vars: str
+    root: Path,
+    out_dir: Path,
+    select: list[str],
+    extra: list[str] = (),
+    raw: Path | None = None,
+    **run_vars: str,
 ) -> dict:
     """`python -m credits_warehouse.spark_engine` on the fixture's raw files (with `extra`
     arguments), in the Spark folder the fixture's build keeps; returns its built.json."""
@@ -785,7 +794,7 @@ def _run_on_spark(
         sys.executable,
         "-m",
         "credits_warehouse.spark_engine",
-        str(root / "raw_parquet"),
+        str(raw or root / "raw_parquet"),
         str(root / "spark"),
         str(out_dir),
         "--select",
