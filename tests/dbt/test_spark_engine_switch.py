@@ -146,7 +146,11 @@ def test_a_second_run_with_nothing_new_loads_nothing(runs):
     assert first_counts == (1, 1)
     assert second_counts == (1, 2)  # no new load batch; a second Spark build
     assert second_files == first_files  # no raw file written again
-    assert second == first
+    # The same rows landed; models that follow the clock (daily balances, forecasts) move
+    # with the second run's later clock, the staged rows do not.
+    staged = {name: rows for name, rows in first.items() if name.startswith("staging.")}
+    assert staged
+    assert {name: second[name] for name in staged} == staged
 
 
 def test_a_new_file_is_one_new_batch_file_and_its_rows_arrive(runs):
