@@ -199,6 +199,7 @@ def _build_on_spark(
     with settings.connection() as con:
         spark_warehouse.publish(con, prepared, models, manifest, resolved.as_of)
         record_build(con, plan, resolved.as_of)
+    _live_views_on_duckdb(resolved.warehouse, variables)
     context.log.info(f"Spark build {prepared.build_id}: {len(models)} models, {summary['timings']}")
     by_name = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     for model in models:
@@ -218,6 +219,46 @@ def _build_on_spark(
             passed=passed,
             metadata={"engine": "spark"},
         )
+
+
+def _live_views_on_duckdb(warehouse: Path, variables: Mapping[str, str]) -> None:
+    """The views over control tables a close writes after its build, made by dbt's DuckDB
+    target in the run's DuckDB file (spark_warehouse.LIVE_VIEWS), so they read them live as
+    on DuckDB. Raises Failure with dbt's last line if dbt fails."""
+    target = _target_with_kept_parse(warehouse)
+    try:
+        result = subprocess.run(  # noqa: S603 - a fixed argv, no shell
+            [
+                dbt_executable(),
+                "run",
+                "--quiet",
+                "--select",
+                *spark_warehouse.LIVE_VIEWS,
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                "--target-path",
+                str(target),
+            ],
+            cwd=DBT_PROJECT_DIR,
+            env={
+                **os.environ,
+                **dbt_env(variables),
+                "CREDITS_WAREHOUSE": str(warehouse),
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            said = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+            last = said[-1] if said else f"exit {result.returncode}"
+            raise Failure(f"the views over control tables failed on DuckDB: {last}")
+        _keep_parse(target, warehouse)
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
 
 
 PARTIAL_PARSE = "partial_parse.msgpack"
