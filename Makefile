@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-commands test-spark test-slow test-faults lint bench ui clean preview
+.PHONY: install demo test test-commands test-spark test-slow test-faults lint bench bench-spark ui clean preview
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Both engines on the same 1M events (bench/engines.py): installs the optional extra `spark`.
+bench-spark: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,spark]"
+	$(BIN)/python bench/engines.py
 
 # Sample invoice, credit note and statement from reports/sample_context.yaml, no warehouse
 # needed: PDFs in reports/preview/, plus PNG pages when pdftoppm (poppler-utils) is installed.
