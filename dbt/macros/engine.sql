@@ -278,22 +278,35 @@
     timestamp_ntz'9999-12-31 23:59:59.999999'
 {%- endmacro %}
 
-{# A set-returning select item: one row per piece of `text` split at `separator` (one
-   character; DuckDB `unnest(string_split(...))`). Spark's split() takes a regular
-   expression: the character goes in a class. #}
+{# `text` split at `separator` into a list of texts (one character; DuckDB `string_split`).
+   Spark's split() takes a regular expression: the character goes in a class, so it must be
+   one that means itself there. #}
+{% macro split_text(text, separator) -%}
+    {{ return(adapter.dispatch('split_text', 'credits')(text, separator)) }}
+{%- endmacro %}
+
+{% macro default__split_text(text, separator) -%}
+    string_split({{ text }}, '{{ separator }}')
+{%- endmacro %}
+
+{% macro spark__split_text(text, separator) -%}
+    {%- if separator | length != 1 or separator in "\\^[]-'" -%}
+        {{ exceptions.raise_compiler_error("split_text: one plain character, not " ~ separator) }}
+    {%- endif -%}
+    split({{ text }}, '[{{ separator }}]')
+{%- endmacro %}
+
+{# A set-returning select item: one row per piece of `text` split at `separator`. #}
 {% macro split_to_rows(text, separator) -%}
     {{ return(adapter.dispatch('split_to_rows', 'credits')(text, separator)) }}
 {%- endmacro %}
 
 {% macro default__split_to_rows(text, separator) -%}
-    unnest(string_split({{ text }}, '{{ separator }}'))
+    unnest({{ split_text(text, separator) }})
 {%- endmacro %}
 
 {% macro spark__split_to_rows(text, separator) -%}
-    {%- if separator | length != 1 or separator in "\\^[]-'" -%}
-        {{ exceptions.raise_compiler_error("split_to_rows: one plain character, not " ~ separator) }}
-    {%- endif -%}
-    explode(split({{ text }}, '[{{ separator }}]'))
+    explode({{ split_text(text, separator) }})
 {%- endmacro %}
 
 {# An aggregate: the distinct non-null values of `value` sorted and joined by `separator`,
@@ -384,15 +397,14 @@
 
 {% macro default__sorted_text_items(text, sep) -%}
     list_sort(list_distinct(list_filter(
-            list_transform(string_split({{ text }}, '{{ sep }}'), lambda x: trim(x)),
+            list_transform({{ split_text(text, sep) }}, lambda x: trim(x)),
             lambda x: x <> ''
         )))
 {%- endmacro %}
 
-{# Spark's split takes a regular expression: the separator goes in a character class. #}
 {% macro spark__sorted_text_items(text, sep) -%}
     array_sort(array_distinct(filter(
-            transform(split({{ text }}, '[{{ sep }}]'), x -> trim(x)),
+            transform({{ split_text(text, sep) }}, x -> trim(x)),
             x -> x <> ''
         )))
 {%- endmacro %}
