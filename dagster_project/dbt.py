@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -221,36 +221,54 @@ def _build_on_spark(
         )
 
 
+def run_dbt_cli(
+    args: Sequence[str],
+    warehouse: Path,
+    variables: Mapping[str, str],
+    target: Path,
+    log_path: Path | None = None,
+) -> subprocess.CompletedProcess:
+    """dbt's CLI with `args` against `warehouse` (the profile's DuckDB target), the run's
+    values in its environment as the dbt asset hands them (`dbt_env`), artifacts in
+    `target`; the finished process, its output captured. Outside a Dagster step: the
+    dbt asset itself goes through dagster-dbt."""
+    logs = ["--log-path", str(log_path)] if log_path else []
+    return subprocess.run(  # noqa: S603 - a fixed argv, no shell
+        [
+            dbt_executable(),
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+            *logs,
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env={
+            **os.environ,
+            "CREDITS_WAREHOUSE": str(warehouse),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **dbt_env(dict(variables)),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def _live_views_on_duckdb(warehouse: Path, variables: Mapping[str, str]) -> None:
     """The views over control tables a close writes after its build, made by dbt's DuckDB
     target in the run's DuckDB file (spark_warehouse.LIVE_VIEWS), so they read them live as
     on DuckDB. Raises Failure with dbt's last line if dbt fails."""
     target = _target_with_kept_parse(warehouse)
     try:
-        result = subprocess.run(  # noqa: S603 - a fixed argv, no shell
-            [
-                dbt_executable(),
-                "run",
-                "--quiet",
-                "--select",
-                *spark_warehouse.LIVE_VIEWS,
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-                "--target-path",
-                str(target),
-            ],
-            cwd=DBT_PROJECT_DIR,
-            env={
-                **os.environ,
-                **dbt_env(variables),
-                "CREDITS_WAREHOUSE": str(warehouse),
-                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            },
-            capture_output=True,
-            text=True,
-            check=False,
+        result = run_dbt_cli(
+            ["run", "--quiet", "--select", *spark_warehouse.LIVE_VIEWS],
+            warehouse,
+            variables,
+            target,
         )
         if result.returncode != 0:
             said = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]

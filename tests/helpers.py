@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -20,14 +19,13 @@ from typing import Any
 import pytest
 
 from credits_warehouse.catalog import load_catalog
-from credits_warehouse.incremental import dbt_build_args, dbt_env, plan_build, record_build
+from credits_warehouse.incremental import dbt_build_args, plan_build, record_build
 from credits_warehouse.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from credits_warehouse.ingest import load_landing
 from credits_warehouse.settings import ENV_VARS
 from credits_warehouse.warehouse import connect, write_catalog
-from dagster_project.dbt import ensure_manifest
+from dagster_project.dbt import ensure_manifest, run_dbt_cli
 from dagster_project.partitions import dbt_vars
-from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CATALOG_PATH = REPO_ROOT / "data" / "catalog.yml"
@@ -151,28 +149,7 @@ def run_dbt(
     """Run dbt with `args` against `warehouse`, the run's variables in its environment as the
     dbt asset sets them; returns the finished process and its target folder."""
     target = tmp_path / "dbt_target"
-    command = [
-        dbt_executable(),
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(tmp_path / "dbt_logs"),
-    ]
-    env = {
-        **os.environ,
-        "CREDITS_WAREHOUSE": str(warehouse),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **dbt_env(variables),
-    }
-    result = subprocess.run(  # noqa: S603 - a fixed argv, no shell
-        command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False
-    )
-    return result, target
+    return run_dbt_cli(args, warehouse, variables, target, tmp_path / "dbt_logs"), target
 
 
 def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool = False) -> Path:
