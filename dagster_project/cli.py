@@ -227,7 +227,9 @@ def dbt_log_path(warehouse: Path) -> Path:
 
 class DbtOutput(io.TextIOBase):
     """Where dbt's own output goes during a command: appended to a log beside the
-    warehouse, and shown on stderr as a progress bar of the nodes dbt has finished."""
+    warehouse, and shown on stderr as a progress bar of the nodes dbt has finished. A
+    Spark build runs several dbt steps (before the walk, after it, the tests), each
+    numbering its nodes from 1 of its own total: the bar starts again with each."""
 
     FINISHED = re.compile(r"\b\d+ of (\d+) (?:OK|PASS|ERROR|FAIL|WARN|SKIP)\b")
     ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -235,6 +237,7 @@ class DbtOutput(io.TextIOBase):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.done = 0
+        self.total = 0
 
     def __enter__(self) -> DbtOutput:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -255,8 +258,11 @@ class DbtOutput(io.TextIOBase):
 
         self._log.write(text)
         for match in self.FINISHED.finditer(self.ANSI.sub("", text)):
+            total = int(match.group(1))
+            if total != self.total or self.done >= self.total:  # the next dbt step
+                self.total, self.done = total, 0
             self.done += 1
-            progress_bar("dbt", self.done, int(match.group(1)))
+            progress_bar("dbt", self.done, total)
         return len(text)
 
     def flush(self) -> None:

@@ -194,3 +194,23 @@ def test_a_rebuild_from_raw_drops_sparks_own_tables_first(tmp_path):
         assert not (folder / "tables").exists() and not (folder / "metastore_db").exists()
     finally:
         con.close()
+
+
+def test_the_dbt_progress_bar_starts_again_with_each_dbt_step(monkeypatch, tmp_path):
+    """A Spark build runs dbt three times (before the walk, after it, the tests), each
+    numbering its nodes from 1 of its own total; the bar showed '75/31' by adding them up."""
+    from dagster_project.assets import ingest
+    from dagster_project.cli import DbtOutput
+
+    shown = []
+    monkeypatch.setattr(
+        ingest, "progress_bar", lambda label, done, total: shown.append((done, total))
+    )
+    lines = [f"{n} of 3 OK created sql table model m{n}\n" for n in (1, 2, 3)]
+    lines += [f"{n} of 2 OK created sql table model a{n}\n" for n in (2, 1)]  # threads: any order
+    lines += [f"{n} of 2 PASS test t{n}\n" for n in (1, 2)]  # the same total again, a new step
+    with DbtOutput(tmp_path / "dbt.log") as output:
+        for line in lines:
+            output.write(line)
+    assert shown == [(1, 3), (2, 3), (3, 3), (1, 2), (2, 2), (1, 2), (2, 2)]
+    assert (tmp_path / "dbt.log").read_text(encoding="utf-8").endswith("".join(lines))
