@@ -1,7 +1,7 @@
-"""`CREDITS_ENGINE=spark credits demo` against the default `credits demo` (issue 15's last
-check): the same generated landing, run and closed on each engine, must give the same rows
-in every model the DuckDB file names and the same bytes in every file the close writes
-(the PDFs, the alert outbox).
+"""`CREDITS_ENGINE=spark credits demo` against the default `credits demo`: the same
+generated landing, run and closed on each engine, must give the same rows in every model
+the DuckDB file names and the same bytes in every file the close writes (the PDFs, the
+alert outbox).
 
 Marked `spark` (`make test-spark`): the Spark demo starts a JVM for each of its dbt steps
 and takes about 7 minutes on 2 cores; the default one about 1 minute. Both at the demo's
