@@ -26,8 +26,6 @@ from pathlib import Path
 
 from run import BARE_AGGREGATE, BIN, RESULTS, timed
 
-SCHEMAS = ("staging", "intermediate", "marts", "reporting")
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -37,7 +35,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
     args = parser.parse_args()
 
-    from credits_warehouse.warehouse import table_checksums
+    from credits_warehouse.warehouse import MODEL_SCHEMAS, table_checksums
 
     root = Path(tempfile.mkdtemp(prefix="credits-bench-engines-"))
     credits = str(BIN / "credits")
@@ -83,8 +81,8 @@ def main() -> None:
     # Where the Spark build's time went: its own timings (built.json of the one build).
     built = sorted((root / "spark").glob("warehouse.duckdb.spark/outputs/*/built.json"))
     steps = json.loads(built[-1].read_text(encoding="utf-8"))["timings"] if built else {}
-    on_duck = table_checksums(root / "duckdb" / "warehouse.duckdb", schemas=SCHEMAS)
-    on_spark = table_checksums(root / "spark" / "warehouse.duckdb", schemas=SCHEMAS)
+    on_duck = table_checksums(root / "duckdb" / "warehouse.duckdb", schemas=MODEL_SCHEMAS)
+    on_spark = table_checksums(root / "spark" / "warehouse.duckdb", schemas=MODEL_SCHEMAS)
     apart = sorted(r for r in set(on_duck) | set(on_spark) if on_duck.get(r) != on_spark.get(r))
     if not args.keep:
         shutil.rmtree(root)

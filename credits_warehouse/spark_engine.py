@@ -36,6 +36,7 @@ import yaml
 
 from credits_warehouse.atomic_files import write_atomically
 from credits_warehouse.incremental import run_var_name
+from credits_warehouse.warehouse import MODEL_SCHEMAS
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
@@ -383,9 +384,6 @@ def _export(
     for name, query in queries.items():
         spark.sql(query).write.mode("overwrite").parquet(str(out_dir / f"{name}.parquet"))
     return built, zoned
-
-
-MODEL_SCHEMAS = ("staging", "intermediate", "marts", "reporting")
 
 
 def drop_models() -> None:

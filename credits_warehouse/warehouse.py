@@ -204,6 +204,11 @@ def closed_through(con: duckdb.DuckDBPyConnection) -> str | None:
         return None
 
 
+# The schemas dbt builds its models in, by layer (dbt_project.yml): what a build writes
+# beside `raw`, on either engine.
+MODEL_SCHEMAS = ("staging", "intermediate", "marts", "reporting")
+
+
 # Columns that say when and from where a row was loaded, not what it means: equal data loaded
 # in other batches or files differs only in these.
 LOAD_COLUMNS = frozenset(

@@ -28,11 +28,11 @@ from dagster_dbt.asset_utils import get_asset_check_key_for_test
 from credits_warehouse import spark_warehouse
 from credits_warehouse.incremental import dbt_build_args, dbt_env, plan_build, record_build
 from credits_warehouse.spark_warehouse import engine
+from credits_warehouse.warehouse import MODEL_SCHEMAS
 from dagster_project.partitions import dbt_vars
 from dagster_project.resources import DBT_PROJECT_DIR, CreditsSettings, dbt_executable
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
-LAYERS = ("staging", "intermediate", "marts", "reporting")
 
 
 def _project_files() -> list[Path]:
@@ -98,7 +98,7 @@ class CreditsTranslator(DagsterDbtTranslator):
     @staticmethod
     def _layer(props: Mapping[str, Any]) -> str:
         fqn = props.get("fqn", [])
-        return next((part for part in fqn if part in LAYERS), "marts")
+        return next((part for part in fqn if part in MODEL_SCHEMAS), "marts")
 
 
 TRANSLATOR = CreditsTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -15,12 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from credits_warehouse.warehouse import table_checksums
+from credits_warehouse.warehouse import MODEL_SCHEMAS, table_checksums
 from dagster_project.cli import main
 
 pytestmark = pytest.mark.spark
-
-SCHEMAS = ("staging", "intermediate", "marts", "reporting")
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +55,8 @@ def _first_rows_apart(duck: Path, spark: Path, relation: str) -> dict[str, list]
 
 def test_every_model_holds_the_same_rows_on_both_engines(demos):
     duck, spark = demos
-    on_duck = table_checksums(duck / "warehouse.duckdb", schemas=SCHEMAS)
-    on_spark = table_checksums(spark / "warehouse.duckdb", schemas=SCHEMAS)
+    on_duck = table_checksums(duck / "warehouse.duckdb", schemas=MODEL_SCHEMAS)
+    on_spark = table_checksums(spark / "warehouse.duckdb", schemas=MODEL_SCHEMAS)
     assert sorted(on_spark) == sorted(on_duck)
     assert len(on_duck) >= 80  # every model, not a few
     apart = {
