@@ -45,13 +45,7 @@ def main() -> None:
     rows: list[tuple[str, float, float]] = []
 
     def measure(name: str, cmd: list[str], env: dict[str, str] | None = None) -> float:
-        before = dict(os.environ)
-        os.environ.update(env or {})
-        try:
-            wall, rss = timed(cmd)
-        finally:
-            os.environ.clear()
-            os.environ.update(before)
+        wall, rss = timed(cmd, env=env)
         rows.append((name, wall, rss))
         print(f"  {name}: {wall:.1f} s, {rss:,.0f} MiB", flush=True)
         return wall

@@ -29,6 +29,7 @@ import argparse
 import csv
 import datetime as dt
 import json
+import os
 import platform
 import random
 import re
@@ -43,9 +44,17 @@ RESULTS = Path(__file__).with_name("results.md")
 MODELS = ("nova-fast", "nova-pro", "nova-ultra")
 
 
-def timed(cmd: list[str], stderr: list[str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS in MiB of one process run (its stderr into `stderr`)."""
-    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
+def timed(
+    cmd: list[str], stderr: list[str] | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float]:
+    """Wall seconds and peak RSS in MiB of one process run (its stderr into `stderr`), with
+    `env` added to this process's environment."""
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", *cmd],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     if stderr is not None:
         stderr.append(proc.stderr)
     if proc.returncode != 0:
