@@ -13,6 +13,7 @@ import fcntl
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import duckdb
@@ -97,12 +98,26 @@ def transactional_copy(warehouse: Path) -> Iterator[Path]:
     """Yield a working copy of the warehouse; it replaces the original only on success.
     A writer killed half way leaves the original as it was, and its copy behind for the
     next writer to drop."""
-    work = start_working_copy(warehouse)
-    try:
-        yield work
-    except BaseException:
-        discard_working_copy(warehouse)
-        raise
+    with transactional_copy_in_background(warehouse) as copying:
+        yield copying.result()
+
+
+@contextlib.contextmanager
+def transactional_copy_in_background(warehouse: Path) -> Iterator[Future[Path]]:
+    """`transactional_copy` with the copy made in a thread: the block gets its future at
+    once, so that it can do other work meanwhile (a command imports Dagster and builds its
+    job while a 3 GB warehouse is copied), and calls `result()` for the copy's path before
+    it writes. The copy is finished, or has failed, before the block's end publishes it or
+    an error discards it."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="working-copy") as pool:
+        copying = pool.submit(start_working_copy, warehouse)
+        try:
+            yield copying
+            copying.result()  # a block that never asked still publishes a whole copy
+        except BaseException:
+            wait([copying])
+            discard_working_copy(warehouse)
+            raise
     publish_working_copy(warehouse)
 
 
