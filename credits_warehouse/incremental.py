@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +133,24 @@ def _upstream_first(nodes: set[str], parent_map: dict[str, list[str]]) -> list[s
         done += ready
         waiting = [n for n in waiting if n not in ready]
     return done
+
+
+def tables_checked_by_a_build(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> set[str]:
+    """The raw tables among `tables` whose latest load batch a published build read: its run
+    judged that batch (a failed check publishes nothing), so a run that loads no row into
+    them need not judge it again. Rows written into `raw` by other means, after no build or
+    in a batch past the last build's, are judged as before."""
+    last_built = con.execute(
+        "select coalesce(max(last_batch_seq), 0) from raw.build_state"
+    ).fetchall()[0][0]
+    return {
+        table
+        for table in tables
+        if con.execute(
+            f"select coalesce(max(batch_seq), 0) <= ? from raw.{table}",  # noqa: S608 - fixed names
+            [last_built],
+        ).fetchall()[0][0]
+    }
 
 
 def checkpoint_instant(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:

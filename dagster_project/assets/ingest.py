@@ -5,11 +5,16 @@ import sys
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, multi_asset
 
 from credits_warehouse.catalog import load_catalog
+from credits_warehouse.incremental import tables_checked_by_a_build
 from credits_warehouse.ingest import LANDING_TABLES, load_landing
 from credits_warehouse.warehouse import CATALOG_DDL, write_catalog
 from dagster_project.resources import CreditsSettings
 
 CATALOG_TABLES = (*CATALOG_DDL, "iso_currencies")
+
+# The metadata key of a landing table's materialization saying that its latest load batch
+# was read by a published build, whose run judged it.
+CHECKED_BEFORE = "latest_batch_checked_before"
 
 
 def progress_line(message: str) -> None:
@@ -66,6 +71,7 @@ def landing_files(context: AssetExecutionContext, settings: CreditsSettings):
 
     with settings.connection() as con:
         batch = load_landing(con, resolved.landing, resolved.as_of, progress)
+        checked = tables_checked_by_a_build(con, LANDING_TABLES)
     progress_line(
         f"  ingest: {batch.files_loaded} new files, {batch.files_skipped} already loaded, "
         f"{batch.total_rows:,} rows"
@@ -81,5 +87,8 @@ def landing_files(context: AssetExecutionContext, settings: CreditsSettings):
                 "load_batch_id": batch.load_batch_id if batch.files_loaded else "",
                 "rows_loaded": batch.rows.get(table, 0),
                 "files_skipped": batch.files_skipped,
+                # Its latest load batch was judged by the run that loaded it: the table's
+                # pandera check need not judge it again (dagster_project/checks).
+                CHECKED_BEFORE: table in checked,
             },
         )

@@ -24,6 +24,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from credits_warehouse.checks import models as m
 from credits_warehouse.checks.pushdown import judge
+from dagster_project.assets.ingest import CHECKED_BEFORE
 from dagster_project.dbt import LEFT_AS_BUILT, credits_dbt_assets
 from dagster_project.resources import CreditsSettings
 
@@ -154,14 +155,25 @@ def run_check(spec: PanderaCheck, settings: CreditsSettings) -> AssetCheckResult
     )
 
 
-def _left_as_built_in_this_run(context: AssetCheckExecutionContext, asset: AssetKey) -> bool:
-    """Whether this run's close-only build reported the table unchanged (dagster_project/
-    dbt.py): the last build checked the same rows, so judging them again proves nothing."""
+def _unchanged_in_this_run(context: AssetCheckExecutionContext, asset: AssetKey) -> str | None:
+    """Why the rows this check would judge are the ones an earlier run judged, or None: a
+    close-only build reported the model unchanged (dagster_project/dbt.py), or the raw
+    table's latest load batch was read by a published build (dagster_project/assets/
+    ingest.py), so this run loaded none into it. Judging the same rows again proves nothing."""
     event = context.instance.get_latest_materialization_event(asset)
     if event is None or event.run_id != context.run.run_id or event.asset_materialization is None:
-        return False
-    note = event.asset_materialization.metadata.get("build")
-    return note is not None and note.value == LEFT_AS_BUILT
+        return None
+    metadata = event.asset_materialization.metadata
+    note = metadata.get("build")
+    if note is not None and note.value == LEFT_AS_BUILT:
+        return LEFT_AS_BUILT
+    checked = metadata.get(CHECKED_BEFORE)
+    if checked is not None and checked.value is True:
+        return LATEST_BATCH_CHECKED
+    return None
+
+
+LATEST_BATCH_CHECKED = "unchanged: its latest load batch was checked by the run that loaded it"
 
 
 def _asset_check(spec: PanderaCheck) -> AssetChecksDefinition:
@@ -172,8 +184,8 @@ def _asset_check(spec: PanderaCheck) -> AssetChecksDefinition:
         description=(spec.model.__doc__ or "").strip().splitlines()[0],
     )
     def _check(context: AssetCheckExecutionContext, settings: CreditsSettings) -> AssetCheckResult:
-        if _left_as_built_in_this_run(context, spec.asset):
-            return AssetCheckResult(passed=True, metadata={"build": LEFT_AS_BUILT})
+        if unchanged := _unchanged_in_this_run(context, spec.asset):
+            return AssetCheckResult(passed=True, metadata={"build": unchanged})
         return run_check(spec, settings)
 
     return _check

@@ -34,8 +34,9 @@ from credits_warehouse.incremental import (
     RUN_BOOKKEEPING_COLUMNS,
     models_a_close_leaves_alone,
     plan_build,
+    tables_checked_by_a_build,
 )
-from credits_warehouse.ingest import FEED_COLUMNS, load_landing
+from credits_warehouse.ingest import FEED_COLUMNS, LANDING_TABLES, load_landing
 from credits_warehouse.ledger_batches import INPUT_KINDS, INPUT_SCHEMA
 from credits_warehouse.sample_data.generate import generate
 from credits_warehouse.warehouse import connect, write_catalog
@@ -457,6 +458,36 @@ def test_reference_customers_in_batches_match_the_reference(reference_customers)
         if (diff := customer_diff(cid, expected, grants.get(cid, {}), totals.get(cid, {}), fields))
     }
     assert not failing, f"{len(failing)} customers differ, first: {next(iter(failing.items()))}"
+
+
+def test_a_raw_tables_latest_batch_is_judged_until_a_published_build_has_read_it(
+    generated, tmp_path
+):
+    """The raw pandera checks judge a table's latest load batch; once a build has read it,
+    its run judged it, and a run that loads nothing into the table skips the check
+    (dagster_project/checks/asset_checks.py). A row written into raw past the last build's
+    batches is judged again, as is every table before any build."""
+    incremental, _ = generated
+    copy = tmp_path / "planted.duckdb"
+    shutil.copy2(incremental, copy)
+    with duckdb.connect(str(copy)) as con:
+        assert tables_checked_by_a_build(con, LANDING_TABLES) == set(LANDING_TABLES)
+        # A copy of a customer row, in a batch no build has read.
+        con.execute(
+            "insert into raw.customers select * replace ("
+            " (select max(last_batch_seq) + 1 from raw.build_state) as batch_seq,"
+            " line_number + 100000 as line_number"
+            ") from raw.customers limit 1"
+        )
+        assert tables_checked_by_a_build(con, LANDING_TABLES) == set(LANDING_TABLES) - {"customers"}
+        con.execute("delete from raw.build_state")
+        assert tables_checked_by_a_build(con, LANDING_TABLES) == {
+            t for t in LANDING_TABLES if query_count(con, t) == 0
+        }
+
+
+def query_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]  # noqa: S608
 
 
 def test_checks_of_incremental_models_judge_the_rows_the_last_build_wrote(generated, tmp_path):
