@@ -3,6 +3,8 @@
 -- several aggregators. Filters arrive as catalog rows, never as SQL text.
 -- Each filtered property is read once per event and matched by a join on its value, so
 -- the cost grows with the events, not with events × aggregators.
+-- Each match carries the event's values of its aggregator's dimensions, read here where the
+-- properties are at hand, so nothing downstream reads the properties again.
 -- Incremental by load batch: a row's matches depend only on the row and the catalog, and a
 -- catalog change rebuilds everything (docs/incremental.md). A batch with no matches is
 -- looked at again next run, which the delete+insert makes harmless.
@@ -69,6 +71,13 @@ matches as (
     from events
     inner join aggregators on events.event_type = aggregators.event_type
     where aggregators.filter_count = 0
+),
+
+dimension_lists as (
+    -- Each aggregator's dimension names in catalog order.
+    select aggregator_id, {{ ordered_list('dimension_name', 'dimension_position') }} as dimension_names
+    from {{ ref('int_aggregator_dimensions') }}
+    group by aggregator_id
 )
 
 select
@@ -78,7 +87,14 @@ select
     aggregators.operation,
     case
         when aggregators.operation = 'sum' then {{ json_field_text('events.properties', 'aggregators.property_name') }}
-    end as quantity_text
+    end as quantity_text,
+    -- The event's values of the aggregator's dimensions, one JSON object in catalog order,
+    -- made per row: grouping 10M rows by event to build it cost 9 s.
+    coalesce(
+        {{ json_object_of_fields('dimension_lists.dimension_names', 'events.properties') }},
+        {{ empty_json_object() }}
+    ) as dimensions
 from matches
 inner join aggregators on matches.aggregator_id = aggregators.aggregator_id
 inner join events on matches.event_row_id = events.event_row_id
+left join dimension_lists on matches.aggregator_id = dimension_lists.aggregator_id

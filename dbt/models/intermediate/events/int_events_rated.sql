@@ -44,10 +44,6 @@ rates as (
     select * from {{ ref('stg_catalog__rates') }}
 ),
 
-dimension_names as (
-    select * from {{ ref('int_aggregator_dimensions') }}
-),
-
 rated as (
     select
         accepted.event_row_id,
@@ -57,7 +53,6 @@ rated as (
         accepted.event_type,
         accepted.event_at,
         accepted.ingested_at,
-        accepted.properties,
         coalesce({{ period_of('accepted.event_at') }} <= lateness.closed_through_at_ingest, false) as is_late,
         -- A late event is rated at its own timestamp but booked at the first instant of the
         -- first period still open when it arrived.
@@ -68,6 +63,7 @@ rated as (
         end as booked_at,
         accepted.verdict_seq,
         matched.aggregator_id,
+        matched.dimensions,
         rates.credit_product_id,
         case
             when matched.operation = 'count' then cast(1 as {{ units_type() }})
@@ -84,27 +80,15 @@ rated as (
             and (rates.effective_to is null or accepted.event_at < rates.effective_to)
 ),
 
-dimension_lists as (
-    -- Each aggregator's dimension names in catalog order.
-    select aggregator_id, {{ ordered_list('dimension_name', 'dimension_position') }} as dimension_names
-    from dimension_names
-    group by aggregator_id
-),
-
 final as (
     select
-        {{ star_except('rated', ['properties']) }},
+        {{ star_except('rated', ['dimensions']) }},
         cast(rated.units * rated.credits_per_unit as {{ credits_type() }}) as credits,
         -- The period it is billed in: its own, or the first open one for a late event.
         {{ period_of('rated.booked_at') }} as period,
-        -- The event's values of its aggregator's dimensions, as one JSON object in catalog
-        -- order, made per row: grouping 10M rows by event to build it cost 9 s.
-        coalesce(
-            {{ json_object_of_fields('dimension_lists.dimension_names', 'rated.properties') }},
-            {{ empty_json_object() }}
-        ) as dimensions
+        -- The event's values of its aggregator's dimensions (int_events_matched_to_aggregators).
+        rated.dimensions
     from rated
-    left join dimension_lists on rated.aggregator_id = dimension_lists.aggregator_id
 )
 
 select * from final
