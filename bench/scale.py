@@ -66,6 +66,14 @@ def main() -> None:
                        "--warehouse", str(root / "warehouse.duckdb"),
                        "--reports", str(root / "reports"), "--as-of", clock]  # fmt: skip
             run, rss = timed(command)
+        except SystemExit:
+            # A failed run: dbt's log outlives the generated files, for the post-mortem.
+            log = root / "warehouse.duckdb.dbt.log"
+            if log.exists():
+                kept = RESULTS.with_name(f"scale-failed-{events}.dbt.log")
+                shutil.copyfile(log, kept)
+                print(f"bench: dbt's log kept in {kept}", file=sys.stderr)
+            raise
         finally:
             shutil.rmtree(root, ignore_errors=True)
         rows.append((events, gen, bare, run, rss))
