@@ -1,5 +1,6 @@
 -- The dimensions each aggregator reports usage by (catalog `dimensions`), in catalog order:
--- what int_events_rated puts in each rated event's dimensions and what
+-- what int_events_matched_to_aggregators puts in each match's dimensions (which
+-- int_events_rated carries) and what
 -- fct_monthly_usage_by_dimension expands.
 select
     aggregator_id,
