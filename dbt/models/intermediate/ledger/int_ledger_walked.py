@@ -5,8 +5,8 @@ Why Python: the walk is sequential — each step depends on what earlier steps l
 grant — and SQL could only express it as a recursive CTE per customer. The logic lives in
 `credits_warehouse/ledger.py`, run a customer at a time over Arrow record batches by
 `credits_warehouse/ledger_batches.py` (both tested on their own). This step only streams the
-inputs (`int_ledger_walk_inputs`, sorted by customer) through it into one table, told apart
-by `row_kind`:
+inputs (`int_ledger_walk_inputs`, sorted a bucket of customers at a time) through it into
+one table, told apart by `row_kind`:
 - `entry`: ledger entries other than usage draws;
 - `span`: which grant (or shortfall) covers which span of a segment's running total;
 - `grant`: grants the walk creates (auto top-ups, rollovers);
@@ -28,6 +28,11 @@ from credits_warehouse.incremental import run_var_name
 from credits_warehouse.ledger_batches import INPUT_ORDER, INPUT_SCHEMA, WALKED_SCHEMA, walk_batches
 
 INPUT_BATCH_ROWS = 65536
+# At most about this many input rows in one sort. DuckDB sorts the stream the walk reads
+# within its memory limit and does not spill it as it spills a table's sort: at 100M events
+# (some 15M rows, most of them debit positions of auto top-up customers) one sort of every
+# row ran out of memory. The environment can lower it (a test walks in many buckets).
+WALK_BUCKET_ROWS = int(os.environ.get("CREDITS_WALK_BUCKET_ROWS", "1000000"))
 
 
 def _run_var(name, configured):
@@ -61,12 +66,24 @@ def model(dbt, session):
             f" or input_kind = 'position' and booked_at >= {at}"
             " or input_kind not in ('segment', 'position')"
         ).union(_kept_inputs(session, dbt, at))
-    reader = inputs.order(", ".join(INPUT_ORDER)).to_arrow_reader(INPUT_BATCH_ROWS)
-    walked = walk_batches(reader, as_of=as_of, resume_from=resume_from)
+    walked = walk_batches(_sorted_by_bucket(inputs), as_of=as_of, resume_from=resume_from)
     # A stream, not a table: dbt-duckdb writes it on a cursor of its own while this one
     # still reads the sorted inputs, so the walk's output is never all in memory at once
     # (at 100M events it was gigabytes beside DuckDB's own memory limit).
     return pa.RecordBatchReader.from_batches(WALKED_SCHEMA, walked)
+
+
+def _sorted_by_bucket(inputs):
+    """The input rows in walk order, a bucket of customers at a time: the customers split by
+    the hash of their id into as many buckets as keep each sort near WALK_BUCKET_ROWS rows.
+    Each customer's rows stay together, which is all the walk asks (buckets are disjoint)."""
+    (rows,) = inputs.aggregate("count(*)").fetchall()[0]
+    buckets = max(1, -(-rows // WALK_BUCKET_ROWS))
+    order = ", ".join(INPUT_ORDER)
+    for bucket in range(buckets):
+        # Both numbers are this function's integers, not data.
+        part = inputs.filter(f"hash(customer_id) % {buckets} = {bucket}") if buckets > 1 else inputs
+        yield from part.order(order).to_arrow_reader(INPUT_BATCH_ROWS)
 
 
 def _kept_inputs(session, dbt, at):
