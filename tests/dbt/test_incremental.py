@@ -296,6 +296,13 @@ def test_walk_inputs_view_has_the_columns_the_walk_reads(generated):
     assert kinds == set(INPUT_KINDS) - {"checkpoint", "prior_span"}
 
 
+def test_the_full_refresh_walked_in_several_buckets(generated):
+    """The fixture's full refresh really split the walk: its inputs are many buckets' worth."""
+    _, full = generated
+    ((rows,),) = query(full, "select count(*) from intermediate.int_ledger_walk_inputs")
+    assert rows > 10 * WALK_BUCKET_ROWS_IN_TESTS
+
+
 def test_generated_batches_reached_every_kind_of_change(generated):
     """The batches did what they are for: each verdict that can change later did."""
     incremental, _ = generated
