@@ -26,9 +26,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not faults and not spark and not commands" -n 2 -q
 
-# credits backfill, simulate, report restatements and deliver end to end: backfills beside
-# runs and closes by hand, scratch rebuilds, a real SMTP server (kept out of `make test` to
-# hold it under 10 minutes; .ci/run runs it after).
+# credits run, close, backfill, simulate, report restatements and deliver end to end:
+# runs, closes and reruns in sequence, backfills beside runs and closes by hand, scratch
+# rebuilds, a real SMTP server (kept out of `make test` to hold it under 10 minutes;
+# .ci/run runs it after).
 test-commands: $(STAMP)
 	$(BIN)/python -m pytest -m commands -n 2 -q
 

@@ -1,7 +1,7 @@
 """The `credits` command end to end on a small generated landing directory.
 
 One module-scoped sequence (generate, run, run again, close) because every Dagster run
-costs seconds of fixed overhead.
+costs seconds of fixed overhead. Whole commands, several builds: `make test-commands`.
 """
 
 import datetime as dt
@@ -12,6 +12,8 @@ from pypdf import PdfReader
 
 from credits_warehouse.sample_data.generate import generate
 from dagster_project.cli import main
+
+pytestmark = pytest.mark.commands
 
 AS_OF = "2026-03-01T00:00:00"
 

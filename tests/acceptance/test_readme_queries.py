@@ -117,6 +117,7 @@ def test_readers_coexist_and_block_an_in_place_writer(warehouse):
         con.close()
 
 
+@pytest.mark.commands  # a whole `credits run` in its own process
 def test_credits_run_swaps_the_file_under_an_open_reader(built):
     warehouse, summary = built
     con = duckdb.connect(str(warehouse), read_only=True)
