@@ -1,7 +1,8 @@
 """The `credits` command end to end on a small generated landing directory.
 
 One module-scoped sequence (generate, run, run again, close) because every Dagster run
-costs seconds of fixed overhead. Whole commands, several builds: `make test-commands`.
+costs seconds of fixed overhead. The tests that build (several whole builds each) run in
+`make test-commands`; the refusals, which build nothing, in `make test`.
 """
 
 import datetime as dt
@@ -12,8 +13,6 @@ from pypdf import PdfReader
 
 from credits_warehouse.sample_data.generate import generate
 from dagster_project.cli import main
-
-pytestmark = pytest.mark.commands
 
 AS_OF = "2026-03-01T00:00:00"
 
@@ -40,6 +39,7 @@ def _scalar(path, sql):
         con.close()
 
 
+@pytest.mark.commands
 def test_run_twice_loads_nothing_twice(workspace, capsys):
     root, summary, flags = workspace
     assert main(["run", *flags]) == 0
@@ -78,6 +78,7 @@ def _numbers(warehouse):
         con.close()
 
 
+@pytest.mark.commands
 def test_numbering_across_two_closes_and_a_rerun(workspace):
     root, _, flags = workspace
     warehouse = root / "warehouse.duckdb"
@@ -97,6 +98,7 @@ def test_numbering_across_two_closes_and_a_rerun(workspace):
         assert seqs == list(range(1, len(seqs) + 1))
 
 
+@pytest.mark.commands
 def test_close_writes_statements_and_is_idempotent(workspace, capsys):
     root, _, flags = workspace
     assert main(["close", "2026-02", *flags]) == 0
@@ -150,6 +152,7 @@ def test_malformed_catalog_exits_with_one_line_and_writes_nothing(tmp_path, work
     assert not warehouse.exists()
 
 
+@pytest.mark.commands
 def test_alerts_are_never_sent_twice_across_runs(workspace):
     import json
 
