@@ -76,12 +76,16 @@ FEED_SUFFIXES = (".csv", ".jsonl", ".parquet")
 # The named fields of an event; in a flat Parquet file every other column is a property.
 EVENT_FIELDS = ("event_id", "idempotency_key", "customer_id", "event_type", "timestamp")
 
+# The payload is compressed with zstd, not DuckDB's default (dictionary + FSST): JSON text
+# of 10M events takes 1,237 blocks of 256 KiB instead of 2,782 and writes in half the time,
+# and every command that writes copies the whole file (docs/incremental.md "What `raw`
+# keeps"). Reading all of it costs 0.8 s instead of 0.6 s, once, in a full refresh.
 ROW_COLUMNS = """
     load_batch_id varchar not null,
     batch_seq integer not null,
     source_file varchar not null,
     line_number bigint not null,
-    raw_payload varchar,
+    raw_payload varchar using compression zstd,
     ingested_at timestamp not null
 """
 

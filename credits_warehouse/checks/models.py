@@ -201,6 +201,7 @@ class StagedEvents(_StagedRowOrigin):
     idempotency_key: Text = pa.Field(nullable=True)
     customer_ref: Text = pa.Field(nullable=True)
     event_type: Text = pa.Field(nullable=True)
+    # Only where a verdict reads it again: unparsed, or part of the content key.
     event_timestamp_text: Text = pa.Field(nullable=True)
     event_at: Timestamp = pa.Field(nullable=True)
     properties_type: Text = pa.Field(nullable=True)

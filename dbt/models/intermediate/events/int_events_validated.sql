@@ -105,7 +105,9 @@ checked as (
             when
                 nullif(trim(customer_ref), '') is null
                 or nullif(trim(event_type), '') is null
-                or nullif(trim(event_timestamp_text), '') is null
+                -- The staged text is kept where the timestamp did not parse (and a blank
+                -- one never parses).
+                or (event_at is null and nullif(trim(event_timestamp_text), '') is null)
                 then 'missing_field'
             when event_at is null then 'bad_timestamp'
             -- Judged against this run's clock, so an event from the future waits in raw and
