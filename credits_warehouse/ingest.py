@@ -76,10 +76,9 @@ FEED_SUFFIXES = (".csv", ".jsonl", ".parquet")
 # The named fields of an event; in a flat Parquet file every other column is a property.
 EVENT_FIELDS = ("event_id", "idempotency_key", "customer_id", "event_type", "timestamp")
 
-# The payload is compressed with zstd, not DuckDB's default (dictionary + FSST): JSON text
-# of 10M events takes 1,237 blocks of 256 KiB instead of 2,782 and writes in half the time,
-# and every command that writes copies the whole file (docs/incremental.md "What `raw`
-# keeps"). Reading all of it costs 0.8 s instead of 0.6 s, once, in a full refresh.
+# The payload is compressed with zstd, not DuckDB's default (dictionary + FSST): less than
+# half the size, which every writing command copies (figures: docs/incremental.md "What
+# `raw` keeps").
 ROW_COLUMNS = """
     load_batch_id varchar not null,
     batch_seq integer not null,
