@@ -51,7 +51,13 @@ from credits_warehouse.documents import DocumentRenderer, safe_filename
 from credits_warehouse.documents.chart import bar_chart_svg
 from credits_warehouse.documents.contexts import Party
 from credits_warehouse.exports import neutralize, plain_number, write_csv
-from credits_warehouse.warehouse import connect, exclusive_lock, require_warehouse, write_catalog
+from credits_warehouse.warehouse import (
+    connect,
+    copy_warehouse_file,
+    exclusive_lock,
+    require_warehouse,
+    write_catalog,
+)
 
 
 class SimulationError(ValueError):
@@ -183,7 +189,7 @@ def scratch_copy(warehouse: Path) -> Iterator[Path]:
         folder.mkdir(exist_ok=True)
         try:
             copy = folder / "warehouse.duckdb"
-            shutil.copyfile(warehouse, copy)
+            copy_warehouse_file(warehouse, copy)
             yield copy
         finally:
             _clear_scratch(folder)

@@ -2,11 +2,13 @@
 with the copy made in a thread while the command starts up (credits_warehouse/warehouse.py).
 Plain files stand in for the DuckDB file: only the copy and the swap are under test."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from credits_warehouse.warehouse import (
+    copy_warehouse_file,
     transactional_copy,
     transactional_copy_in_background,
     working_copy_path,
@@ -72,3 +74,21 @@ def test_a_new_warehouse_has_nothing_to_copy(tmp_path):
         assert not work.exists()
         work.write_bytes(b"first build")
     assert new.read_bytes() == b"first build"
+
+
+@pytest.mark.parametrize("size", [0, 4096, 8 << 20, (8 << 20) + 3 * 4096 + 17])
+def test_the_copy_is_byte_for_byte_at_any_size(tmp_path, size):
+    """Direct I/O moves aligned 8 MiB blocks; a file of several, with a tail shorter than a
+    block, arrives whole."""
+    source, target = tmp_path / "source.duckdb", tmp_path / "target.duckdb"
+    source.write_bytes(os.urandom(size))
+    copy_warehouse_file(source, target)
+    assert target.read_bytes() == source.read_bytes()
+
+
+def test_without_direct_io_the_copy_goes_through_the_page_cache(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "O_DIRECT", raising=False)
+    source, target = tmp_path / "source.duckdb", tmp_path / "target.duckdb"
+    source.write_bytes(b"cached" * 1000)
+    copy_warehouse_file(source, target)
+    assert target.read_bytes() == b"cached" * 1000
