@@ -9,6 +9,7 @@ at once with a clear message instead of waiting on, or racing, DuckDB's own lock
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import mmap
 import os
@@ -99,35 +100,29 @@ def copy_warehouse_file(source: Path, target: Path) -> None:
     that cost 0.7 to 7.5 s for the same cached file, mostly the slow end once other files
     had been written; direct I/O took 2.5 to 3 s each time (docs/incremental.md, "The
     working copy"). DuckDB then reads what it needs of the copy from disk."""
-    direct = getattr(os, "O_DIRECT", 0)
-    if not direct:
+    if not _copy_direct(source, target):
         shutil.copy2(source, target)
-        return
-    try:
-        reader = os.open(source, os.O_RDONLY | direct)
-    except OSError:  # a file system without direct I/O (tmpfs)
-        shutil.copy2(source, target)
-        return
-    try:
-        try:
-            writer = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | direct, 0o644)
-        except OSError:
-            shutil.copy2(source, target)
-            return
-        try:
-            _copy_direct(reader, writer, target)
-        finally:
-            os.close(writer)
-    finally:
-        os.close(reader)
     shutil.copystat(source, target)
 
 
-def _copy_direct(reader: int, writer: int, target: Path) -> None:
+def _copy_direct(source: Path, target: Path) -> bool:
     """Aligned blocks through one page-aligned buffer; a tail shorter than a block (never
-    in a DuckDB file) is written afterwards without direct I/O."""
-    buffer = mmap.mmap(-1, _DIRECT_CHUNK)
-    try:
+    in a DuckDB file) is written afterwards without direct I/O. False where the system or
+    the file system has no direct I/O (no O_DIRECT, tmpfs), before any data is written."""
+    direct = getattr(os, "O_DIRECT", 0)
+    if not direct:
+        return False
+    with contextlib.ExitStack() as opened:
+        try:
+            reader = os.open(source, os.O_RDONLY | direct)
+            opened.callback(os.close, reader)
+            writer = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | direct, 0o644)
+            opened.callback(os.close, writer)
+        except OSError as err:
+            if err.errno != errno.EINVAL:
+                raise
+            return False
+        buffer = opened.enter_context(mmap.mmap(-1, _DIRECT_CHUNK))
         offset = 0
         while (read := os.preadv(reader, [buffer], offset)) > 0:
             whole = read - read % _DIRECT_ALIGN
@@ -141,8 +136,7 @@ def _copy_direct(reader: int, writer: int, target: Path) -> None:
             if read < _DIRECT_CHUNK:
                 break
         os.fsync(writer)
-    finally:
-        buffer.close()
+    return True
 
 
 def publish_working_copy(warehouse: Path) -> None:
