@@ -95,11 +95,9 @@ _DIRECT_ALIGN = 4096
 
 def copy_warehouse_file(source: Path, target: Path) -> None:
     """Copy a warehouse file with direct I/O (O_DIRECT), past the page cache, where the
-    system has it; else as `shutil.copy2` does. At 10M events the file is 2 GB. A copy
-    through the page cache takes fresh memory for every page, and on this machine's VM
-    that cost 0.7 to 7.5 s for the same cached file, mostly the slow end once other files
-    had been written; direct I/O took 2.5 to 3 s each time (docs/incremental.md, "The
-    working copy"). DuckDB then reads what it needs of the copy from disk."""
+    system has it; else as `shutil.copy2` does. On this machine a copy through the page
+    cache took 0.7 to 7.5 s for the same 2 GB file, a direct one 2.5 to 3 s each time
+    (docs/incremental.md, "Fixed costs of a command")."""
     if not _copy_direct(source, target):
         shutil.copy2(source, target)
     shutil.copystat(source, target)
