@@ -182,14 +182,18 @@ def _execute(
 ) -> None:
     """Run a Dagster job on a copy of the warehouse; swap it in only on success. The clock
     and paths are the resource's; a partitioned job also takes its billing period."""
+    from credits_warehouse.spark_warehouse import engine
     from credits_warehouse.warehouse import (
         exclusive_lock,
         transactional_copy_in_background,
         working_copy_path,
     )
+    from dagster_project.dbt_ahead import started_ahead
 
     _preflight(settings)
     with (
+        # dbt's process imports dbt on the other core meanwhile (dagster_project/dbt_ahead.py).
+        started_ahead() if engine() == "duckdb" else contextlib.nullcontext(),
         exclusive_lock(settings.warehouse),
         transactional_copy_in_background(settings.warehouse) as copying,
         DbtOutput(dbt_log_path(settings.warehouse)) as dbt_output,

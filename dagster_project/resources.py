@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from credits_warehouse.warehouse import (
     publish_working_copy,
     start_working_copy,
 )
+from dagster_project import dbt_ahead
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
@@ -105,17 +105,13 @@ def _run_failed(context: InitResourceContext | None) -> bool:
     return bool(context.instance.all_logs(context.run_id, of_type=DagsterEventType.STEP_FAILURE))
 
 
-def dbt_executable() -> str:
-    """dbt beside the running interpreter: `.venv/bin/credits` runs without the venv on PATH."""
-    return str(Path(sys.executable).parent / "dbt")
-
-
 class CreditsDbtCliResource(DbtCliResource):
     """dagster-dbt's dbt resource without two start-up costs our builds never use, about 3 s
     of every run and close (bench/results.md): asking the dbt executable for its version
     (`dbt --version`, a second dbt start-up; it is the dbt-core installed beside us,
     `dbt_executable`), and opening an in-process dbt adapter, which dagster-dbt only uses to
-    fetch row counts and column metadata, which these assets do not ask for."""
+    fetch row counts and column metadata, which these assets do not ask for. Within a
+    command, dbt's own imports are paid ahead too (dagster_project/dbt_ahead.py)."""
 
     @property
     def _cli_version(self):  # dagster_dbt's name; a property there too
@@ -129,5 +125,5 @@ def dbt_resource() -> DbtCliResource:
     return CreditsDbtCliResource(
         project_dir=str(DBT_PROJECT_DIR),
         profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=dbt_executable(),
+        dbt_executable=dbt_ahead.executable(),
     )

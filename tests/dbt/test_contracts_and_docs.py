@@ -19,7 +19,8 @@ import pytest
 from helpers import build_warehouse, query, write_landing
 
 from dagster_project.dbt import ensure_manifest
-from dagster_project.resources import DBT_PROJECT_DIR, dbt_executable
+from dagster_project.dbt_ahead import real_dbt
+from dagster_project.resources import DBT_PROJECT_DIR
 
 AS_OF = "2026-04-01T00:00:00"
 # The published layers: each is a folder of models/ and the schema they are built in.
@@ -145,7 +146,7 @@ def test_dbt_docs_generate_writes_a_catalog_of_every_mart(built, tmp_path):
     catalog.json lists every mart (the analyst's documentation, contract §1)."""
     target = tmp_path / "docs_target"
     command = [
-        dbt_executable(),
+        real_dbt(),
         "docs",
         "generate",
         "--project-dir",
