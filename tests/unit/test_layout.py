@@ -5,6 +5,7 @@ library, not the wiring."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import credits_warehouse
@@ -82,10 +83,12 @@ def test_the_wiring_opens_the_warehouse_through_its_resource():
     resource itself and the CLI (which locks the real file around its working copy) call
     `connect`."""
     wiring = LIBRARY.parent / "dagster_project"
+    # `connect(...)` or `duckdb.connect(...)`, not a socket's `.connect(path)`.
+    call = re.compile(r"(?<![\w.])connect\(|\b(?:duckdb|warehouse)\.connect\(")
     direct = [
         str(path.relative_to(wiring))
         for path in sorted(wiring.rglob("*.py"))
         if path.name not in {"resources.py", "cli.py"}
-        and "connect(" in path.read_text(encoding="utf-8").replace("settings.connection(", "")
+        and call.search(path.read_text(encoding="utf-8"))
     ]
     assert direct == []
