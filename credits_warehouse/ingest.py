@@ -26,10 +26,12 @@ import json
 import os
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -290,15 +292,16 @@ def sha256_file(path: Path) -> str:
 
 
 def _lines_table(text: str, first_line: int = 1, max_line: int | None = None) -> pa.Table:
-    """One row per non-blank line, numbered from `first_line`, without a Python loop per
-    line. A line ending in CR (CRLF files) keeps it: JSON allows trailing whitespace. A
-    line longer than `max_line` bytes refuses the file."""
-    lines = pa.array(text.split("\n"), type=pa.large_string())
+    """One row per non-blank line, numbered from `first_line`, split by Arrow: no Python
+    string per line (a block of 234k lines took 0.47 s through `str.split`, 0.06 s so). A
+    line ending in CR (CRLF files) keeps it: JSON allows trailing whitespace. A line longer
+    than `max_line` bytes refuses the file."""
+    lines = pc.split_pattern(pa.array([text], type=pa.large_string()), "\n").values
     if max_line is not None and len(lines):
-        longest = pc.max(pc.binary_length(lines.cast(pa.large_binary()))).as_py()
+        longest = pc.max(pc.binary_length(lines)).as_py()
         if longest > max_line:
             raise RefusedFile(f"a line is longer than {max_line:,} bytes")
-    numbers = pa.array(range(first_line, first_line + len(lines)), type=pa.int64())
+    numbers = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
     keep = pc.not_equal(pc.utf8_trim_whitespace(lines), "")
     return pa.table({"line_number": numbers, "raw_payload": lines}).filter(keep)
 
@@ -448,12 +451,13 @@ def _insert(
     registered inside the load's transaction keeps its table alive until the commit, and
     100M events then held every file's text in memory at once (bench/results.md)."""
     before = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]  # noqa: S608
+    # Rows go in as read, in line order: DuckDB keeps the insertion order of a scan
+    # (preserve_insertion_order), so no sort of the payloads is needed.
     con.execute(
         f"""
         insert into raw.{table}
         select ?, ?, ?, line_number, raw_payload, ?
         from ({select_sql})
-        order by line_number
         """,  # noqa: S608 - table names come from LANDING_TABLES, never from input
         [batch.load_batch_id, batch.batch_seq, source, batch.ingested_at, *params],
     ).fetchall()
@@ -539,13 +543,17 @@ def pending_files(
     known = {
         (source, size, mtime): digest for source, digest, size, mtime in rows if size is not None
     }
-    for item in files:
+
+    def digest_and_stat(item: LandingFile) -> tuple[str, os.stat_result]:
         stat = item.path.stat()
         digest = known.get((item.source_file, stat.st_size, stat.st_mtime_ns))
-        if digest is None:
-            digest = sha256_file(item.path)
-        if (item.source_file, digest) not in loaded:
-            yield item, digest, stat
+        return digest or sha256_file(item.path), stat
+
+    # A file per core: hashlib lets go of the GIL while it hashes.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for item, (digest, stat) in zip(files, pool.map(digest_and_stat, files), strict=True):
+            if (item.source_file, digest) not in loaded:
+                yield item, digest, stat
 
 
 def load_landing(
