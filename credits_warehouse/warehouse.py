@@ -231,9 +231,8 @@ def write_catalog(
             )
         counts[table] = len(rows)
     con.execute("create or replace table raw.iso_currencies (currency varchar primary key)")
-    con.executemany(
-        "insert into raw.iso_currencies values (?)", [[c] for c in sorted(list_currencies())]
-    )
+    # One statement with a list, not a statement per code (300 of them took 0.3 s).
+    con.execute("insert into raw.iso_currencies select unnest(?)", [sorted(list_currencies())])
     return counts
 
 
