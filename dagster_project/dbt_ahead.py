@@ -181,8 +181,13 @@ def _hand_over(path: str, args: list[str]) -> tuple[socket.socket, int] | None:
 
 def _follow(connection: socket.socket, pid: int) -> int:
     """Forward interrupts to dbt's process; its exit code once it has exited."""
+
+    def forward(number: int, _frame) -> None:
+        with contextlib.suppress(ProcessLookupError):  # it has just exited
+            os.kill(pid, number)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda number, _frame: os.kill(pid, number))
+        signal.signal(signum, forward)
     try:
         (code,) = EXIT.unpack(_receive(connection, EXIT.size))
     except OSError:  # ConnectionError among them
