@@ -192,9 +192,10 @@ def _execute(
 
     _preflight(settings)
     with (
-        # dbt's process imports dbt on the other core meanwhile (dagster_project/dbt_ahead.py).
-        started_ahead() if engine() == "duckdb" else contextlib.nullcontext(),
         exclusive_lock(settings.warehouse),
+        # dbt's process imports dbt on the other core meanwhile (dagster_project/dbt_ahead.py);
+        # started once the lock is held, so that a refused writer does not start one.
+        started_ahead() if engine() == "duckdb" else contextlib.nullcontext(),
         transactional_copy_in_background(settings.warehouse) as copying,
         DbtOutput(dbt_log_path(settings.warehouse)) as dbt_output,
         contextlib.redirect_stdout(dbt_output),
