@@ -155,10 +155,16 @@ def _receive(connection: socket.socket, length: int) -> bytes:
 def client() -> None:
     """`credits-dbt ARGS`: dbt ARGS, run by the waiting process if there is one."""
     args = sys.argv[1:]
+    # An interrupt before dbt's process is known is kept and passed on once it is.
+    early: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, _frame: early.append(number))
     handed = _hand_over(os.environ.get(SOCKET_VARIABLE, ""), args)
     if handed is None:  # nothing waits, or it is gone before dbt started: plain dbt
-        os.execv(real_dbt(), [real_dbt(), *args])
-    raise SystemExit(_follow(*handed))
+        if early:  # interrupted before anything ran
+            raise SystemExit(128 + early[0])
+        os.execv(real_dbt(), [real_dbt(), *args])  # exec resets the handlers
+    raise SystemExit(_follow(*handed, early))
 
 
 def _hand_over(path: str, args: list[str]) -> tuple[socket.socket, int] | None:
@@ -179,15 +185,18 @@ def _hand_over(path: str, args: list[str]) -> tuple[socket.socket, int] | None:
     return connection, pid
 
 
-def _follow(connection: socket.socket, pid: int) -> int:
-    """Forward interrupts to dbt's process; its exit code once it has exited."""
+def _follow(connection: socket.socket, pid: int, early: list[int]) -> int:
+    """Forward interrupts to dbt's process, those that came `early` first; its exit code
+    once it has exited."""
 
-    def forward(number: int, _frame) -> None:
+    def forward(number: int, _frame=None) -> None:
         with contextlib.suppress(ProcessLookupError):  # it has just exited
             os.kill(pid, number)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, forward)
+    for number in early:
+        forward(number)
     try:
         (code,) = EXIT.unpack(_receive(connection, EXIT.size))
     except OSError:  # ConnectionError among them
