@@ -228,12 +228,20 @@ def run_dbt_cli(
     variables: Mapping[str, str],
     target: Path,
     log_path: Path | None = None,
+    *,
+    in_folder: bool = False,
 ) -> subprocess.CompletedProcess:
     """dbt's CLI with `args` against `warehouse` (the profile's DuckDB target), the run's
     values in its environment as the dbt asset hands them (`dbt_env`), artifacts in
     `target`; the finished process, its output captured. Outside a Dagster step: the
-    dbt asset itself goes through dagster-dbt."""
+    dbt asset itself goes through dagster-dbt.
+
+    `in_folder`: dbt runs in the warehouse's folder and the profile names the file by its
+    name alone. dbt parses the whole project again whenever the profile's path differs
+    (kept_parse_path), so a partial parse made for one warehouse then serves every other
+    file of the same name: the tests' many small warehouses, each built once or twice."""
     logs = ["--log-path", str(log_path)] if log_path else []
+    path = warehouse.name if in_folder else str(warehouse)
     return subprocess.run(  # noqa: S603 - a fixed argv, no shell
         [
             real_dbt(),
@@ -246,10 +254,10 @@ def run_dbt_cli(
             str(target),
             *logs,
         ],
-        cwd=DBT_PROJECT_DIR,
+        cwd=warehouse.parent if in_folder else DBT_PROJECT_DIR,
         env={
             **os.environ,
-            "CREDITS_WAREHOUSE": str(warehouse),
+            "CREDITS_WAREHOUSE": path,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             **dbt_env(dict(variables)),
         },

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
+import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -24,12 +26,14 @@ from credits_warehouse.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from credits_warehouse.ingest import load_landing
 from credits_warehouse.settings import ENV_VARS
 from credits_warehouse.warehouse import connect, write_catalog
-from dagster_project.dbt import ensure_manifest, run_dbt_cli
+from dagster_project.dbt import DBT_PROJECT_DIR, PARTIAL_PARSE, ensure_manifest, run_dbt_cli
 from dagster_project.partitions import dbt_vars
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CATALOG_PATH = REPO_ROOT / "data" / "catalog.yml"
 DEFAULT_AS_OF = "2026-04-01T00:00:00"
+# The test builds' shared partial parse (run_dbt), in dbt's own target folder (not in git).
+SHARED_PARSE = DBT_PROJECT_DIR / "target" / f"tests.{PARTIAL_PARSE}"
 
 # Column order of each reference feed (contract §2.2); a row dict may omit any of them.
 FEED_COLUMNS = {feed: list(columns) for feed, columns in INGEST_FEED_COLUMNS.items()}
@@ -147,9 +151,25 @@ def run_dbt(
     args: Sequence[str], warehouse: Path, variables: Mapping[str, str], tmp_path: Path
 ) -> tuple[subprocess.CompletedProcess, Path]:
     """Run dbt with `args` against `warehouse`, the run's variables in its environment as the
-    dbt asset sets them; returns the finished process and its target folder."""
+    dbt asset sets them; returns the finished process and its target folder.
+
+    dbt starts from the last test build's partial parse (SHARED_PARSE), which it checks
+    file by file: a parse of the whole project costs about 4 s, and most tests build a
+    fresh warehouse. dbt runs in the warehouse's folder (`in_folder`), so the profile is
+    the same for every warehouse of the same file name and the parse stays valid."""
     target = tmp_path / "dbt_target"
-    return run_dbt_cli(args, warehouse, variables, target, tmp_path / "dbt_logs"), target
+    parsed = target / PARTIAL_PARSE
+    if not parsed.exists() and SHARED_PARSE.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SHARED_PARSE, parsed)
+    result = run_dbt_cli(args, warehouse, variables, target, tmp_path / "dbt_logs", in_folder=True)
+    if result.returncode == 0 and parsed.exists():
+        # Atomic: the other worker may be copying it at this moment.
+        SHARED_PARSE.parent.mkdir(parents=True, exist_ok=True)
+        staged = SHARED_PARSE.with_name(f".{os.getpid()}.{SHARED_PARSE.name}")
+        shutil.copyfile(parsed, staged)
+        os.replace(staged, SHARED_PARSE)
+    return result, target
 
 
 def dbt_build(warehouse: Path, as_of: str, tmp_path: Path, *, full_refresh: bool = False) -> Path:
