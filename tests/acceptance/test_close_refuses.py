@@ -12,6 +12,8 @@ import pytest
 from credits_warehouse.sample_data.generate import generate
 from dagster_project.cli import main
 
+pytestmark = pytest.mark.commands  # two whole `credits close` commands
+
 
 @pytest.fixture(scope="module")
 def tampered(tmp_path_factory):

@@ -255,6 +255,7 @@ def test_a_schema_failure_is_reported_before_any_rule():
 # --- through the CLI: a failing check stops the run and is named -------------------------
 
 
+@pytest.mark.commands  # a whole `credits run`
 def test_a_failing_raw_check_stops_the_run_naming_it(tmp_path, capsys):
     warehouse = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(warehouse))

@@ -5,6 +5,7 @@ job's partitioned config."""
 import datetime as dt
 
 import duckdb
+import pytest
 from dagster import AssetKey, DagsterInstance
 from helpers import use_settings_env
 
@@ -18,6 +19,7 @@ def test_backfill_job_config_sets_the_clock_to_the_period_end():
     assert config == {"resources": {"settings": {"config": {"as_of": "2026-03-01T00:00:00"}}}}
 
 
+@pytest.mark.commands  # a whole job run: the build, the checks, the close and its documents
 def test_one_partition_materializes_and_closes_its_period(tmp_path, monkeypatch):
     summary = generate(
         tmp_path, customers=4, events=1_500, start=dt.date(2026, 1, 1), months=2, seed=5
