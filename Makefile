@@ -23,8 +23,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/credits demo
 
+# One module per worker at a time (--dist loadscope): a module's fixture builds its warehouse
+# once, where spreading its tests over both workers built it on each (551 s -> 461 s).
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not faults and not spark and not commands" -n 2 -q
+	$(BIN)/python -m pytest -m "not slow and not faults and not spark and not commands" -n 2 --dist loadscope -q
 
 # credits run, close, backfill, simulate, report restatements and deliver end to end:
 # runs, closes and reruns in sequence, backfills beside runs and closes by hand, scratch
