@@ -144,7 +144,7 @@ def credits_dbt_assets(
             raise Failure(failed_nodes_message(invocation.get_artifact("run_results.json")))
         with settings.connection() as con:
             record_build(con, plan, resolved.as_of)
-        _keep_parse(target, resolved.warehouse)
+        keep_parse(target, kept_parse_path(resolved.warehouse))
     finally:
         # The build's target folder (beside the warehouse); its artifacts have been read.
         shutil.rmtree(invocation.target_path, ignore_errors=True)
@@ -283,7 +283,7 @@ def _live_views_on_duckdb(warehouse: Path, variables: Mapping[str, str]) -> None
             said = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
             last = said[-1] if said else f"exit {result.returncode}"
             raise Failure(f"the views over control tables failed on DuckDB: {last}")
-        _keep_parse(target, warehouse)
+        keep_parse(target, kept_parse_path(warehouse))
     finally:
         shutil.rmtree(target, ignore_errors=True)
 
@@ -309,19 +309,26 @@ def _target_with_kept_parse(warehouse: Path) -> Path:
     which dbt checks file by file (1.5 s of each build, against a parse of everything)."""
     target = build_target_path(warehouse)
     shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    kept = kept_parse_path(warehouse)
-    if kept.exists():
-        shutil.copyfile(kept, target / PARTIAL_PARSE)
+    seed_parse(target, kept_parse_path(warehouse))
     return target
 
 
-def _keep_parse(target: Path, warehouse: Path) -> None:
-    """Keep a successful build's parse for the next build of the same file, atomically."""
+def seed_parse(target: Path, kept: Path) -> None:
+    """Start dbt's target folder from the partial parse kept at `kept`, if one is kept and
+    the folder has none of its own."""
+    target.mkdir(parents=True, exist_ok=True)
+    if kept.exists() and not (target / PARTIAL_PARSE).exists():
+        shutil.copyfile(kept, target / PARTIAL_PARSE)
+
+
+def keep_parse(target: Path, kept: Path) -> None:
+    """Keep a successful build's parse at `kept` for the next build, atomically: staged
+    under a name of this process's own, so that two processes keeping one file at once
+    (the tests' workers) never write the same staged file."""
     parsed = target / PARTIAL_PARSE
     if parsed.exists():
-        kept = kept_parse_path(warehouse)
-        staged = kept.with_name(kept.name + ".tmp")
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        staged = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
         shutil.copyfile(parsed, staged)
         os.replace(staged, kept)
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -26,7 +24,14 @@ from credits_warehouse.ingest import FEED_COLUMNS as INGEST_FEED_COLUMNS
 from credits_warehouse.ingest import load_landing
 from credits_warehouse.settings import ENV_VARS
 from credits_warehouse.warehouse import connect, write_catalog
-from dagster_project.dbt import DBT_PROJECT_DIR, PARTIAL_PARSE, ensure_manifest, run_dbt_cli
+from dagster_project.dbt import (
+    DBT_PROJECT_DIR,
+    PARTIAL_PARSE,
+    ensure_manifest,
+    keep_parse,
+    run_dbt_cli,
+    seed_parse,
+)
 from dagster_project.partitions import dbt_vars
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -158,17 +163,10 @@ def run_dbt(
     fresh warehouse. dbt runs in the warehouse's folder (`in_folder`), so the profile is
     the same for every warehouse of the same file name and the parse stays valid."""
     target = tmp_path / "dbt_target"
-    parsed = target / PARTIAL_PARSE
-    if not parsed.exists() and SHARED_PARSE.exists():
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SHARED_PARSE, parsed)
+    seed_parse(target, SHARED_PARSE)
     result = run_dbt_cli(args, warehouse, variables, target, tmp_path / "dbt_logs", in_folder=True)
-    if result.returncode == 0 and parsed.exists():
-        # Atomic: the other worker may be copying it at this moment.
-        SHARED_PARSE.parent.mkdir(parents=True, exist_ok=True)
-        staged = SHARED_PARSE.with_name(f".{os.getpid()}.{SHARED_PARSE.name}")
-        shutil.copyfile(parsed, staged)
-        os.replace(staged, SHARED_PARSE)
+    if result.returncode == 0:
+        keep_parse(target, SHARED_PARSE)
     return result, target
 
 
