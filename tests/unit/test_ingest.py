@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import FEED_COLUMNS, jsonl_text, write_csv
 
+from credits_warehouse import ingest
 from credits_warehouse.ingest import LandingError, load_landing
 from credits_warehouse.warehouse import connect
 
@@ -109,6 +110,42 @@ def test_jsonl_gz(con, tmp_path):
         ("events/2026/03.jsonl.gz", 1, EVENT_A),
         ("events/2026/03.jsonl.gz", 3, EVENT_B),
     ]
+
+
+def test_rows_keep_file_and_line_order_across_inserts_and_a_refused_file_loses_all(
+    con, tmp_path, monkeypatch
+):
+    """Files are read ahead of the load and go in a whole number of row groups per insert
+    (RawAppender): rows from several files share an insert and a file's rows span several.
+    Made small here, so 35 rows take several inserts; a gzip that breaks after some of its
+    blocks were read and some of its rows inserted lands as its one refused row alone."""
+    monkeypatch.setattr(ingest, "READ_BLOCK_BYTES", 300)  # about two events per block
+    monkeypatch.setattr(ingest, "ROW_GROUP_ROWS", 4)
+    monkeypatch.setattr(ingest, "INSERT_ROW_GROUPS", 2)
+    monkeypatch.setattr(ingest, "READ_AHEAD_TABLES", 1)
+    events = [{**EVENT_A, "event_id": f"e-{n}"} for n in range(30)]
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    (landing / "events" / "a.jsonl").write_text(jsonl_text(events[:23]))
+    broken = gzip.compress(jsonl_text(events).encode())
+    (landing / "events" / "b.jsonl.gz").write_bytes(broken[: len(broken) * 3 // 4])
+    (landing / "events" / "c.jsonl").write_text(jsonl_text(events[:12]))
+
+    batch = load_landing(con, landing, INGESTED_AT)
+
+    in_order = con.execute(
+        "select source_file, line_number, raw_payload is null from raw.events order by rowid"
+    ).fetchall()
+    assert in_order == [
+        *[("events/a.jsonl", n, False) for n in range(1, 24)],
+        ("events/b.jsonl.gz", 1, True),
+        *[("events/c.jsonl", n, False) for n in range(1, 13)],
+    ]
+    assert [name for name, _ in batch.refused] == ["events/b.jsonl.gz"]
+    assert con.execute(
+        "select source_file, rows_loaded from raw.loaded_files order by source_file"
+    ).fetchall() == [("events/a.jsonl", 23), ("events/b.jsonl.gz", 1), ("events/c.jsonl", 12)]
+    assert batch.total_rows == 36
 
 
 def test_json_envelope_element_i_is_line_i_plus_1(con, tmp_path):
