@@ -1,6 +1,9 @@
 -- Every rejected input row, kept whole with its file and line (contract §2.1, §6.1): events and
 -- every reference feed, each with the reason its validation model gave (fct_event_quarantine
 -- publishes them). The events' rows come with their text from int_events_quarantined.
+-- A view: fct_event_quarantine writes its rows once; a table here copied every quarantined
+-- row's text a second time on each run.
+{{ config(materialized='view') }}
 {%- set validated = [
     ('customers', 'int_customers_validated'),
     ('subscriptions', 'int_subscriptions_validated'),
