@@ -5,6 +5,7 @@
 -- row's text a second time on each run.
 {{ config(materialized='view') }}
 {%- set validated = [
+    ('events', 'int_events_quarantined'),
     ('customers', 'int_customers_validated'),
     ('subscriptions', 'int_subscriptions_validated'),
     ('purchases', 'int_purchases_validated'),
@@ -14,17 +15,8 @@
     ('refunds', 'int_refunds_validated'),
     ('grant_amendments', 'int_grant_amendments_validated'),
 ] %}
-select
-    'events' as feed,
-    source_file,
-    line_number,
-    raw_payload,
-    quarantine_reason as reason,
-    ingested_at,
-    load_batch_id
-from {{ ref('int_events_quarantined') }}
 {% for feed, model in validated %}
-union all
+{% if not loop.first %}union all{% endif %}
 select
     '{{ feed }}' as feed,
     source_file,
