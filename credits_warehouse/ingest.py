@@ -540,10 +540,11 @@ class RawAppender:
 
 def _load_file(
     appender: RawAppender, batch: LoadSummary, item: LandingFile, tables: Iterator[pa.Table]
-) -> int:
-    """Add one file's rows, read as `tables`; a file that cannot be read lands as one refused
-    row instead, and `batch.refused` says why. Only reading refuses a file: an insert that fails
-    fails the load, whose transaction then loses nothing."""
+) -> tuple[int, str | None]:
+    """Add one file's rows, read as `tables`: how many, and why the file was refused or None.
+    A file that cannot be read lands as one refused row instead, and `batch.refused` says why.
+    Only reading refuses a file: an insert that fails fails the load, whose transaction then
+    loses nothing."""
     rows = 0
     while True:
         try:
@@ -556,9 +557,9 @@ def _load_file(
             appender.discard(item)
             batch.refused.append((item.source_file, why))
             appender.add(item, REFUSED_ROW)
-            return 1
+            return 1, why
         if table is None:
-            return rows
+            return rows, None
         appender.add(item, table)
         rows += table.num_rows
 
@@ -716,9 +717,7 @@ def load_landing(
             for i, (item, digest, stat) in enumerate(new_files, start=1):
                 if progress:
                     progress(i, len(new_files), item.source_file)
-                refused_before = len(batch.refused)
-                rows = _load_file(appender, batch, item, ahead.tables())
-                refused = batch.refused[-1][1] if len(batch.refused) > refused_before else None
+                rows, refused = _load_file(appender, batch, item, ahead.tables())
                 batch.rows[item.feed] = batch.rows.get(item.feed, 0) + rows
                 batch.files_loaded += 1
                 con.execute(
