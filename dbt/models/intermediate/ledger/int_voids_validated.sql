@@ -7,10 +7,10 @@ voids as (
 ),
 
 events as (
-    -- Only the events some void names: the rated events are many, the voids few.
+    -- The accepted events the voids name (int_voided_events looks them up once).
     select event_id, min(customer_id) as customer_id, min(event_at) as event_at
-    from {{ ref('int_events_rated') }}
-    where event_id in (select event_id from voids)
+    from {{ ref('int_voided_events') }}
+    where customer_id is not null
     group by event_id
 ),
 
