@@ -341,13 +341,16 @@ def test_generated_batches_reached_every_kind_of_change(generated):
     assert late[0][0] > 0
     # Voids land with the first batch, most of the events they name later: unknown events
     # then, found once those events were judged (int_voided_events looks them up again).
-    assert query(
-        incremental,
-        "select count(*) from intermediate.int_voids_validated as voids "
-        "inner join intermediate.int_events_validated as events on voids.event_id = events.event_id "
-        "where events.batch_seq > voids.batch_seq "
-        "and voids.quarantine_reason is null and events.quarantine_reason is null",
-    )[0][0] > 0
+    assert (
+        query(
+            incremental,
+            "select count(*) from intermediate.int_voids_validated as voids "
+            "inner join intermediate.int_events_validated as events on voids.event_id = events.event_id "
+            "where events.batch_seq > voids.batch_seq "
+            "and voids.quarantine_reason is null and events.quarantine_reason is null",
+        )[0][0]
+        > 0
+    )
 
 
 def _arrives_after_the_closes(warehouse: Path, tmp_path: Path, feed: str, row: dict) -> Path:
