@@ -53,6 +53,7 @@ INCREMENTAL_MODELS = (
     "intermediate.int_events_rated",
     "intermediate.int_events_quarantined",
     "intermediate.int_voided_events",
+    "intermediate.int_voids_positioned",
 )
 
 
