@@ -2,7 +2,7 @@
 -- they are booked at, with their customer and timestamp (the least, where two rows share
 -- an id and a booking instant); one row of nulls when no accepted event has that id (the
 -- void is then an unknown_event). int_voids_validated checks the voids against it, and
--- int_voids_positioned finds their debits by id and booking instant.
+-- int_voids_positioned reads which voided events have debits before the resume point.
 --
 -- Incremental (docs/incremental.md): looking a name up reads the 10M event ids of
 -- int_events_rated, so a run looks up only the names no earlier run looked up and the names
