@@ -38,9 +38,9 @@ filtered_properties as (
 ),
 
 event_values as (
+    -- The event travels with its values: its matches need nothing joined back.
     select
-        events.event_row_id,
-        events.event_type,
+        events.*,
         filtered_properties.property_name,
         {{ json_field_text('events.properties', 'filtered_properties.property_name') }} as property_value
     from events
@@ -49,25 +49,38 @@ event_values as (
 
 filter_hits as (
     select
-        event_values.event_row_id,
-        filters.aggregator_id,
-        count(*) as filters_matched
+        event_values.*,
+        aggregators.aggregator_id,
+        aggregators.filter_count
     from event_values
     inner join filters
         on
             event_values.event_type = filters.event_type
             and event_values.property_name = filters.property_name
             and event_values.property_value = filters.property_value
-    group by event_values.event_row_id, filters.aggregator_id
+    inner join aggregators on filters.aggregator_id = aggregators.aggregator_id
+),
+
+several_filters_met as (
+    -- An aggregator with several filters matches where every one of them hit. Those with
+    -- one (the usual kind) match on their hit alone: counting 10M hits per event took 4 s.
+    select event_row_id, aggregator_id
+    from filter_hits
+    where filter_count > 1
+    group by event_row_id, aggregator_id, filter_count
+    having count(*) = filter_count
 ),
 
 matches as (
-    select filter_hits.event_row_id, filter_hits.aggregator_id
+    select event_row_id, batch_seq, properties, aggregator_id
     from filter_hits
-    inner join aggregators on filter_hits.aggregator_id = aggregators.aggregator_id
-    where filter_hits.filters_matched = aggregators.filter_count
+    where filter_count = 1
     union all
-    select events.event_row_id, aggregators.aggregator_id
+    select events.event_row_id, events.batch_seq, events.properties, several_filters_met.aggregator_id
+    from several_filters_met
+    inner join events on several_filters_met.event_row_id = events.event_row_id
+    union all
+    select events.event_row_id, events.batch_seq, events.properties, aggregators.aggregator_id
     from events
     inner join aggregators on events.event_type = aggregators.event_type
     where aggregators.filter_count = 0
@@ -82,19 +95,18 @@ dimension_lists as (
 
 select
     matches.event_row_id,
-    events.batch_seq,
+    matches.batch_seq,
     aggregators.aggregator_id,
     aggregators.operation,
     case
-        when aggregators.operation = 'sum' then {{ json_field_text('events.properties', 'aggregators.property_name') }}
+        when aggregators.operation = 'sum' then {{ json_field_text('matches.properties', 'aggregators.property_name') }}
     end as quantity_text,
     -- The event's values of the aggregator's dimensions, one JSON object in catalog order,
     -- made per row: grouping 10M rows by event to build it cost 9 s.
     coalesce(
-        {{ json_object_of_fields('dimension_lists.dimension_names', 'events.properties') }},
+        {{ json_object_of_fields('dimension_lists.dimension_names', 'matches.properties') }},
         {{ empty_json_object() }}
     ) as dimensions
 from matches
 inner join aggregators on matches.aggregator_id = aggregators.aggregator_id
-inner join events on matches.event_row_id = events.event_row_id
 left join dimension_lists on matches.aggregator_id = dimension_lists.aggregator_id

@@ -75,6 +75,8 @@ events as (
 ),
 
 quantities as (
+    -- The few events with a quantity a check refuses: filtered before grouping, so neither
+    -- the grouping nor the join below holds the 10M matches (5.7 s of this model's CPU).
     select
         event_row_id,
         bool_or(operation = 'sum' and quantity_text is null) as has_missing_quantity,
@@ -84,12 +86,18 @@ quantities as (
         ) as has_non_numeric_quantity,
         bool_or(try_cast(quantity_text as {{ units_type() }}) < 0) as has_negative_quantity,
         bool_or(try_cast(quantity_text as {{ units_type() }}) >= {{ max_event_units() }})
-            as has_out_of_range_quantity,
-        count(*) as aggregators_matched
+            as has_out_of_range_quantity
     from {{ ref('int_events_matched_to_aggregators') }}
-    {% if is_incremental() -%}
-        where event_row_id in (select event_row_id from events)
-    {%- endif %}
+    where
+        (
+            (operation = 'sum' and quantity_text is null)
+            or (quantity_text is not null and try_cast(quantity_text as {{ units_type() }}) is null)
+            or try_cast(quantity_text as {{ units_type() }}) < 0
+            or try_cast(quantity_text as {{ units_type() }}) >= {{ max_event_units() }}
+        )
+        {% if is_incremental() -%}
+            and event_row_id in (select event_row_id from events)
+        {%- endif %}
     group by event_row_id
 ),
 
@@ -97,7 +105,6 @@ resolved as (
     select
         events.*,
         coalesce(by_id.customer_id, external_ids.customer_id) as customer_id,
-        coalesce(quantities.aggregators_matched, 0) as aggregators_matched,
         coalesce(quantities.has_missing_quantity, false) as has_missing_quantity,
         coalesce(quantities.has_non_numeric_quantity, false) as has_non_numeric_quantity,
         coalesce(quantities.has_negative_quantity, false) as has_negative_quantity,
