@@ -64,6 +64,11 @@
     make_interval(0, 0, 0, 0, {{ n }})
 {%- endmacro %}
 
+{# The start of a customer's first ledger segment (int_ledger_segments), before any instant. #}
+{% macro epoch_timestamp() -%}
+    cast('1970-01-01' as timestamp)
+{%- endmacro %}
+
 {# An instant later than any other, for open-ended comparisons: DuckDB's `infinity`; Spark
    has none (the text casts to null), so its last representable instant. #}
 {% macro infinity_timestamp() -%}

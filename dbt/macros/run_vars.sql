@@ -7,3 +7,10 @@
 {% macro run_var(name) -%}
     {{ return(env_var('CREDITS_RUN_' ~ (name | upper), var(name))) }}
 {%- endmacro %}
+
+{# The run's clock as a timestamp constant. A constant, not a one-row CTE read through a
+   subquery: the engine then filters tables with it and estimates what passes (a subquery
+   made DuckDB take 10M debits for a few hundred and hash them). #}
+{% macro as_of_at() -%}
+    cast('{{ run_var('as_of') }}' as timestamp)
+{%- endmacro %}

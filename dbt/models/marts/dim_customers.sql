@@ -6,10 +6,6 @@ customers as (
     select * from {{ ref('int_customers_validated') }} where is_current
 ),
 
-as_of as (
-    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
-),
-
 current_plans as (
     select customer_id, plan_id
     from (
@@ -20,8 +16,8 @@ current_plans as (
         from {{ ref('int_subscriptions_validated') }}
         where
             is_current
-            and started_at <= (select as_of_at from as_of)
-            and (ended_at is null or ended_at > (select as_of_at from as_of))
+            and started_at <= {{ as_of_at() }}
+            and (ended_at is null or ended_at > {{ as_of_at() }})
     ) as subscriptions
     where latest_first = 1
 ),
@@ -41,7 +37,7 @@ balances as (
 forecasts as (
     select customer_id, credits_consumed_28d, projected_depletion_date
     from {{ ref('int_depletion_forecasts') }}
-    where forecast_at = (select as_of_at from as_of)
+    where forecast_at = {{ as_of_at() }}
 )
 
 select

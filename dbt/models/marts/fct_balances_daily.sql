@@ -2,10 +2,6 @@
 -- opening + granted - consumed - expired + other = closing.
 with
 
-as_of as (
-    select cast(cast('{{ run_var('as_of') }}' as timestamp) as date) as as_of_date
-),
-
 ledger as (
     select * from {{ ref('fct_credit_ledger') }}
 ),
@@ -24,7 +20,7 @@ daily as (
 ),
 
 first_days as (
-    select customer_id, min(balance_date) as first_date, (select as_of_date from as_of) as last_date
+    select customer_id, min(balance_date) as first_date, cast({{ as_of_at() }} as date) as last_date
     from daily
     group by customer_id
 ),

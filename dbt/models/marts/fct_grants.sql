@@ -5,10 +5,6 @@
 -- it never took effect, and all its credits count as voided).
 with
 
-as_of as (
-    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
-),
-
 grants as (
     select *, false as is_scheduled from {{ ref('int_grants_all') }}
     union all
@@ -93,9 +89,8 @@ select
     case
         when accounted.voided_at is not null then 'voided'
         when accounted.is_scheduled then 'scheduled'
-        when accounted.expires_at <= as_of.as_of_at then 'expired'
+        when accounted.expires_at <= {{ as_of_at() }} then 'expired'
         when accounted.credits_remaining <= 0 then 'depleted'
         else 'active'
     end as status
 from accounted
-cross join as_of

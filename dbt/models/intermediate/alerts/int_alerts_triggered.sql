@@ -15,10 +15,6 @@
 --   outbox sends it once however many runs still see it.
 with
 
-as_of as (
-    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
-),
-
 ledger as (
     select
         *,
@@ -211,7 +207,7 @@ user_limit as (
 -- arrives (a grant later that same day comes too late: the forecast is by day).
 forecast as (
     select
-        customer_id, 'forecast_depletion', (select as_of_at from as_of),
+        customer_id, 'forecast_depletion', {{ as_of_at() }},
         {{ json_object_text([
             ['projected_depletion_date', 'projected_depletion_date', 'text'],
             ['next_grant_at', 'next_grant_at', 'text'],
@@ -257,4 +253,4 @@ select
     triggered_at,
     details
 from alerts
-where triggered_at <= (select as_of_at from as_of)
+where triggered_at <= {{ as_of_at() }}

@@ -10,10 +10,6 @@
 -- - none (null) without burn, without a positive balance, or beyond 100 years.
 with
 
-as_of as (
-    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
-),
-
 customers as (
     select customer_id from {{ ref('int_customers_validated') }} where is_current
 ),
@@ -21,11 +17,11 @@ customers as (
 -- The clock, and the end of every period with ledger entries that the clock has reached;
 -- one row when the clock is itself a period end.
 instants as (
-    select as_of_at as forecast_at from as_of
+    select {{ as_of_at() }} as forecast_at
     union
     select {{ period_start_of('period') }} + interval 1 month
     from (select distinct period from {{ ref('fct_credit_ledger') }})
-    where {{ period_start_of('period') }} + interval 1 month <= (select as_of_at from as_of)
+    where {{ period_start_of('period') }} + interval 1 month <= {{ as_of_at() }}
 ),
 
 burn as (

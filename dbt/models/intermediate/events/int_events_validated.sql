@@ -133,7 +133,7 @@ checked as (
             when event_at is null then 'bad_timestamp'
             -- Judged against this run's clock, so an event from the future waits in raw and
             -- is accepted by the first run whose clock reaches it (a backfill replays so).
-            when event_at > cast('{{ run_var('as_of') }}' as timestamp) + {{ hours_interval(var('future_tolerance_hours')) }}
+            when event_at > {{ as_of_at() }} + {{ hours_interval(var('future_tolerance_hours')) }}
                 then 'future_timestamp'
             when customer_id is null then 'unknown_customer'
             when has_missing_quantity then 'missing_field'

@@ -6,10 +6,6 @@
 -- voided before it took effect.
 with
 
-as_of as (
-    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
-),
-
 walked as (
     select amendment_id, amendment_outcome, expires_at
     from {{ ref('int_ledger_walked') }}
@@ -29,11 +25,10 @@ outcomes as (
         sequenced.*,
         walked.expires_at as walked_expires_at,
         case
-            when sequenced.effective_at > as_of.as_of_at then 'pending'
+            when sequenced.effective_at > {{ as_of_at() }} then 'pending'
             else coalesce(sequenced.settled_outcome, walked.amendment_outcome)
         end as outcome
     from {{ ref('int_grant_amendments_sequenced') }} as sequenced
-    cross join as_of
     left join walked on sequenced.amendment_id = walked.amendment_id
 )
 

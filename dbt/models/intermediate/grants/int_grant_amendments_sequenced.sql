@@ -10,10 +10,6 @@
 -- those of a grant scheduled after the clock.
 with
 
-as_of as (
-    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
-),
-
 accepted as (
     select amendment_id, grant_id, customer_id, action, effective_at, new_expires_at, grant_effective_at
     from {{ ref('int_grant_amendments_validated') }}
@@ -24,7 +20,7 @@ sequenced as (
     select
         *,
         row_number() over (partition by grant_id order by effective_at, amendment_id) as amendment_seq,
-        effective_at <= (select as_of_at from as_of) and case
+        effective_at <= {{ as_of_at() }} and case
             when action = 'void' then effective_at <= grant_effective_at
             else effective_at < grant_effective_at
         end as is_before_effect

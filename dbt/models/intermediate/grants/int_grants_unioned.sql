@@ -22,10 +22,6 @@ bundles as (
     select * from {{ ref('stg_catalog__bundles') }}
 ),
 
-as_of as (
-    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
-),
-
 customer_currency as (
     select customer_id, billing_currency as currency
     from {{ ref('int_customers_validated') }}
@@ -39,8 +35,8 @@ subscription_periods as (
     -- never past the spell's end:
     {%- set last_period_start -%}
         least(
-                coalesce(subscriptions.ended_at, greatest(as_of.as_of_at, subscriptions.started_at)),
-                greatest(as_of.as_of_at, subscriptions.started_at)
+                coalesce(subscriptions.ended_at, greatest({{ as_of_at() }}, subscriptions.started_at)),
+                greatest({{ as_of_at() }}, subscriptions.started_at)
             )
     {%- endset %}
     select
@@ -50,7 +46,6 @@ subscription_periods as (
         subscriptions.ended_at,
         period_start
     from subscriptions
-    cross join as_of
     cross join lateral (
         select {{ series_rows(month_start('subscriptions.started_at'), last_period_start, 'interval 1 month') }}
             as period_start
@@ -169,8 +164,7 @@ unioned as (
 
 select
     unioned.*,
-    unioned.effective_at > as_of.as_of_at as is_scheduled
+    unioned.effective_at > {{ as_of_at() }} as is_scheduled
 from unioned
-cross join as_of
 -- A spell ending exactly at a period start leaves no allowance for that period.
 where unioned.expires_at is null or unioned.expires_at > unioned.effective_at

@@ -10,10 +10,8 @@
 -- Top-ups and rollovers are made by the walk as it goes, so they are never foreseen.
 with
 
-as_of as (
-    select
-        cast('{{ run_var('as_of') }}' as timestamp) as as_of_at,
-        {{ month_start("cast('" ~ run_var('as_of') ~ "' as timestamp)") }} + interval 1 month as next_period_start
+next_period as (
+    select {{ month_start(as_of_at()) }} + interval 1 month as next_period_start
 ),
 
 scheduled as (
@@ -23,14 +21,14 @@ scheduled as (
 ),
 
 next_allowances as (
-    select spells.customer_id, as_of.next_period_start as effective_at
+    select spells.customer_id, next_period.next_period_start as effective_at
     from {{ ref('int_plan_spells') }} as spells
     inner join {{ ref('stg_catalog__plans') }} as plans on spells.plan_id = plans.plan_id
-    cross join as_of
+    cross join next_period
     where
         plans.included_credits > 0
-        and spells.started_at <= as_of.as_of_at
-        and (spells.ended_at is null or spells.ended_at > as_of.next_period_start)
+        and spells.started_at <= {{ as_of_at() }}
+        and (spells.ended_at is null or spells.ended_at > next_period.next_period_start)
 )
 
 select customer_id, min(effective_at) as next_grant_at

@@ -66,24 +66,10 @@ scope_aggregators as (
     inner join {{ ref('stg_catalog__rates') }} as rates on scope_ids.scope_id = rates.credit_product_id
 ),
 
-instants as (
-    select customer_id, instant_at
-    from {{ ref('int_ledger_instants') }}
-    where customer_id in (select customer_id from scoped)
-),
-
 segments as (
-    -- Each segment [start, end) of a customer with a scope; the first starts at the epoch,
-    -- where int_usage_positioned puts debits before the customer's first instant.
-    select
-        customer_id,
-        instant_at as segment_start_at,
-        lead(instant_at) over (partition by customer_id order by instant_at) as segment_end_at
-    from instants
-    union all
-    select customer_id, cast('1970-01-01' as timestamp), min(instant_at)
-    from instants
-    group by customer_id
+    select customer_id, segment_start_at, segment_end_at
+    from {{ ref('int_ledger_segments') }}
+    where customer_id in (select customer_id from scoped)
 ),
 
 in_play as (

@@ -5,10 +5,6 @@
 -- visits segments, not events.
 with
 
-as_of as (
-    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
-),
-
 grants as (
     select customer_id, effective_at, expires_at from {{ ref('int_grants_taking_effect') }}
     where not is_scheduled
@@ -64,10 +60,9 @@ period_starts as (
         period_start as instant_at,
         'period_end' as instant_kind
     from customer_starts
-    cross join as_of
     cross join lateral (
         select {{ series_rows(
-            'customer_starts.first_month + interval 1 month', 'as_of.as_of_at', 'interval 1 month'
+            'customer_starts.first_month + interval 1 month', as_of_at(), 'interval 1 month'
         ) }} as period_start
     ) as periods
 ),
@@ -98,4 +93,4 @@ instants as (
 
 select distinct customer_id, instant_at
 from instants
-where instant_at <= (select as_of_at from as_of)
+where instant_at <= {{ as_of_at() }}

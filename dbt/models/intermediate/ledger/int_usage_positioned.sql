@@ -13,27 +13,29 @@
 ) }}
 with
 
-as_of as (
-    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
-),
-
 debits as (
     select customer_id, event_id, dedup_key, aggregator_id, booked_at, credits
     from {{ ref('int_events_rated') }}
-    where booked_at <= (select as_of_at from as_of) and {{ in_resume_window('booked_at') }}
+    where booked_at <= {{ as_of_at() }} and {{ in_resume_window('booked_at') }}
 ),
 
 segmented as (
-    {{ debits_with_segment_start(
-        'debits', ref('int_ledger_instants'),
-        ['customer_id', 'event_id', 'dedup_key', 'aggregator_id', 'booked_at', 'credits']
-    ) }}
+    -- The segment a debit falls in; a customer with no instant has one, from the epoch.
+    select
+        debits.*,
+        coalesce(segments.segment_start_at, {{ epoch_timestamp() }}) as segment_start_at
+    from debits
+    left join {{ ref('int_ledger_segments') }} as segments
+        on
+            debits.customer_id = segments.customer_id
+            and debits.booked_at >= segments.segment_start_at
+            and (segments.segment_end_at is null or debits.booked_at < segments.segment_end_at)
 ),
 
 classed as (
     select
         segmented.customer_id,
-        coalesce(segmented.segment_start_at, cast('1970-01-01' as timestamp)) as segment_start_at,
+        segmented.segment_start_at,
         segmented.event_id,
         segmented.dedup_key,
         segmented.aggregator_id,
@@ -46,7 +48,7 @@ classed as (
     left join {{ ref('int_eligibility_classes') }} as classes
         on
             segmented.customer_id = classes.customer_id
-            and coalesce(segmented.segment_start_at, cast('1970-01-01' as timestamp)) = classes.segment_start_at
+            and segmented.segment_start_at = classes.segment_start_at
             and segmented.aggregator_id = classes.aggregator_id
 ),
 

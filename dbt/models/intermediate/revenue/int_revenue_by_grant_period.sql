@@ -18,10 +18,6 @@ breakage_policy as (
     where setting = 'breakage_policy'
 ),
 
-as_of as (
-    select cast('{{ run_var('as_of') }}' as timestamp) as as_of_at
-),
-
 grants as (
     select * from {{ ref('int_grants_all') }}
 ),
@@ -101,7 +97,7 @@ periods as (
     from (
         select {{ series_rows(
             "(select " ~ month_start('min(effective_at)') ~ " from revenue_grants)",
-            "(select as_of_at from as_of)",
+            as_of_at(),
             "interval 1 month"
         ) }} as period_start
     ) as months
