@@ -7,7 +7,8 @@
 Each figure is one run of a fresh process measured with GNU time (`/usr/bin/time -v`),
 so it includes Python, Dagster and dbt start-up, as a user would see it. In one bench run:
 
-- `credits generate` writes the history (starting 2026-01);
+- `credits generate` writes the history, by default the `--months` before this month, so
+  that its last month is over and can be closed;
 - the bare aggregate: DuckDB alone, `group by customer, day` over the same event files
   (JSON lines and Parquet), in a fresh process: the yardstick for the full run;
 - `credits run` over the whole history (the full run), then again with nothing new;
@@ -40,6 +41,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from credits_warehouse.periods import add_months, month_start
 
 BIN = Path(sys.executable).parent
 RESULTS = Path(__file__).with_name("results.md")
@@ -134,6 +137,12 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=3)
     parser.add_argument("--day-events", type=int, default=20_000)
     parser.add_argument(
+        "--start",
+        type=dt.date.fromisoformat,
+        help="the history's first day, a month's first (default: the months before this one, "
+        "so that its last month is over: a billing period closes only once it has ended)",
+    )
+    parser.add_argument(
         "--no-close",
         dest="close",
         action="store_false",
@@ -151,8 +160,8 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="credits-bench-"))
     credits = str(BIN / "credits")
-    start = dt.date(2026, 1, 1)
-    end = dt.date(2026 + (args.months // 12), 1 + args.months % 12, 1)
+    start = args.start or add_months(month_start(dt.datetime.now(dt.UTC)), -args.months).date()
+    end = add_months(dt.datetime.combine(start, dt.time()), args.months).date()
     last_period = f"{end - dt.timedelta(days=1):%Y-%m}"
 
     def flags(where: str, as_of: dt.datetime) -> list[str]:
@@ -246,7 +255,7 @@ def main() -> None:
     peak = max(rss for _, _, rss in rows)
     header = (
         f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — {args.events:,} events, "
-        f"{args.customers:,} customers, {args.months} months"
+        f"{args.customers:,} customers, {args.months} months from {start:%Y-%m}"
         f"{', scoped promotions for a quarter of them' if args.scoped_promos else ''}\n\n"
         f"{platform.machine()}, {platform.python_version()}, warehouse {size:,.0f} MiB. "
         "`bench/run.py`; each row one fresh process under `/usr/bin/time -v`, after `sync`.\n\n"

@@ -491,8 +491,14 @@ def _check_partition(period: str) -> None:
 
     if not BILLING_PERIODS.has_partition_key(period):
         last = BILLING_PERIODS.get_last_partition_key()
+        # Partitions end with the last month over by this machine's clock, whatever --as-of says.
+        why = (
+            f"has not ended by this machine's clock ({dt.datetime.now(dt.UTC):%Y-%m-%d})"
+            if period > last
+            else "is before the first"
+        )
         raise CommandError(
-            f"period {period} is not a billing-period partition ({FIRST_PERIOD} to {last})"
+            f"period {period} {why}: billing-period partitions run {FIRST_PERIOD} to {last}"
         )
 
 

@@ -127,6 +127,23 @@ def test_close_refuses_a_period_not_ended(workspace, capsys):
     assert len(err) == 1 and "has not ended" in err[0]
 
 
+def test_close_refuses_a_period_the_machine_has_not_seen_end(tmp_path, workspace, capsys):
+    """A clock past this machine's own (--as-of in the future) ends the period for the run,
+    but Dagster's billing-period partitions end with the last month over by the machine's
+    clock: the close is refused in one line, before it touches the warehouse."""
+    _, _, flags = workspace
+    now = dt.datetime.now(dt.UTC)
+    period = f"{now:%Y-%m}"
+    future = flags.copy()
+    future[future.index("--as-of") + 1] = f"{now.year + 1}-01-01T00:00:00"
+    future[future.index("--warehouse") + 1] = str(tmp_path / "w.duckdb")
+    assert main(["close", period, *future]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert f"period {period} has not ended by this machine's clock" in err[0]
+    assert not (tmp_path / "w.duckdb").exists()
+
+
 def test_malformed_catalog_exits_with_one_line_and_writes_nothing(tmp_path, workspace, capsys):
     root, summary, _ = workspace
     bad = tmp_path / "catalog.yml"
