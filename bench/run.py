@@ -8,7 +8,7 @@ Each figure is one run of a fresh process measured with GNU time (`/usr/bin/time
 so it includes Python, Dagster and dbt start-up, as a user would see it. In one bench run:
 
 - `credits generate` writes the history, by default the `--months` before this month, so
-  that its last month is over and can be closed;
+  that it ends before today, as a user's does;
 - the bare aggregate: DuckDB alone, `group by customer, day` over the same event files
   (JSON lines and Parquet), in a fresh process: the yardstick for the full run;
 - `credits run` over the whole history (the full run), then again with nothing new;
@@ -140,7 +140,7 @@ def main() -> None:
         "--start",
         type=dt.date.fromisoformat,
         help="the history's first day, a month's first (default: the months before this one, "
-        "so that its last month is over: a billing period closes only once it has ended)",
+        "so that the history ends before today, as a user's does)",
     )
     parser.add_argument(
         "--no-close",

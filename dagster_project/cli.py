@@ -205,6 +205,7 @@ def _execute(
         from dagster import DagsterEventType, DagsterInstance
 
         from dagster_project.definitions import build_definitions
+        from dagster_project.partitions import partitions_at
         from dagster_project.resources import CreditsSettings
 
         resource = CreditsSettings(
@@ -219,14 +220,15 @@ def _execute(
         job = build_definitions(resource).resolve_job_def(job_name)
         instance = DagsterInstance.ephemeral()
         copying.result()  # the copy is whole before any step writes it
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            partition_key=partition_key,
-            # Given run config replaces a partitioned job's own (the replay clock), so the
-            # CLI sets the clock on the resource itself, from the same replay_clock.
-            run_config=QUIET_RUN,
-        )
+        with partitions_at(settings.as_of):  # the partition's period ended by the run's clock
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                partition_key=partition_key,
+                # Given run config replaces a partitioned job's own (the replay clock), so the
+                # CLI sets the clock on the resource itself, from the same replay_clock.
+                run_config=QUIET_RUN,
+            )
         if not result.success:
             raise CommandError(
                 f"{_first_failure(result, DagsterEventType)} (dbt's log: {dbt_output.path})"
@@ -444,7 +446,7 @@ def cmd_close(args, settings=None, period: str | None = None) -> None:
         raise CommandError(reason)
     _preflight(settings)
 
-    _check_partition(period)
+    _check_partition(period, settings.as_of)
     # A close that is a no-op must not even rebuild: check under the lock, on the real file.
     through = _closed_through(settings)
     if through is not None and through >= period:
@@ -469,7 +471,7 @@ def cmd_backfill(args) -> None:
     base = _settings(args)
     periods = periods_between(args.period_from, args.period_to)
     for period in periods:
-        _check_partition(period)
+        _check_partition(period, base.as_of)
     if reason := not_ended(periods[-1], base.as_of):
         raise CommandError(f"{reason}; backfill replays only periods that are over")
     through = _closed_through(base)
@@ -486,20 +488,16 @@ def cmd_backfill(args) -> None:
     _say(f"backfilled {periods[0]}..{periods[-1]} in {time.monotonic() - started:.1f}s")
 
 
-def _check_partition(period: str) -> None:
-    from dagster_project.partitions import BILLING_PERIODS, FIRST_PERIOD
+def _check_partition(period: str, as_of: dt.datetime) -> None:
+    """A billing-period partition at the run's clock (a period it has seen end)."""
+    from dagster_project.partitions import BILLING_PERIODS, FIRST_PERIOD, partitions_at
 
-    if not BILLING_PERIODS.has_partition_key(period):
-        last = BILLING_PERIODS.get_last_partition_key()
-        # Partitions end with the last month over by this machine's clock, whatever --as-of says.
-        why = (
-            f"has not ended by this machine's clock ({dt.datetime.now(dt.UTC):%Y-%m-%d})"
-            if period > last
-            else "is before the first"
-        )
-        raise CommandError(
-            f"period {period} {why}: billing-period partitions run {FIRST_PERIOD} to {last}"
-        )
+    with partitions_at(as_of):
+        if not BILLING_PERIODS.has_partition_key(period):
+            last = BILLING_PERIODS.get_last_partition_key()
+            raise CommandError(
+                f"period {period} is not a billing-period partition ({FIRST_PERIOD} to {last})"
+            )
 
 
 def _closed_through(settings) -> str | None:

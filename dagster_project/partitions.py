@@ -14,17 +14,29 @@ all go through these two.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
-from dagster import MonthlyPartitionsDefinition
+from dagster import MonthlyPartitionsDefinition, partition_loading_context
 
 from credits_warehouse.periods import period_bounds
 
 FIRST_PERIOD = "2020-01"
 
 # Partitions run up to the last period that has ended: a period can only be closed, or
-# replayed, once it is over.
+# replayed, once it is over. Over by which clock: this machine's for the schedules and the
+# UI, the run's for a command (`partitions_at`).
 BILLING_PERIODS = MonthlyPartitionsDefinition(start_date=FIRST_PERIOD, timezone="UTC", fmt="%Y-%m")
+
+
+@contextlib.contextmanager
+def partitions_at(as_of: dt.datetime) -> Iterator[None]:
+    """Inside, the billing periods are those over by the run's clock (naive UTC), not by this
+    machine's: a command with `--as-of` in the future closes the periods ended by then
+    (contract §7), as one in the past cannot close those after it."""
+    with partition_loading_context(effective_dt=as_of.replace(tzinfo=dt.UTC)):
+        yield
 
 
 def _iso(instant: dt.datetime) -> str:

@@ -127,21 +127,24 @@ def test_close_refuses_a_period_not_ended(workspace, capsys):
     assert len(err) == 1 and "has not ended" in err[0]
 
 
-def test_close_refuses_a_period_the_machine_has_not_seen_end(tmp_path, workspace, capsys):
-    """A clock past this machine's own (--as-of in the future) ends the period for the run,
-    but Dagster's billing-period partitions end with the last month over by the machine's
-    clock: the close is refused in one line, before it touches the warehouse."""
-    _, _, flags = workspace
+@pytest.mark.commands
+def test_a_clock_past_this_machines_closes_what_has_ended_by_it(tmp_path, capsys):
+    """Contract §7: a close refuses a period not ended by the clock, the run's (--as-of),
+    not this machine's. This month is not over here, but it is at next month's clock."""
     now = dt.datetime.now(dt.UTC)
-    period = f"{now:%Y-%m}"
-    future = flags.copy()
-    future[future.index("--as-of") + 1] = f"{now.year + 1}-01-01T00:00:00"
-    future[future.index("--warehouse") + 1] = str(tmp_path / "w.duckdb")
-    assert main(["close", period, *future]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1
-    assert f"period {period} has not ended by this machine's clock" in err[0]
-    assert not (tmp_path / "w.duckdb").exists()
+    month = dt.date(now.year, now.month, 1)
+    summary = generate(tmp_path / "gen", customers=3, events=600, start=month, months=1, seed=5)
+    clock = dt.datetime(now.year + now.month // 12, now.month % 12 + 1, 1)
+    flags = [
+        "--landing", str(summary.landing),
+        "--catalog", str(summary.catalog),
+        "--warehouse", str(tmp_path / "warehouse.duckdb"),
+        "--reports", str(tmp_path / "reports"),
+        "--as-of", clock.isoformat(),
+    ]  # fmt: skip
+    assert main(["close", f"{month:%Y-%m}", *flags]) == 0
+    assert f"closed through {month:%Y-%m}" in capsys.readouterr().err
+    assert list((tmp_path / "reports" / f"{month:%Y-%m}" / "statements").glob("*.pdf"))
 
 
 def test_malformed_catalog_exits_with_one_line_and_writes_nothing(tmp_path, workspace, capsys):

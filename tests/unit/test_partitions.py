@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from credits_warehouse.periods import period_of
-from dagster_project.partitions import BILLING_PERIODS, dbt_vars, replay_clock
+from dagster_project.partitions import BILLING_PERIODS, dbt_vars, partitions_at, replay_clock
 
 CLOCK = dt.datetime(2026, 3, 1, 6, 30)
 
@@ -75,6 +75,26 @@ def test_partitions_start_in_2020_and_end_with_the_last_period_that_is_over():
     keys = BILLING_PERIODS.get_partition_keys(current_time=dt.datetime(2026, 11, 22, tzinfo=dt.UTC))
     assert keys[0] == "2020-01"
     assert keys[-1] == "2026-10"
+
+
+@pytest.mark.parametrize(
+    ("as_of", "last"),
+    [
+        (dt.datetime(2031, 1, 1), "2030-12"),  # the run's clock past this machine's
+        (dt.datetime(2031, 1, 1) - dt.timedelta(microseconds=1), "2030-11"),
+        (dt.datetime(2026, 3, 15, 8), "2026-02"),  # and before it
+    ],
+)
+def test_a_command_sees_the_periods_over_by_its_own_clock(as_of, last):
+    """Contract §7: a close refuses a period not ended by the clock, the run's (--as-of)."""
+    with partitions_at(as_of):
+        assert BILLING_PERIODS.get_last_partition_key() == last
+        assert BILLING_PERIODS.has_partition_key(last)
+        assert not BILLING_PERIODS.has_partition_key(period_of(as_of))
+    # Outside, the machine's clock again (the schedules' and the UI's).
+    assert BILLING_PERIODS.get_last_partition_key() == period_of(
+        dt.datetime.now(dt.UTC).replace(day=1, tzinfo=None) - dt.timedelta(days=1)
+    )
 
 
 def test_the_run_var_macro_reads_the_variables_dbt_env_sets():
