@@ -470,10 +470,10 @@ def cmd_backfill(args) -> None:
 
     base = _settings(args)
     periods = periods_between(args.period_from, args.period_to)
-    for period in periods:
-        _check_partition(period, base.as_of)
     if reason := not_ended(periods[-1], base.as_of):
         raise CommandError(f"{reason}; backfill replays only periods that are over")
+    for period in periods:
+        _check_partition(period, base.as_of)
     through = _closed_through(base)
     started = time.monotonic()
     for i, period in enumerate(periods, start=1):
