@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from pypdf import PdfReader
 
+from credits_warehouse.periods import month_start, period_bounds
 from credits_warehouse.sample_data.generate import generate
 from dagster_project.cli import main
 
@@ -131,10 +132,9 @@ def test_close_refuses_a_period_not_ended(workspace, capsys):
 def test_a_clock_past_this_machines_closes_what_has_ended_by_it(tmp_path, capsys):
     """Contract §7: a close refuses a period not ended by the clock, the run's (--as-of),
     not this machine's. This month is not over here, but it is at next month's clock."""
-    now = dt.datetime.now(dt.UTC)
-    month = dt.date(now.year, now.month, 1)
+    month = month_start(dt.datetime.now(dt.UTC)).date()
     summary = generate(tmp_path / "gen", customers=3, events=600, start=month, months=1, seed=5)
-    clock = dt.datetime(now.year + now.month // 12, now.month % 12 + 1, 1)
+    clock = period_bounds(f"{month:%Y-%m}")[1]  # the month's end
     flags = [
         "--landing", str(summary.landing),
         "--catalog", str(summary.catalog),

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from credits_warehouse.periods import period_of
+from credits_warehouse.periods import add_months, month_start, period_of
 from dagster_project.partitions import BILLING_PERIODS, dbt_vars, partitions_at, replay_clock
 
 CLOCK = dt.datetime(2026, 3, 1, 6, 30)
@@ -92,9 +92,8 @@ def test_a_command_sees_the_periods_over_by_its_own_clock(as_of, last):
         assert BILLING_PERIODS.has_partition_key(last)
         assert not BILLING_PERIODS.has_partition_key(period_of(as_of))
     # Outside, the machine's clock again (the schedules' and the UI's).
-    assert BILLING_PERIODS.get_last_partition_key() == period_of(
-        dt.datetime.now(dt.UTC).replace(day=1, tzinfo=None) - dt.timedelta(days=1)
-    )
+    last_over = add_months(month_start(dt.datetime.now(dt.UTC)), -1)
+    assert BILLING_PERIODS.get_last_partition_key() == period_of(last_over)
 
 
 def test_the_run_var_macro_reads_the_variables_dbt_env_sets():
